@@ -1,0 +1,290 @@
+"""Demo data: two clinics, their staff, patients and two weeks of appointments.
+
+Deterministic (a fixed random seed) and idempotent: every row is looked up by
+its natural key first, so running it again creates nothing new.
+"""
+
+import datetime
+import random
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from clinic import services
+from clinic.models import Appointment, Organization, Patient, Site, StaffMember
+
+DEMO_PASSWORD = "liaison-demo"  # noqa: S105 - published in README, DEBUG only
+DEMO_SUPERUSER = "admin"
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    slug: str
+    name: str
+    time_zone: str
+    language: str
+    country: str
+    prefix: str
+    sites: tuple[str, ...]
+    given_names: tuple[str, ...]
+    family_names: tuple[str, ...]
+    phone_prefixes: tuple[str, ...]
+    contact_email: str
+    contact_phone: str
+    kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
+
+
+ORGANIZATIONS = (
+    DemoOrganization(
+        slug="clinique-des-lilas",
+        name="Clinique des Lilas",
+        time_zone="Europe/Paris",
+        language="fr",
+        country="FR",
+        prefix="lilas",
+        sites=("Lilas Belleville", "Lilas Montreuil"),
+        given_names=(
+            "Camille",
+            "Léa",
+            "Hugo",
+            "Chloé",
+            "Lucas",
+            "Manon",
+            "Jules",
+            "Inès",
+            "Louis",
+            "Zoé",
+            "Nathan",
+            "Émilie",
+            "Théo",
+            "Sarah",
+        ),
+        family_names=(
+            "Martin",
+            "Bernard",
+            "Dubois",
+            "Thomas",
+            "Robert",
+            "Richard",
+            "Petit",
+            "Durand",
+            "Leroy",
+            "Moreau",
+            "Simon",
+            "Laurent",
+        ),
+        phone_prefixes=("+3361", "+3362", "+3376"),
+        contact_email="contact@lilas.example.org",
+        contact_phone="+33142000000",
+    ),
+    DemoOrganization(
+        slug="riverside-family-practice",
+        name="Riverside Family Practice",
+        time_zone="America/New_York",
+        language="en",
+        country="US",
+        prefix="riverside",
+        sites=("Riverside Upper West Side", "Riverside Brooklyn Heights"),
+        given_names=(
+            "Emma",
+            "Liam",
+            "Olivia",
+            "Noah",
+            "Ava",
+            "Elijah",
+            "Mia",
+            "James",
+            "Sophia",
+            "Lucas",
+            "Harper",
+            "Mason",
+            "Amelia",
+            "Ethan",
+        ),
+        family_names=(
+            "Smith",
+            "Johnson",
+            "Williams",
+            "Brown",
+            "Jones",
+            "Garcia",
+            "Miller",
+            "Davis",
+            "Rodriguez",
+            "Wilson",
+            "Anderson",
+            "Lee",
+        ),
+        phone_prefixes=("+1212555", "+1646555", "+1917555"),
+        contact_email="hello@riverside.example.org",
+        contact_phone="+12125550100",
+    ),
+)
+
+STAFF_ROLES = ("admin", "coordinator", "clinician", "support", "marketing")
+PATIENTS_PER_ORGANIZATION = 32
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int] = field(default_factory=dict)
+
+    def count(self, label: str, created: bool) -> None:
+        self.created.setdefault(label, 0)
+        if created:
+            self.created[label] += 1
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(username, description) of every demo account, for the README and `make run`."""
+    logins = [(DEMO_SUPERUSER, "superuser, every organization")]
+    for org in ORGANIZATIONS:
+        for role in STAFF_ROLES:
+            logins.append((f"{org.prefix}.{role}", f"{role} at {org.name}"))
+    return logins
+
+
+def _phone(org: DemoOrganization, rng: random.Random, index: int) -> str:
+    prefix = rng.choice(org.phone_prefixes)
+    if prefix.startswith("+1"):
+        # 555-01xx numbers are reserved for fiction in North America.
+        return f"{prefix}01{index % 100:02d}"
+    return f"{prefix}{rng.randrange(10**7):07d}"
+
+
+@transaction.atomic
+def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
+    report = SeedReport()
+    rng = random.Random(2026)  # noqa: S311 - demo data, not security
+    today = today or timezone.localdate()
+    _seed_superuser(report)
+    for spec in ORGANIZATIONS:
+        organization, created = Organization.objects.get_or_create(
+            slug=spec.slug,
+            defaults={
+                "name": spec.name,
+                "time_zone": spec.time_zone,
+                "default_language": spec.language,
+                "country": spec.country,
+                "contact_email": spec.contact_email,
+                "contact_phone": spec.contact_phone,
+            },
+        )
+        report.count("organizations", created)
+        sites = []
+        for name in spec.sites:
+            site, created = Site.objects.get_or_create(
+                organization=organization, name=name
+            )
+            report.count("sites", created)
+            sites.append(site)
+        clinicians = _seed_staff(spec, organization, sites, report)
+        patients = _seed_patients(spec, organization, rng, report)
+        _seed_appointments(
+            spec, organization, sites, clinicians, patients, rng, today, report
+        )
+    return report
+
+
+def _seed_superuser(report: SeedReport) -> None:
+    user_model = get_user_model()
+    exists = user_model.objects.filter(username=DEMO_SUPERUSER).exists()
+    if not exists:
+        user_model.objects.create_superuser(
+            username=DEMO_SUPERUSER, email="admin@example.org", password=DEMO_PASSWORD
+        )
+    report.count("staff users", not exists)
+
+
+def _seed_staff(spec, organization, sites, report) -> list[StaffMember]:
+    clinicians = []
+    for role in STAFF_ROLES:
+        username = f"{spec.prefix}.{role}"
+        member = StaffMember.objects.filter(user__username=username).first()
+        report.count("staff users", member is None)
+        if member is None:
+            member = services.staff_member_create(
+                organization=organization,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                first_name=role.capitalize(),
+                last_name=spec.name.split()[-1],
+                email=f"{role}@{spec.prefix}.example.org",
+            )
+            member.sites.set(sites)
+        if role == "clinician":
+            clinicians.append(member)
+    return clinicians
+
+
+def _seed_patients(spec, organization, rng, report) -> list[Patient]:
+    other_language = "en" if spec.language == "fr" else "fr"
+    existing = {p.identifier: p for p in Patient.objects.for_organization(organization)}
+    patients = []
+    for index in range(1, PATIENTS_PER_ORGANIZATION + 1):
+        identifier = f"{spec.prefix[:3].upper()}-{index:04d}"
+        # Draw every random value even for existing rows, so the sequence (and
+        # so the data) is the same on every run.
+        given = rng.choice(spec.given_names)
+        family = rng.choice(spec.family_names)
+        birth_date = datetime.date(
+            rng.randrange(1940, 2020), rng.randrange(1, 13), rng.randrange(1, 29)
+        )
+        phone = _phone(spec, rng, index)
+        language = other_language if index % 5 == 0 else spec.language
+        patient = existing.get(identifier)
+        report.count("patients", patient is None)
+        if patient is None:
+            patient = services.patient_create(
+                organization=organization,
+                identifier=identifier,
+                given_name=given,
+                family_name=family,
+                birth_date=birth_date,
+                preferred_language=language,
+                time_zone=spec.time_zone,
+                email=f"{given}.{family}.{index}@example.org".lower()
+                .replace("é", "e")
+                .replace("è", "e"),
+                phone=phone,
+            )
+        patients.append(patient)
+    return patients
+
+
+def _seed_appointments(
+    spec, organization, sites, clinicians, patients, rng, today, report
+) -> None:
+    zone = zoneinfo.ZoneInfo(spec.time_zone)
+    existing = set(
+        Appointment.objects.for_organization(organization)
+        .filter(external_id__startswith="DEMO-")
+        .values_list("external_id", flat=True)
+    )
+    for patient in patients:
+        for number in (1, 2):
+            day = today + datetime.timedelta(days=rng.randrange(1, 15))
+            hour, minute = rng.randrange(8, 18), rng.choice((0, 15, 30, 45))
+            kind = rng.choice(spec.kinds)
+            site = rng.choice(sites)
+            external_id = f"DEMO-{patient.identifier}-{number}"
+            created = external_id not in existing
+            report.count("appointments", created)
+            if not created:
+                continue
+            starts_at = datetime.datetime.combine(
+                day, datetime.time(hour, minute), zone
+            )
+            services.appointment_create(
+                patient=patient,
+                site=site,
+                practitioner=clinicians[0] if clinicians else None,
+                kind=kind,
+                starts_at=starts_at,
+                ends_at=starts_at + datetime.timedelta(minutes=30),
+                external_id=external_id,
+            )

@@ -1,0 +1,362 @@
+"""Care records everything else points at: organizations, staff, patients, appointments."""
+
+import uuid
+
+from phonenumber_field.modelfields import PhoneNumberField
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.scoping import OrganizationScopedQuerySet
+from clinic.validators import validate_birth_date, validate_time_zone
+
+
+class Language(models.TextChoices):
+    FRENCH = "fr", _("French")
+    ENGLISH = "en", _("English")
+
+
+class Country(models.TextChoices):
+    # Countries whose public holidays and marketing windows Liaison knows.
+    FRANCE = "FR", _("France")
+    UNITED_STATES = "US", _("United States")
+
+
+class OrganizationQuerySet(OrganizationScopedQuerySet):
+    organization_path = "pk"
+
+
+class Organization(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, validators=[validate_time_zone]
+    )
+    default_language = models.CharField(
+        _("default language"), max_length=2, choices=Language.choices
+    )
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    contact_phone = PhoneNumberField(_("contact phone"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrganizationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(default_language__in=Language.values),
+                name="clinic_organization_language_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SiteQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class Site(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="sites"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    address = models.TextField(_("address"), blank=True)
+    phone = PhoneNumberField(_("phone"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SiteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="clinic_site_unique_name_per_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffMemberQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class StaffRole(models.TextChoices):
+    ADMIN = "admin", _("Clinic administrator")
+    COORDINATOR = "coordinator", _("Coordinator")
+    CLINICIAN = "clinician", _("Clinician")
+    SUPPORT = "support", _("Patient support")
+    MARKETING = "marketing", _("Communication and marketing")
+
+
+class StaffMember(models.Model):
+    Role = StaffRole
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="staff"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    sites = models.ManyToManyField(Site, blank=True, related_name="staff")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StaffMemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff members")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=StaffRole.values),
+                name="clinic_staffmember_role_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class PatientQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class Patient(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="patients"
+    )
+    identifier = models.CharField(
+        _("identifier"),
+        max_length=64,
+        help_text=_("The clinic's own patient number, unique within the organization."),
+    )
+    given_name = models.CharField(_("given name"), max_length=150)
+    family_name = models.CharField(_("family name"), max_length=150)
+    birth_date = models.DateField(_("birth date"), validators=[validate_birth_date])
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=2, choices=Language.choices
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, validators=[validate_time_zone]
+    )
+    email = models.EmailField(_("email"), blank=True)
+    phone = PhoneNumberField(
+        _("mobile phone"),
+        blank=True,
+        help_text=_("International format, e.g. +33612345678."),
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="patient_record",
+        verbose_name=_("portal account"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "identifier"],
+                name="clinic_patient_unique_identifier_per_org",
+                violation_error_message=_(
+                    "Another patient of this organization already has this identifier."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(preferred_language__in=Language.values),
+                name="clinic_patient_language_known",
+            ),
+        ]
+        indexes = [
+            # Partner sync: "patients updated since" per organization.
+            models.Index(
+                fields=["organization", "updated_at"], name="clinic_patient_org_updated"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name} ({self.identifier})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class CaregiverQuerySet(OrganizationScopedQuerySet):
+    organization_path = "patient__organization"
+
+
+class Caregiver(models.Model):
+    """A user with proxy access to a patient (a parent, a guardian, a relative)."""
+
+    class Relationship(models.TextChoices):
+        PARENT = "parent", _("Parent")
+        LEGAL_GUARDIAN = "guardian", _("Legal guardian")
+        PARTNER = "partner", _("Spouse or partner")
+        CHILD = "child", _("Child")
+        RELATIVE = "relative", _("Other relative")
+        OTHER = "other", _("Other")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiving"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="caregivers"
+    )
+    relationship = models.CharField(
+        _("relationship"), max_length=16, choices=Relationship.choices
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CaregiverQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("caregiver")
+        verbose_name_plural = _("caregivers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "patient"], name="clinic_caregiver_unique_user_patient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.patient}"
+
+    def clean(self) -> None:
+        if self.patient_id and self.user_id and self.patient.user_id == self.user_id:
+            raise ValidationError(
+                {"user": _("A patient cannot be their own caregiver.")}
+            )
+
+
+class AppointmentQuerySet(OrganizationScopedQuerySet):
+    def upcoming(self, now=None):
+        return self.filter(starts_at__gte=now or timezone.now())
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", _("Booked")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANCELLED = "cancelled", _("Cancelled")
+    NO_SHOW = "noshow", _("No-show")
+    FULFILLED = "fulfilled", _("Fulfilled")
+
+
+class Appointment(models.Model):
+    Status = AppointmentStatus
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="appointments"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="appointments"
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="appointments"
+    )
+    practitioner = models.ForeignKey(
+        StaffMember,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("practitioner"),
+    )
+    kind = models.CharField(
+        _("kind"),
+        max_length=64,
+        blank=True,
+        help_text=_("The kind of visit (consultation, vaccination…); clinical data."),
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.BOOKED
+    )
+    external_id = models.CharField(
+        _("external id"),
+        max_length=128,
+        blank=True,
+        help_text=_("The booking system's id, unique within the organization."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="clinic_appointment_ends_after_start",
+                violation_error_message=_("The appointment must end after it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AppointmentStatus.values),
+                name="clinic_appointment_status_known",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(external_id=""),
+                name="clinic_appointment_unique_external_id_per_org",
+                violation_error_message=_(
+                    "Another appointment of this organization already has this external id."
+                ),
+            ),
+        ]
+        indexes = [
+            # Calendars and reminder planning: an organization's appointments by time.
+            models.Index(
+                fields=["organization", "starts_at"], name="clinic_appt_org_starts"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} @ {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+    def clean(self) -> None:
+        errors = {
+            name: _("This belongs to another organization.")
+            for name in ("patient", "site", "practitioner")
+            if self.organization_id
+            and getattr(self, f"{name}_id")
+            and getattr(self, name).organization_id != self.organization_id
+        }
+        if errors:
+            raise ValidationError(errors)

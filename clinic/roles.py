@@ -1,0 +1,66 @@
+"""What each staff role may do in admin, as Django permission names.
+
+Permissions follow the role held in ``StaffMember``, so granting a role is one
+field and nobody maintains groups by hand. Other apps add their models here as
+they arrive.
+"""
+
+VIEW = ("view",)
+EDIT = ("view", "add", "change")
+ALL = ("view", "add", "change", "delete")
+
+
+def _perms(app_label: str, model_actions: dict[str, tuple[str, ...]]) -> set[str]:
+    return {
+        f"{app_label}.{action}_{model}"
+        for model, actions in model_actions.items()
+        for action in actions
+    }
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(
+        _perms(
+            "clinic",
+            {
+                "organization": ("view", "change"),
+                "site": ALL,
+                "staffmember": ("view", "change"),
+                "patient": ALL,
+                "caregiver": ("view", "change", "delete"),
+                "appointment": ALL,
+            },
+        )
+    ),
+    "coordinator": frozenset(
+        _perms(
+            "clinic",
+            {
+                "organization": VIEW,
+                "site": VIEW,
+                "staffmember": VIEW,
+                "patient": EDIT,
+                "caregiver": VIEW,
+                "appointment": ALL,
+            },
+        )
+    ),
+    "clinician": frozenset(
+        _perms(
+            "clinic",
+            {"site": VIEW, "patient": VIEW, "appointment": ("view", "change")},
+        )
+    ),
+    "support": frozenset(
+        _perms(
+            "clinic",
+            {
+                "site": VIEW,
+                "patient": ("view", "change"),
+                "caregiver": VIEW,
+                "appointment": ("view", "change"),
+            },
+        )
+    ),
+    "marketing": frozenset(_perms("clinic", {"site": VIEW, "patient": VIEW})),
+}

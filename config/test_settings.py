@@ -1,0 +1,28 @@
+"""Settings for the test suite: the real settings, with fast and local parts pinned.
+
+DATABASE_URL and REDIS_URL still apply, so CI runs the same suite on SQLite and
+on PostgreSQL + Redis.
+"""
+
+import os
+import uuid
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Each run gets its own Redis key space, so parallel runs never see each other.
+_run = uuid.uuid4().hex[:8]
+os.environ.setdefault("CACHE_KEY_PREFIX", f"liaison-test-{_run}")
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"liaison-test-{_run}")
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import Q_CLUSTER  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serve static files from the finders; tests never run collectstatic.
+WHITENOISE_AUTOREFRESH = True

@@ -18,7 +18,7 @@ PYTHON = sys.executable
 
 def banner(host: str, port: str) -> str:
     sys.path.insert(0, str(ROOT))
-    from clinic.demo import DEMO_PASSWORD, demo_logins
+    from clinic.demo_data import DEMO_PASSWORD, demo_logins
 
     base = f"http://{host}:{port}"
     lines = [

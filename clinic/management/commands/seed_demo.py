@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from clinic.demo import DEMO_PASSWORD, demo_logins, seed_demo
+from clinic.demo import seed_demo
+from clinic.demo_data import DEMO_PASSWORD, demo_logins
 
 
 class Command(BaseCommand):

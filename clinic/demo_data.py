@@ -1,0 +1,127 @@
+"""The demo organizations and accounts, as plain data.
+
+No Django import here: `scripts/run_stack.py` prints the demo logins before
+Django is set up.
+"""
+
+from dataclasses import dataclass, field
+
+DEMO_PASSWORD = "liaison-demo"  # noqa: S105 - published in README, DEBUG only
+DEMO_SUPERUSER = "admin"
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    slug: str
+    name: str
+    time_zone: str
+    language: str
+    country: str
+    prefix: str
+    sites: tuple[str, ...]
+    given_names: tuple[str, ...]
+    family_names: tuple[str, ...]
+    phone_prefixes: tuple[str, ...]
+    contact_email: str
+    contact_phone: str
+    kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
+
+
+ORGANIZATIONS = (
+    DemoOrganization(
+        slug="clinique-des-lilas",
+        name="Clinique des Lilas",
+        time_zone="Europe/Paris",
+        language="fr",
+        country="FR",
+        prefix="lilas",
+        sites=("Lilas Belleville", "Lilas Montreuil"),
+        given_names=(
+            "Camille",
+            "Léa",
+            "Hugo",
+            "Chloé",
+            "Lucas",
+            "Manon",
+            "Jules",
+            "Inès",
+            "Louis",
+            "Zoé",
+            "Nathan",
+            "Émilie",
+            "Théo",
+            "Sarah",
+        ),
+        family_names=(
+            "Martin",
+            "Bernard",
+            "Dubois",
+            "Thomas",
+            "Robert",
+            "Richard",
+            "Petit",
+            "Durand",
+            "Leroy",
+            "Moreau",
+            "Simon",
+            "Laurent",
+        ),
+        phone_prefixes=("+3361", "+3362", "+3376"),
+        contact_email="contact@lilas.example.org",
+        contact_phone="+33142000000",
+    ),
+    DemoOrganization(
+        slug="riverside-family-practice",
+        name="Riverside Family Practice",
+        time_zone="America/New_York",
+        language="en",
+        country="US",
+        prefix="riverside",
+        sites=("Riverside Upper West Side", "Riverside Brooklyn Heights"),
+        given_names=(
+            "Emma",
+            "Liam",
+            "Olivia",
+            "Noah",
+            "Ava",
+            "Elijah",
+            "Mia",
+            "James",
+            "Sophia",
+            "Lucas",
+            "Harper",
+            "Mason",
+            "Amelia",
+            "Ethan",
+        ),
+        family_names=(
+            "Smith",
+            "Johnson",
+            "Williams",
+            "Brown",
+            "Jones",
+            "Garcia",
+            "Miller",
+            "Davis",
+            "Rodriguez",
+            "Wilson",
+            "Anderson",
+            "Lee",
+        ),
+        phone_prefixes=("+1212555", "+1646555", "+1917555"),
+        contact_email="hello@riverside.example.org",
+        contact_phone="+12125550100",
+    ),
+)
+
+STAFF_ROLES = ("admin", "coordinator", "clinician", "support", "marketing")
+PATIENTS_PER_ORGANIZATION = 32
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(username, description) of every demo account, for the README and `make run`."""
+    logins = [(DEMO_SUPERUSER, "superuser, every organization")]
+    for org in ORGANIZATIONS:
+        for role in STAFF_ROLES:
+            logins.append((f"{org.prefix}.{role}", f"{role} at {org.name}"))
+    return logins

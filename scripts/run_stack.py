@@ -43,8 +43,11 @@ def main() -> int:
         "worker": [*manage, "qcluster"],
     }
     print(banner(host, port), flush=True)
+    # Each child gets its own session: the terminal's Ctrl-C reaches only this
+    # script, which then stops each child exactly once (django-q2 stops cleanly
+    # on one signal but can hang when its processes get several).
     processes = {
-        name: subprocess.Popen(command, cwd=ROOT)  # noqa: S603
+        name: subprocess.Popen(command, cwd=ROOT, start_new_session=True)  # noqa: S603
         for name, command in commands.items()
     }
 
@@ -66,13 +69,13 @@ def main() -> int:
         time.sleep(0.3)
     for process in processes.values():
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + 15
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
     for process in processes.values():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # the child and all it started
             process.wait()
     print("Liaison stopped.")
     return exit_code

@@ -167,6 +167,12 @@ class Patient(models.Model):
         blank=True,
         help_text=_("International format, e.g. +33612345678."),
     )
+    phone_is_mobile = models.BooleanField(
+        _("phone takes SMS"),
+        default=False,
+        editable=False,
+        help_text=_("Derived from the number when it is saved."),
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -174,6 +180,13 @@ class Patient(models.Model):
         blank=True,
         related_name="patient_record",
         verbose_name=_("portal account"),
+    )
+    erased_at = models.DateTimeField(
+        _("erased at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Set when the patient's identity was erased (GDPR art. 17)."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -360,3 +373,53 @@ class Appointment(models.Model):
         }
         if errors:
             raise ValidationError(errors)
+
+
+class AccessAuditQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class AccessAudit(models.Model):
+    """Who read or acted on a patient's record: the patient can see every row."""
+
+    class Action(models.TextChoices):
+        VIEW_RECORD = "view_record", _("viewed the record")
+        VIEW_MESSAGE = "view_message", _("read a message")
+        EXPORT = "export", _("exported the data")
+        ERASE = "erase", _("erased the identity")
+        OBJECT = "object", _("recorded an objection")
+        CONSENT = "consent", _("changed consent")
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="access_audit"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("who"), max_length=200)
+    action = models.CharField(_("what"), max_length=16, choices=Action.choices)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    objects = AccessAuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("access audit entry")
+        verbose_name_plural = _("access audit")
+        indexes = [
+            # "Who accessed my record": a patient's entries, newest first.
+            models.Index(
+                fields=["patient", "-occurred_at"], name="clinic_audit_patient_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.get_action_display()}"

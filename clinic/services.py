@@ -2,11 +2,21 @@
 
 from typing import Any
 
+import phonenumbers
+from phonenumber_field.phonenumber import PhoneNumber
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from clinic.models import Appointment, Organization, Patient, Site, StaffMember
+from clinic.models import (
+    AccessAudit,
+    Appointment,
+    Organization,
+    Patient,
+    Site,
+    StaffMember,
+)
 
 
 @transaction.atomic
@@ -18,8 +28,20 @@ def patient_save(*, patient: Patient) -> Patient:
             patient.preferred_language or patient.organization.default_language
         )
     patient.full_clean()
+    patient.phone_is_mobile = phone_is_mobile(patient.phone)
     patient.save()
     return patient
+
+
+def phone_is_mobile(phone: PhoneNumber | None) -> bool:
+    """Whether a number can receive SMS (mobile, or a North American number,
+    where mobile and landline share ranges)."""
+    if not phone or not phone.is_valid():
+        return False
+    return phonenumbers.number_type(phone) in {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
 
 
 def patient_create(*, organization: Organization, **fields: Any) -> Patient:
@@ -79,3 +101,28 @@ def staff_member_create(
     member.full_clean()
     member.save()
     return member
+
+
+def access_audit_record(
+    *,
+    patient: Patient,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    detail: str = "",
+) -> AccessAudit:
+    """Note that someone read or acted on a patient's record (shown to the patient).
+
+    ``actor_label`` names who it was in words ("Dr Martin", "API key EHR sync");
+    ``detail`` must never contain health data.
+    """
+    if not actor_label and actor is not None:
+        actor_label = actor.get_full_name() or actor.get_username()
+    return AccessAudit.objects.create(
+        organization_id=patient.organization_id,
+        patient=patient,
+        actor=actor,
+        actor_label=actor_label[:200],
+        action=action,
+        detail=detail[:200],
+    )

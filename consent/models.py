@@ -1,0 +1,502 @@
+"""What patients allowed, what the organization permits, and what was sent.
+
+``ConsentEvent`` is the append-only ledger; ``ConsentState`` is derived from it
+for fast reads and can be rebuilt (``manage.py rebuild_consent_state``).
+"""
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Organization, Patient
+from clinic.scoping import OrganizationScopedQuerySet
+from consent.vocabulary import Channel, Purpose, Source
+
+
+def default_voice_windows() -> list[dict]:
+    # France (Code de la consommation, art. L.223-1 decree 2022): weekdays
+    # 10:00-13:00 and 14:00-20:00 for marketing calls.
+    return [
+        {"days": [0, 1, 2, 3, 4], "start": "10:00", "end": "13:00"},
+        {"days": [0, 1, 2, 3, 4], "start": "14:00", "end": "20:00"},
+    ]
+
+
+def all_channels() -> list[str]:
+    return list(Channel.values)
+
+
+def validate_channels(value: list) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(_("Choose at least one channel."), code="no_channels")
+    unknown = sorted(set(value) - set(Channel.values))
+    if unknown:
+        raise ValidationError(
+            _("Unknown channel: %(channels)s."),
+            code="unknown_channel",
+            params={"channels": ", ".join(map(str, unknown))},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError(_("A channel is listed twice."), code="duplicate_channel")
+
+
+def validate_window(
+    start: datetime.time | None, end: datetime.time | None, field: str
+) -> dict:
+    if start is not None and end is not None and start >= end:
+        return {
+            field: _(
+                "The sending window must start before it ends (an empty or inverted "
+                "window would never send)."
+            )
+        }
+    return {}
+
+
+def parse_clock(value: str) -> datetime.time:
+    return datetime.time.fromisoformat(value)
+
+
+def validate_voice_windows(value: list) -> None:
+    if not isinstance(value, list):
+        raise ValidationError(_("Voice windows must be a list."), code="invalid")
+    for window in value:
+        try:
+            days = window["days"]
+            start, end = parse_clock(window["start"]), parse_clock(window["end"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(
+                _(
+                    'Each voice window needs "days" (0=Monday…6=Sunday), "start" and "end" (HH:MM).'
+                ),
+                code="invalid_voice_window",
+            ) from exc
+        if not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+            raise ValidationError(
+                _("Voice window days are numbers from 0 (Monday) to 6 (Sunday)."),
+                code="invalid_voice_window_days",
+            )
+        if start >= end:
+            raise ValidationError(
+                _("A voice window must start before it ends."),
+                code="inverted_voice_window",
+            )
+
+
+class TopicQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class Topic(models.Model):
+    """What a message is about: its purpose decides the consent rules."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="topics"
+    )
+    slug = models.SlugField(_("slug"), max_length=64)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_fr = models.CharField(_("name (French)"), max_length=120)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    channels = models.JSONField(
+        _("channels"),
+        default=all_channels,
+        validators=[validate_channels],
+        help_text=_("Channels this topic may use, in the default order of preference."),
+    )
+    urgent = models.BooleanField(
+        _("urgent"),
+        default=False,
+        help_text=_(
+            "Urgent care messages use the wider urgent sending window and are "
+            "outside the fatigue budget."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TopicQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["purpose", "slug"]
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"],
+                name="consent_topic_unique_slug_per_org",
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=Purpose.values),
+                name="consent_topic_purpose_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(urgent=False) | Q(purpose=Purpose.CARE),
+                name="consent_topic_only_care_is_urgent",
+                violation_error_message=_("Only care topics can be urgent."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def name(self, language: str) -> str:
+        return self.name_fr if language == "fr" else self.name_en
+
+    def clean(self) -> None:
+        if self.purpose == Purpose.CARE and Channel.INAPP not in (self.channels or []):
+            raise ValidationError(
+                {"channels": _("Care topics always keep the secure inbox channel.")}
+            )
+
+
+class OrganizationPolicyQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class OrganizationPolicy(models.Model):
+    """An organization's sending rules: windows, caps, budget and forbidden days."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="consent_policy"
+    )
+    send_from = models.TimeField(_("send from"), default=datetime.time(8, 0))
+    send_until = models.TimeField(_("send until"), default=datetime.time(21, 0))
+    urgent_send_from = models.TimeField(
+        _("urgent send from"), default=datetime.time(7, 0)
+    )
+    urgent_send_until = models.TimeField(
+        _("urgent send until"), default=datetime.time(22, 30)
+    )
+    marketing_on_sundays = models.BooleanField(_("campaigns on Sundays"), default=False)
+    marketing_on_holidays = models.BooleanField(
+        _("campaigns on public holidays"), default=False
+    )
+    voice_marketing_windows = models.JSONField(
+        _("voice campaign windows"),
+        default=default_voice_windows,
+        validators=[validate_voice_windows],
+        help_text=_('e.g. [{"days": [0,1,2,3,4], "start": "10:00", "end": "13:00"}]'),
+    )
+    marketing_per_week = models.PositiveSmallIntegerField(
+        _("campaign messages per week"), default=2
+    )
+    care_cap = models.PositiveSmallIntegerField(
+        _("care messages per period"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: no cap on care messages."),
+    )
+    care_cap_days = models.PositiveSmallIntegerField(
+        _("care cap period (days)"), default=1
+    )
+    survey_every_days = models.PositiveSmallIntegerField(
+        _("at most one survey every (days)"), default=90
+    )
+    fatigue_budget = models.PositiveSmallIntegerField(
+        _("non-urgent messages per budget period"), default=6
+    )
+    fatigue_budget_days = models.PositiveSmallIntegerField(
+        _("budget period (days)"), default=7
+    )
+    duplicate_window_hours = models.PositiveSmallIntegerField(
+        _("duplicate window (hours)"), default=24
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrganizationPolicyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("sending policy")
+        verbose_name_plural = _("sending policies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(send_from__lt=models.F("send_until")),
+                name="consent_policy_send_window_ordered",
+                violation_error_message=_(
+                    "The sending window must start before it ends."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(urgent_send_from__lt=models.F("urgent_send_until")),
+                name="consent_policy_urgent_window_ordered",
+                violation_error_message=_(
+                    "The urgent sending window must start before it ends."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(care_cap_days__gt=0)
+                & Q(fatigue_budget_days__gt=0)
+                & Q(survey_every_days__gt=0),
+                name="consent_policy_periods_positive",
+                violation_error_message=_("Periods must last at least one day."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.organization)
+
+    def clean(self) -> None:
+        errors = validate_window(self.send_from, self.send_until, "send_until")
+        errors |= validate_window(
+            self.urgent_send_from, self.urgent_send_until, "urgent_send_until"
+        )
+        if errors:
+            raise ValidationError(errors)
+
+
+class PatientPreferences(models.Model):
+    """A patient's own sending settings and the state of their contact points."""
+
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, related_name="preferences"
+    )
+    send_from = models.TimeField(_("send from"), null=True, blank=True)
+    send_until = models.TimeField(_("send until"), null=True, blank=True)
+    marketing_per_week = models.PositiveSmallIntegerField(
+        _("campaign messages per week"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the organization's default."),
+    )
+    channel_order = models.JSONField(
+        _("channel order per topic"),
+        default=dict,
+        blank=True,
+        help_text=_('{"topic-slug": ["sms", "email", "inapp"]}'),
+    )
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    email_invalid_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Set when mail bounces; cleared on change.")
+    )
+    phone_invalid_at = models.DateTimeField(null=True, blank=True)
+    objects_to_automation = models.BooleanField(
+        _("objects to automated processing"), default=False
+    )
+    objected_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("patient preferences")
+        verbose_name_plural = _("patient preferences")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(send_from__isnull=True)
+                | Q(send_until__isnull=True)
+                | Q(send_from__lt=models.F("send_until")),
+                name="consent_preferences_window_ordered",
+                violation_error_message=_(
+                    "The sending window must start before it ends."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"preferences of patient {self.patient_id}"
+
+    def clean(self) -> None:
+        if (self.send_from is None) != (self.send_until is None):
+            raise ValidationError(
+                {"send_until": _("Give both ends of the sending window, or neither.")}
+            )
+        errors = validate_window(self.send_from, self.send_until, "send_until")
+        if errors:
+            raise ValidationError(errors)
+
+
+class AppendOnlyQuerySet(OrganizationScopedQuerySet):
+    organization_path = "patient__organization"
+
+    def update(self, **kwargs):
+        raise PermissionError(
+            "The consent ledger is append-only: rows cannot be updated."
+        )
+
+    def delete(self):
+        raise PermissionError(
+            "The consent ledger is append-only: rows cannot be deleted."
+        )
+
+    def for_patient(self, patient: Patient):
+        return self.filter(patient=patient)
+
+
+class ConsentEvent(models.Model):
+    """One consent given or withdrawn, with its proof. Never updated, never deleted."""
+
+    class Action(models.TextChoices):
+        GRANTED = "granted", _("granted")
+        WITHDRAWN = "withdrawn", _("withdrew")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="consent_events"
+    )
+    purpose = models.CharField(
+        _("purpose"), max_length=16, choices=Purpose.choices, blank=True
+    )
+    topic = models.ForeignKey(
+        Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=8,
+        choices=Channel.choices,
+        blank=True,
+        help_text=_("Empty: every channel."),
+    )
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    source = models.CharField(_("source"), max_length=24, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("actor"), max_length=200, blank=True)
+    wording_version = models.CharField(_("wording version"), max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    evidence = models.JSONField(_("other evidence"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent ledger")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(purpose="") & Q(topic__isnull=False))
+                | (~Q(purpose="") & Q(topic__isnull=True)),
+                name="consent_event_purpose_xor_topic",
+                violation_error_message=_(
+                    "A consent event is about a purpose or a topic."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(action__in=["granted", "withdrawn"]),
+                name="consent_event_action_known",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["patient", "occurred_at"], name="consent_event_patient_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.scope_key} on {self.channel or '*'}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise PermissionError(
+                "The consent ledger is append-only: rows cannot be updated."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(
+            "The consent ledger is append-only: rows cannot be deleted."
+        )
+
+    @property
+    def granted(self) -> bool:
+        return self.action == self.Action.GRANTED
+
+    @property
+    def scope_key(self) -> str:
+        return scope_key(purpose=self.purpose, topic_id=self.topic_id)
+
+    @property
+    def channel_key(self) -> str:
+        return self.channel or ALL_CHANNELS
+
+
+ALL_CHANNELS = "*"
+
+
+def scope_key(*, purpose: str = "", topic_id: int | None = None) -> str:
+    return f"topic:{topic_id}" if topic_id else f"purpose:{purpose}"
+
+
+class ConsentStateQuerySet(OrganizationScopedQuerySet):
+    organization_path = "patient__organization"
+
+
+class ConsentState(models.Model):
+    """The latest ledger event per patient × scope × channel, for fast reads."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=40)  # "purpose:marketing" or "topic:<id>"
+    channel = models.CharField(max_length=8)  # a channel, or "*" for all
+    granted = models.BooleanField()
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField()
+
+    objects = ConsentStateQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "scope", "channel"], name="consent_state_unique_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}/{self.channel}={'yes' if self.granted else 'no'}"
+
+
+class SendRecordQuerySet(OrganizationScopedQuerySet):
+    organization_path = "patient__organization"
+
+
+class SendRecord(models.Model):
+    """A message that left for a patient: what caps, budget and de-duplication count.
+
+    The messaging pipeline writes one row per delivery it sends; consent reads
+    them without depending on messaging's tables.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    urgent = models.BooleanField(default=False)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    message_key = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField()
+
+    objects = SendRecordQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Caps and budget: a patient's sends within a period.
+            models.Index(fields=["patient", "sent_at"], name="consent_send_patient_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose}/{self.channel} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class PatientPrivacy(Patient):
+    """Patients seen from their privacy rights: export, erasure, objection."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
+        permissions = [
+            ("export_patient_data", _("Can export a patient's data")),
+            ("erase_patient", _("Can erase a patient's identity")),
+            ("record_objection", _("Can record a patient's objection")),
+        ]

@@ -1,0 +1,244 @@
+"""Writes on consent: the ledger, the derived state, preferences, sends."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Organization, Patient
+from consent.errors import ConsentError
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    OrganizationPolicy,
+    PatientPreferences,
+    SendRecord,
+    Topic,
+)
+from consent.vocabulary import Channel, Purpose, Source
+
+# A time zone's rules by country, for organizations created without a policy.
+US_VOICE_WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "09:00", "end": "20:00"}]
+
+
+def policy_get(*, organization: Organization) -> OrganizationPolicy:
+    """The organization's sending policy, created with country defaults if missing."""
+    try:
+        return organization.consent_policy
+    except OrganizationPolicy.DoesNotExist:
+        pass
+    defaults: dict[str, Any] = {}
+    if organization.country == "US":
+        defaults["voice_marketing_windows"] = US_VOICE_WINDOWS
+    policy, _ = OrganizationPolicy.objects.get_or_create(
+        organization=organization, defaults=defaults
+    )
+    organization.consent_policy = policy
+    return policy
+
+
+def preferences_get(*, patient: Patient) -> PatientPreferences:
+    """The patient's preferences row, created empty (organization defaults) if missing."""
+    preferences, _ = PatientPreferences.objects.get_or_create(patient=patient)
+    return preferences
+
+
+def _check_scope(
+    *, patient: Patient, purpose: str, topic: Topic | None, channel: str
+) -> None:
+    if bool(purpose) == bool(topic):
+        raise ConsentError("A consent event is about one purpose or one topic.")
+    if purpose and purpose not in Purpose.values:
+        raise ConsentError(f"Unknown purpose: {purpose!r}.")
+    if topic is not None and topic.organization_id != patient.organization_id:
+        raise ConsentError(
+            "The topic belongs to another organization than the patient."
+        )
+    if channel and channel not in Channel.values:
+        raise ConsentError(f"Unknown channel: {channel!r}.")
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    patient: Patient,
+    granted: bool,
+    source: str,
+    purpose: str = "",
+    topic: Topic | None = None,
+    channel: str = "",
+    actor: Any = None,
+    actor_label: str = "",
+    wording_version: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    evidence: dict | None = None,
+    occurred_at: datetime.datetime | None = None,
+) -> ConsentEvent:
+    """Append one consent event to the ledger and update the derived state.
+
+    Raises ConsentError for an impossible request: an unknown purpose, topic or
+    channel, another organization's topic, withdrawing security messages (they
+    always reach a verified contact point) or the secure inbox of care topics.
+    """
+    _check_scope(patient=patient, purpose=purpose, topic=topic, channel=channel)
+    if source not in Source.values:
+        raise ConsentError(f"Unknown consent source: {source!r}.")
+    effective_purpose = topic.purpose if topic is not None else purpose
+    if not granted and effective_purpose == Purpose.SECURITY:
+        raise ConsentError("Security messages cannot be switched off.")
+    if not granted and effective_purpose == Purpose.CARE and channel == Channel.INAPP:
+        raise ConsentError("Care messages always reach the secure inbox.")
+    event = ConsentEvent(
+        patient=patient,
+        purpose=purpose,
+        topic=topic,
+        channel=channel,
+        action=ConsentEvent.Action.GRANTED
+        if granted
+        else ConsentEvent.Action.WITHDRAWN,
+        source=source,
+        actor=actor,
+        actor_label=actor_label[:200],
+        wording_version=wording_version,
+        ip_address=ip_address,
+        user_agent=user_agent[:400],
+        evidence=evidence or {},
+        occurred_at=occurred_at or timezone.now(),
+    )
+    event.full_clean()
+    event.save()
+    _state_apply(event)
+    return event
+
+
+def consent_grant(**kwargs: Any) -> ConsentEvent:
+    return consent_record(granted=True, **kwargs)
+
+
+def consent_withdraw(**kwargs: Any) -> ConsentEvent:
+    return consent_record(granted=False, **kwargs)
+
+
+def _newer(event: ConsentEvent, state: ConsentState) -> bool:
+    return (event.occurred_at, event.pk) >= (state.occurred_at, state.event_id)
+
+
+def _state_apply(event: ConsentEvent) -> None:
+    state = (
+        ConsentState.objects.select_for_update()
+        .filter(
+            patient_id=event.patient_id,
+            scope=event.scope_key,
+            channel=event.channel_key,
+        )
+        .first()
+    )
+    if state is None:
+        ConsentState.objects.create(
+            patient_id=event.patient_id,
+            scope=event.scope_key,
+            channel=event.channel_key,
+            granted=event.granted,
+            event=event,
+            occurred_at=event.occurred_at,
+        )
+    elif _newer(event, state):
+        state.granted, state.event, state.occurred_at = (
+            event.granted,
+            event,
+            event.occurred_at,
+        )
+        state.save(update_fields=["granted", "event", "occurred_at"])
+
+
+def derive_states(events: Iterable[ConsentEvent]) -> dict[tuple, tuple[bool, int]]:
+    """The state the ledger implies: (patient, scope, channel) → (granted, event id)."""
+    latest: dict[tuple, tuple] = {}
+    for event in events:
+        key = (event.patient_id, event.scope_key, event.channel_key)
+        rank = (event.occurred_at, event.pk)
+        if key not in latest or rank >= latest[key][0]:
+            latest[key] = (rank, event.granted, event.pk, event.occurred_at)
+    return {key: (granted, pk) for key, (_, granted, pk, _at) in latest.items()}
+
+
+@transaction.atomic
+def consent_state_rebuild(
+    *, organization: Organization | None = None, fix: bool = True
+) -> list[str]:
+    """Recompute the derived state from the ledger; return the differences found.
+
+    With ``fix`` the stored state is corrected to match the ledger.
+    """
+    events = ConsentEvent.objects.order_by()
+    states = ConsentState.objects.all()
+    if organization is not None:
+        events = events.for_organization(organization)
+        states = states.for_organization(organization)
+    expected = derive_states(events.iterator(chunk_size=5000))
+    stored = {
+        (s.patient_id, s.scope, s.channel): s for s in states.iterator(chunk_size=5000)
+    }
+    differences = []
+    for key, (granted, event_id) in expected.items():
+        state = stored.pop(key, None)
+        if state is None:
+            differences.append(f"missing state {key}: ledger says granted={granted}")
+        elif (state.granted, state.event_id) != (granted, event_id):
+            differences.append(
+                f"state {key} says granted={state.granted} (event {state.event_id}), "
+                f"ledger says granted={granted} (event {event_id})"
+            )
+    differences += [f"state {key} has no ledger event" for key in stored]
+    if fix and differences:
+        states.delete()
+        event_times = dict(
+            ConsentEvent.objects.filter(
+                pk__in=[event_id for _, event_id in expected.values()]
+            ).values_list("pk", "occurred_at")
+        )
+        ConsentState.objects.bulk_create(
+            [
+                ConsentState(
+                    patient_id=patient_id,
+                    scope=scope,
+                    channel=channel,
+                    granted=granted,
+                    event_id=event_id,
+                    occurred_at=event_times[event_id],
+                )
+                for (patient_id, scope, channel), (
+                    granted,
+                    event_id,
+                ) in expected.items()
+            ],
+            batch_size=500,
+        )
+    return differences
+
+
+def send_record(
+    *,
+    patient: Patient,
+    topic: Topic,
+    channel: str,
+    message_key: str,
+    content_hash: str = "",
+    sent_at: datetime.datetime | None = None,
+) -> SendRecord:
+    """Note that a message left on a channel, for caps, budget and de-duplication."""
+    return SendRecord.objects.create(
+        patient=patient,
+        topic=topic,
+        purpose=topic.purpose,
+        urgent=topic.urgent,
+        channel=channel,
+        message_key=message_key,
+        content_hash=content_hash,
+        sent_at=sent_at or timezone.now(),
+    )

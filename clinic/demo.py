@@ -8,10 +8,13 @@ import datetime
 import random
 import zoneinfo
 from dataclasses import dataclass, field
+from importlib import import_module
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 
 from clinic import services
 from clinic.demo_data import (
@@ -74,7 +77,21 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
         _seed_appointments(
             spec, organization, sites, clinicians, patients, rng, today, report
         )
+    _seed_other_apps(report)
     return report
+
+
+def _seed_other_apps(report: SeedReport) -> None:
+    """Let each app that has a ``demo`` module add its own demo data, in app order.
+
+    Apps depend on clinic, never the other way round, so clinic finds their
+    seeders the way admin finds ``admin.py`` modules.
+    """
+    for app_config in apps.get_app_configs():
+        if app_config.name != "clinic" and module_has_submodule(
+            app_config.module, "demo"
+        ):
+            import_module(f"{app_config.name}.demo").seed(report=report)
 
 
 def _seed_superuser(report: SeedReport) -> None:

@@ -18,9 +18,27 @@ def _perms(app_label: str, model_actions: dict[str, tuple[str, ...]]) -> set[str
     }
 
 
+CONSENT_READ = _perms(
+    "consent",
+    {
+        "topic": VIEW,
+        "consentevent": VIEW,
+        "patientpreferences": VIEW,
+        "patientprivacy": VIEW,
+    },
+)
+PRIVACY_RIGHTS = {
+    "consent.export_patient_data",
+    "consent.erase_patient",
+    "consent.record_objection",
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        _perms(
+        CONSENT_READ
+        | PRIVACY_RIGHTS
+        | _perms("consent", {"topic": EDIT, "organizationpolicy": ("view", "change")})
+        | _perms(
             "clinic",
             {
                 "organization": ("view", "change"),
@@ -33,7 +51,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         )
     ),
     "coordinator": frozenset(
-        _perms(
+        CONSENT_READ
+        | _perms(
             "clinic",
             {
                 "organization": VIEW,
@@ -52,7 +71,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         )
     ),
     "support": frozenset(
-        _perms(
+        CONSENT_READ
+        | {"consent.export_patient_data", "consent.record_objection"}
+        | _perms(
             "clinic",
             {
                 "site": VIEW,
@@ -62,5 +83,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             },
         )
     ),
-    "marketing": frozenset(_perms("clinic", {"site": VIEW, "patient": VIEW})),
+    "marketing": frozenset(
+        _perms("clinic", {"site": VIEW, "patient": VIEW})
+        | _perms("consent", {"topic": EDIT, "organizationpolicy": VIEW})
+    ),
 }

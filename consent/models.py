@@ -251,6 +251,10 @@ class OrganizationPolicy(models.Model):
             raise ValidationError(errors)
 
 
+class PatientPreferencesQuerySet(OrganizationScopedQuerySet):
+    organization_path = "patient__organization"
+
+
 class PatientPreferences(models.Model):
     """A patient's own sending settings and the state of their contact points."""
 
@@ -282,6 +286,8 @@ class PatientPreferences(models.Model):
     )
     objected_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientPreferencesQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("patient preferences")

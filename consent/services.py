@@ -242,3 +242,48 @@ def send_record(
         content_hash=content_hash,
         sent_at=sent_at or timezone.now(),
     )
+
+
+def _validate_channel_order(patient: Patient, channel_order: dict) -> None:
+    if not isinstance(channel_order, dict):
+        raise ConsentError("The channel order maps topic slugs to lists of channels.")
+    topics = {
+        t.slug: t
+        for t in Topic.objects.for_organization(patient.organization_id).filter(
+            slug__in=list(channel_order)
+        )
+    }
+    for slug, channels in channel_order.items():
+        topic = topics.get(slug)
+        if topic is None:
+            raise ConsentError(f"Unknown topic {slug!r} for this organization.")
+        if not isinstance(channels, list) or not set(channels) <= set(topic.channels):
+            raise ConsentError(f"Topic {slug!r} only uses {', '.join(topic.channels)}.")
+        if topic.purpose == Purpose.CARE and Channel.INAPP not in channels:
+            raise ConsentError("Care topics always keep the secure inbox channel.")
+
+
+@transaction.atomic
+def preferences_update(*, patient: Patient, **fields: Any) -> PatientPreferences:
+    """Change a patient's sending window, campaign frequency or channel order.
+
+    Raises ConsentError or ValidationError (nothing saved) for an empty or
+    inverted window, a negative frequency or an impossible channel order.
+    """
+    allowed = {"send_from", "send_until", "marketing_per_week", "channel_order"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ConsentError(f"Unknown preference: {', '.join(sorted(unknown))}.")
+    if (
+        fields.get("marketing_per_week") is not None
+        and fields["marketing_per_week"] < 0
+    ):
+        raise ConsentError("The campaign frequency cannot be negative.")
+    if "channel_order" in fields:
+        _validate_channel_order(patient, fields["channel_order"])
+    preferences = preferences_get(patient=patient)
+    for name, value in fields.items():
+        setattr(preferences, name, value)
+    preferences.full_clean()
+    preferences.save()
+    return preferences

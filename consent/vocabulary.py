@@ -76,8 +76,8 @@ LAWFUL_BASIS = {
     Purpose.FEEDBACK: LawfulBasis.LEGITIMATE_INTEREST,
 }
 
-# Priority classes for the fatigue budget: a lower class yields first.
-PRIORITY_URGENT_CARE = 4
+# Priority classes for the fatigue budget (urgent care is outside it): a lower
+# class yields first.
 PRIORITY = {
     Purpose.CARE: 3,
     Purpose.FEEDBACK: 2,

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from clinic.models import Appointment, Organization, Patient, StaffMember
+from consent.models import ConsentEvent, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +13,14 @@ pytestmark = pytest.mark.django_db
 def counts():
     return {
         model.__name__: model.objects.count()
-        for model in (Organization, Patient, Appointment, StaffMember)
+        for model in (
+            Organization,
+            Patient,
+            Appointment,
+            StaffMember,
+            Topic,
+            ConsentEvent,
+        )
     }
 
 
@@ -27,6 +35,8 @@ def test_seed_demo_is_idempotent(settings):
     assert counts() == first
     assert first["Organization"] == 2
     assert first["Patient"] >= 60
+    assert first["Topic"] == 18
+    assert first["ConsentEvent"] > 0
 
 
 def test_seed_demo_covers_both_languages_and_valid_contacts(settings):

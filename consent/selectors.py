@@ -1,0 +1,327 @@
+"""Reads on consent, above all ``decide`` and its bulk form ``decide_many``.
+
+Both gather facts from the database and call the pure ``consent.policy.evaluate``:
+``decide`` with a few plain queries for one patient, ``decide_many`` set-wise
+(three queries per batch of patients, whatever the batch size).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+
+from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from clinic.models import Patient
+from consent.errors import ConsentError
+from consent.models import ALL_CHANNELS, ConsentState, SendRecord, Topic, scope_key
+from consent.policy import (
+    ConsentFacts,
+    Decision,
+    History,
+    PatientFacts,
+    Rules,
+    VoiceWindow,
+    evaluate,
+    parse_clock_pair,
+)
+from consent.services import policy_get
+from consent.vocabulary import Channel, Purpose
+
+BATCH_SIZE = 20_000
+
+PATIENT_FIELDS = (
+    "id",
+    "organization_id",
+    "time_zone",
+    "erased_at",
+    "email",
+    "phone_text",
+    "phone_is_mobile",
+    "preferences__send_from",
+    "preferences__send_until",
+    "preferences__marketing_per_week",
+    "preferences__email_verified_at",
+    "preferences__email_invalid_at",
+    "preferences__phone_verified_at",
+    "preferences__phone_invalid_at",
+)
+
+
+def _patient_rows(queryset: QuerySet[Patient]) -> QuerySet:
+    # The raw E.164 text: PhoneNumberField would parse every number on load,
+    # which costs more than the whole decision.
+    return queryset.annotate(phone_text=Cast("phone", CharField())).values(
+        *PATIENT_FIELDS
+    )
+
+
+def topic_resolve(*, patient: Patient, topic: Topic | str) -> Topic:
+    """The Topic object for ``topic`` (an object or a slug) in the patient's organization.
+
+    Raises ConsentError when the topic is unknown or another organization's.
+    """
+    if isinstance(topic, str):
+        found = (
+            Topic.objects.for_organization(patient.organization_id)
+            .filter(slug=topic)
+            .first()
+        )
+        if found is None:
+            raise ConsentError(f"Unknown topic {topic!r} for this organization.")
+        return found
+    if topic.organization_id != patient.organization_id:
+        raise ConsentError(
+            "The topic belongs to another organization than the patient."
+        )
+    return topic
+
+
+def _check_channel(channel: str) -> None:
+    if channel not in Channel.values:
+        raise ConsentError(
+            f"Unknown channel {channel!r}; expected one of {', '.join(Channel.values)}."
+        )
+
+
+def rules_for(topic: Topic) -> Rules:
+    """The topic's rules, with its organization's policy (created if missing)."""
+    policy = policy_get(organization=topic.organization)
+    return Rules(
+        topic_id=topic.pk,
+        purpose=topic.purpose,
+        channels=frozenset(topic.channels),
+        urgent=topic.urgent,
+        country=topic.organization.country,
+        send_from=policy.send_from,
+        send_until=policy.send_until,
+        urgent_send_from=policy.urgent_send_from,
+        urgent_send_until=policy.urgent_send_until,
+        marketing_on_sundays=policy.marketing_on_sundays,
+        marketing_on_holidays=policy.marketing_on_holidays,
+        voice_windows=tuple(
+            VoiceWindow(frozenset(w["days"]), *parse_clock_pair(w["start"], w["end"]))
+            for w in policy.voice_marketing_windows
+        ),
+        marketing_per_week=policy.marketing_per_week,
+        care_cap=policy.care_cap,
+        care_cap_days=policy.care_cap_days,
+        survey_every_days=policy.survey_every_days,
+        fatigue_budget=policy.fatigue_budget,
+        fatigue_budget_days=policy.fatigue_budget_days,
+        duplicate_window_hours=policy.duplicate_window_hours,
+    )
+
+
+def _patient_facts(
+    row: dict, consent: ConsentFacts | None, history: History
+) -> PatientFacts:
+    return PatientFacts(
+        patient_id=row["id"],
+        time_zone=row["time_zone"],
+        erased=row["erased_at"] is not None,
+        email=row["email"],
+        email_verified=row["preferences__email_verified_at"] is not None,
+        email_invalid=row["preferences__email_invalid_at"] is not None,
+        phone=row["phone_text"] or "",
+        phone_is_mobile=row["phone_is_mobile"],
+        phone_verified=row["preferences__phone_verified_at"] is not None,
+        phone_invalid=row["preferences__phone_invalid_at"] is not None,
+        send_from=row["preferences__send_from"],
+        send_until=row["preferences__send_until"],
+        marketing_per_week=row["preferences__marketing_per_week"],
+        consent=consent,
+        history=history,
+    )
+
+
+def _state_filter(rules: Rules, channel: str) -> Q:
+    return Q(
+        scope__in=[
+            scope_key(topic_id=rules.topic_id),
+            scope_key(purpose=rules.purpose),
+        ],
+        channel__in=[channel, ALL_CHANNELS],
+    )
+
+
+def _history_filter(rules: Rules, at: datetime.datetime) -> tuple[Q, dict]:
+    """The rows any rule looks at, and the aggregates that count them."""
+    cap_start = at - datetime.timedelta(days=rules.cap_days)
+    budget_start = at - datetime.timedelta(days=rules.fatigue_budget_days)
+    rows = Q(
+        sent_at__gt=at - datetime.timedelta(days=rules.history_days), sent_at__lte=at
+    )
+    same_purpose = Q(purpose=rules.purpose, sent_at__gt=cap_start)
+    if rules.purpose == Purpose.CARE:
+        same_purpose &= Q(urgent=False)
+    counted = {
+        "purpose_count": Count("message_key", distinct=True, filter=same_purpose),
+        "budget_count": Count(
+            "message_key",
+            distinct=True,
+            filter=Q(urgent=False, sent_at__gt=budget_start)
+            & ~Q(purpose=Purpose.SECURITY),
+        ),
+    }
+    return rows, counted
+
+
+def _duplicate_filter(rules: Rules, at: datetime.datetime, content_hash: str) -> Q:
+    return Q(
+        content_hash=content_hash,
+        sent_at__gt=at - datetime.timedelta(hours=rules.duplicate_window_hours),
+    )
+
+
+def _latest(states: Iterable[tuple]) -> ConsentFacts | None:
+    best = max(
+        states, key=lambda s: (s[2], s[3]), default=None
+    )  # (occurred_at, event_id)
+    return ConsentFacts(granted=best[1], event_id=best[3]) if best else None
+
+
+def decide(
+    patient: Patient,
+    topic: Topic | str,
+    channel: str,
+    at: datetime.datetime | None = None,
+    *,
+    message_key: str = "",
+    content_hash: str = "",
+) -> Decision:
+    """Whether a message on ``topic`` may reach ``patient`` on ``channel`` at ``at``.
+
+    Returns a Decision: allow (with why), defer (until, reason) or suppress
+    (reason). ``message_key`` identifies the message being decided (its other
+    channels' sends do not count against it); ``content_hash`` enables the
+    duplicate check. Raises ConsentError for an unknown topic or channel or a
+    topic of another organization. Reads only.
+    """
+    _check_channel(channel)
+    topic = topic_resolve(patient=patient, topic=topic)
+    rules = rules_for(topic)
+    at = at or timezone.now()
+    row = _patient_rows(Patient.objects.filter(pk=patient.pk)).get()
+    states = ConsentState.objects.filter(
+        _state_filter(rules, channel), patient_id=patient.pk
+    )
+    consent = _latest(
+        states.values_list("channel", "granted", "occurred_at", "event_id")
+    )
+    rows, counted = _history_filter(rules, at)
+    records = SendRecord.objects.filter(rows, patient_id=patient.pk)
+    if message_key:
+        records = records.exclude(message_key=message_key)
+    counts = records.aggregate(**counted)
+    duplicate = (
+        bool(content_hash)
+        and records.filter(_duplicate_filter(rules, at, content_hash)).exists()
+    )
+    history = History(counts["purpose_count"], counts["budget_count"], duplicate)
+    return evaluate(rules, _patient_facts(row, consent, history), channel, at)
+
+
+def decide_many(
+    patients: QuerySet[Patient] | Iterable[Patient | int],
+    topic: Topic,
+    channel: str,
+    at: datetime.datetime | None = None,
+    *,
+    content_hash: str = "",
+) -> dict[int, Decision]:
+    """``decide`` for many patients of the topic's organization: patient id → Decision.
+
+    Patients of another organization are refused with ConsentError, as in
+    ``decide``. Three queries per batch of ``BATCH_SIZE`` patients.
+    """
+    return dict(iter_decisions(patients, topic, channel, at, content_hash=content_hash))
+
+
+def iter_decisions(
+    patients: QuerySet[Patient] | Iterable[Patient | int],
+    topic: Topic,
+    channel: str,
+    at: datetime.datetime | None = None,
+    *,
+    content_hash: str = "",
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[tuple[int, Decision]]:
+    """Like ``decide_many``, yielding (patient id, Decision) batch by batch, so a
+    million-patient audience needs memory for one batch only."""
+    _check_channel(channel)
+    rules = rules_for(topic)
+    at = at or timezone.now()
+    if isinstance(patients, QuerySet):
+        ids: Iterable[int] = patients.values_list("id", flat=True).iterator(
+            chunk_size=batch_size
+        )
+    else:
+        ids = (p if isinstance(p, int) else p.pk for p in patients)
+    batch: list[int] = []
+    for patient_id in ids:
+        batch.append(patient_id)
+        if len(batch) >= batch_size:
+            yield from _decide_batch(batch, topic, rules, channel, at, content_hash)
+            batch = []
+    if batch:
+        yield from _decide_batch(batch, topic, rules, channel, at, content_hash)
+
+
+def _decide_batch(
+    ids: list[int],
+    topic: Topic,
+    rules: Rules,
+    channel: str,
+    at: datetime.datetime,
+    content_hash: str,
+) -> Iterator[tuple[int, Decision]]:
+    rows = list(_patient_rows(Patient.objects.filter(pk__in=ids)))
+    if any(row["organization_id"] != topic.organization_id for row in rows):
+        raise ConsentError(
+            "Some patients belong to another organization than the topic."
+        )
+    if len(rows) != len(set(ids)):
+        raise ConsentError("Some patients do not exist.")
+    states: dict[int, list[tuple]] = {}
+    for patient_id, *state in ConsentState.objects.filter(
+        _state_filter(rules, channel), patient_id__in=ids
+    ).values_list("patient_id", "channel", "granted", "occurred_at", "event_id"):
+        states.setdefault(patient_id, []).append(tuple(state))
+    history_rows, counted = _history_filter(rules, at)
+    if content_hash:
+        counted["duplicates"] = Count(
+            "id", filter=_duplicate_filter(rules, at, content_hash)
+        )
+    histories = {
+        row["patient_id"]: History(
+            row["purpose_count"], row["budget_count"], bool(row.get("duplicates"))
+        )
+        for row in SendRecord.objects.filter(history_rows, patient_id__in=ids)
+        .values("patient_id")
+        .annotate(**counted)
+        .order_by()
+    }
+    empty = History()
+    for row in rows:
+        patient_id = row["id"]
+        facts = _patient_facts(
+            row, _latest(states.get(patient_id, ())), histories.get(patient_id, empty)
+        )
+        yield patient_id, evaluate(rules, facts, channel, at)
+
+
+def channel_order_get(*, patient: Patient, topic: Topic) -> list[str]:
+    """The channels to try for this patient and topic, first choice first.
+
+    The patient's own order when they set one, else the topic's; the secure
+    inbox is always kept for care topics.
+    """
+    preferences = getattr(patient, "preferences", None)
+    chosen = (preferences.channel_order if preferences else {}).get(topic.slug)
+    order = [c for c in (chosen or topic.channels) if c in topic.channels]
+    if topic.purpose == Purpose.CARE and Channel.INAPP not in order:
+        order.append(Channel.INAPP)
+    return order

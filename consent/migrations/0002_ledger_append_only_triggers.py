@@ -10,7 +10,7 @@ from django.db import migrations
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION consent_ledger_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'The consent ledger is append-only: % refused', TG_OP;
+    RAISE EXCEPTION 'The consent ledger is append-only: %% refused', TG_OP;
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER consent_ledger_append_only

@@ -140,3 +140,31 @@ def test_decide_many_refuses_another_organizations_patient(organization):
         decide_many([stranger], topic, "sms", START)
     with pytest.raises(ConsentError, match="Unknown channel"):
         decide_many([], topic, "pigeon", START)
+
+
+@pytest.mark.django_db
+def test_queryset_batches_ignore_other_patients_in_the_id_range(organization):
+    """Related rows are fetched by id range; other organizations' rows in it are not used."""
+    other = OrganizationFactory(slug="interleaved")
+    topic = TopicFactory(organization=organization, slug="news", purpose="marketing")
+    mine, theirs = [], []
+    for n in range(6):
+        mine.append(PatientFactory(organization=organization))
+        theirs.append(PatientFactory(organization=other))
+        if n % 2 == 0:
+            services.consent_grant(
+                patient=mine[-1], purpose="marketing", source="portal"
+            )
+        services.consent_grant(patient=theirs[-1], purpose="marketing", source="portal")
+    at = START + datetime.timedelta(days=300, hours=10)
+    decisions = dict(
+        iter_decisions(
+            Patient.objects.for_organization(organization),
+            topic,
+            "inapp",
+            at,
+            batch_size=4,
+        )
+    )
+    assert set(decisions) == {p.pk for p in mine}
+    assert decisions == {p.pk: decide(p, topic, "inapp", at) for p in mine}

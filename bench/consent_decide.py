@@ -154,7 +154,8 @@ def main() -> None:
                 decisions = decide_many(patients, topic, "email", at)
             runs.append(timer.seconds)
         seconds = sorted(runs)[1]
-        assert len(decisions) == n_patients
+        if len(decisions) != n_patients:
+            raise SystemExit(f"expected {n_patients} decisions, got {len(decisions)}")
         sample = list(
             Patient.objects.for_organization(organization).order_by("?")[:one_by_one]
         )

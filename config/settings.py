@@ -205,6 +205,21 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Liaison <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Messaging channels ---------------------------------------------------------
+# One backend per channel, like EMAIL_BACKEND (messaging/backends/). The outbox
+# backends store what would be sent in the database, visible in admin: the
+# default, so nothing leaves a development machine by accident.
+_OUTBOX = "messaging.backends.outbox.Backend"
+MESSAGING_BACKENDS = {
+    "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
+    "email": {"BACKEND": env("EMAIL_CHANNEL_BACKEND", default=_OUTBOX)},
+    "sms": {"BACKEND": env("SMS_BACKEND", default=_OUTBOX)},
+    "voice": {"BACKEND": env("VOICE_BACKEND", default=_OUTBOX)},
+}
+MESSAGING_DELIVERY_BATCH = env.int("MESSAGING_DELIVERY_BATCH", default=200)
+MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
+MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)
+
 # --- Security -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -20,6 +20,12 @@ from config.settings import Q_CLUSTER  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+MESSAGING_BACKENDS = {
+    "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
+    "email": {"BACKEND": "messaging.backends.email.Backend"},  # → locmem mail
+    "sms": {"BACKEND": "messaging.backends.locmem.Backend"},
+    "voice": {"BACKEND": "messaging.backends.locmem.Backend"},
+}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

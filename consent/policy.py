@@ -186,7 +186,10 @@ def evaluate(
     consent_problem, event_id = _consent(rules, facts, channel)
     if consent_problem:
         return suppress(consent_problem)
-    if rules.purpose != Purpose.SECURITY:
+    # The inbox copy of a care message is the patient's record of their care:
+    # no cap or budget removes it.
+    inbox_care = channel == Channel.INAPP and rules.purpose == Purpose.CARE
+    if rules.purpose != Purpose.SECURITY and not inbox_care:
         limit_problem = _limits(rules, facts)
         if limit_problem:
             return suppress(limit_problem)
@@ -293,6 +296,8 @@ def next_allowed_moment(
 
     Returns (moment, reason of the first rule that pushed it back, or None).
     """
+    if channel == Channel.INAPP:
+        return at, None  # the inbox wakes nobody: it fills at any hour
     tz = zone(facts.time_zone)
     window = sending_window(rules, facts)
     marketing = rules.purpose == Purpose.MARKETING

@@ -8,7 +8,7 @@ Both gather facts from the database and call the pure ``consent.policy.evaluate`
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from django.db.models import CharField, Count, Q, QuerySet
 from django.db.models.functions import Cast
@@ -247,10 +247,15 @@ def iter_decisions(
     at: datetime.datetime | None = None,
     *,
     content_hash: str = "",
+    message_keys: Collection[str] = (),
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[tuple[int, Decision]]:
     """Like ``decide_many``, yielding (patient id, Decision) batch by batch, so a
-    million-patient audience needs memory for one batch only."""
+    million-patient audience needs memory for one batch only.
+
+    ``message_keys``: the messages being decided, whose own sends on other
+    channels do not count against them (each key belongs to one patient).
+    """
     _check_channel(channel)
     rules = rules_for(topic)
     at = at or timezone.now()
@@ -259,7 +264,9 @@ def iter_decisions(
     else:
         batches = _id_batches(patients, batch_size)
     for rows, related in batches:
-        yield from _decide_batch(rows, related, topic, rules, channel, at, content_hash)
+        yield from _decide_batch(
+            rows, related, topic, rules, channel, at, content_hash, message_keys
+        )
 
 
 def _queryset_batches(
@@ -302,6 +309,7 @@ def _decide_batch(
     channel: str,
     at: datetime.datetime,
     content_hash: str,
+    message_keys: Collection[str] = (),
 ) -> Iterator[tuple[int, Decision]]:
     if any(row["organization_id"] != topic.organization_id for row in rows):
         raise ConsentError(
@@ -324,6 +332,7 @@ def _decide_batch(
             row["purpose_count"], row["budget_count"], bool(row.get("duplicates"))
         )
         for row in SendRecord.objects.filter(history_rows, related)
+        .exclude(message_key__in=list(message_keys))
         .values("patient_id")
         .annotate(**counted)
         .order_by()

@@ -384,3 +384,13 @@ def test_new_york_patient_is_judged_in_new_york_time(organization):
     )  # 04:00 in New York
     decision = decide(patient, topic(organization, "care"), "sms", paris_morning)
     assert decision.until == datetime.datetime(2026, 3, 10, 8, 0, tzinfo=NEW_YORK)
+
+
+def test_the_inbox_fills_at_any_hour_and_care_inbox_has_no_limit(patient, organization):
+    care = topic(organization, "care")
+    night = datetime.datetime(2026, 3, 10, 3, 0, tzinfo=PARIS)
+    assert decide(patient, care, "inapp", night).allowed
+    for n in range(8):
+        send(patient, care, night - datetime.timedelta(hours=n + 1), f"c{n}", "email")
+    assert decide(patient, care, "email", TUESDAY_10H).reason == Reason.FATIGUE_BUDGET
+    assert decide(patient, care, "inapp", TUESDAY_10H).allowed

@@ -218,15 +218,15 @@ def test_caps_hold_for_any_sequence_of_sends(organization, gaps, purpose):
     # when: the sender sends whenever the policy allows it (at its deferred time too)
     for gap in gaps:
         at = at + datetime.timedelta(minutes=gap)
-        decision = decide(patient, topic, "inapp", at)
+        decision = decide(patient, topic, "email", at)
         when = decision.until if decision.outcome == Outcome.DEFER else at
         if decision.outcome == Outcome.DEFER:
-            decision = decide(patient, topic, "inapp", when)
+            decision = decide(patient, topic, "email", when)
         if decision.allowed:
             services.send_record(
                 patient=patient,
                 topic=topic,
-                channel="inapp",
+                channel="email",
                 message_key=f"m{len(sent)}",
                 sent_at=when,
             )

@@ -1,0 +1,81 @@
+"""The contract every channel backend fulfils."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from messaging.models import Delivery
+
+
+class DeliveryError(Exception):
+    """A send that did not go through.
+
+    ``permanent``: retrying cannot help (invalid number, provider opt-out).
+    ``unknown``: the provider may have accepted it (a timeout after the request
+    was sent); it must be reconciled, never blindly resent.
+    ``retry_after``: seconds the provider asked to wait (HTTP 429).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        unknown: bool = False,
+        code: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.unknown = unknown
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass
+class SendResult:
+    delivery_id: int
+    provider: str = ""
+    provider_id: str = ""
+    error: DeliveryError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class BaseBackend:
+    """One channel's way out. Subclasses implement ``send``, or ``send_many``
+    when the provider takes batches or a connection can be reused."""
+
+    provider = "base"
+
+    def __init__(self, *, channel: str, **options: Any) -> None:
+        self.channel = channel
+        self.options = options
+
+    def is_available(self) -> tuple[bool, str]:
+        """(usable, why not): missing credentials make a channel unavailable."""
+        return True, ""
+
+    def send(self, delivery: Delivery) -> str:
+        """Send one delivery and return the provider's id for it.
+
+        Raise DeliveryError(permanent=True) when a retry cannot help,
+        DeliveryError(unknown=True) when the provider may have accepted it,
+        DeliveryError() otherwise. Never log addresses or bodies.
+        """
+        raise NotImplementedError
+
+    def send_many(self, deliveries: list[Delivery]) -> list[SendResult]:
+        results = []
+        for delivery in deliveries:
+            try:
+                provider_id = self.send(delivery)
+            except DeliveryError as error:
+                results.append(SendResult(delivery.pk, self.provider, "", error))
+            else:
+                results.append(SendResult(delivery.pk, self.provider, provider_id))
+        return results

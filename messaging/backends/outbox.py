@@ -1,0 +1,30 @@
+"""Stores what would be sent in the database, where staff read it in admin.
+
+The default of ``make run``: a newcomer sees SMS, emails and calls land
+without any provider account.
+"""
+
+from messaging.backends.base import BaseBackend, SendResult
+
+
+class Backend(BaseBackend):
+    provider = "outbox"
+
+    def send_many(self, deliveries) -> list[SendResult]:
+        from messaging.models import OutboxEntry
+
+        entries = OutboxEntry.objects.bulk_create(
+            OutboxEntry(
+                organization_id=d.message.organization_id,
+                delivery=d,
+                channel=self.channel,
+                to=d.address,
+                subject=d.subject,
+                body=d.body,
+            )
+            for d in deliveries
+        )
+        return [
+            SendResult(d.pk, self.provider, f"outbox-{entry.pk}")
+            for d, entry in zip(deliveries, entries, strict=True)
+        ]

@@ -1,0 +1,423 @@
+"""Messages and their deliveries: the outbox of the send pipeline.
+
+A Message is what the clinic says to one patient; a Delivery is that message
+on one channel. Delivery rows are written in the same transaction as their
+Message and are the truth about what was sent, deferred or not sent, and why.
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Language, Organization, Patient
+from clinic.scoping import OrganizationScopedQuerySet
+from consent.models import Topic
+from consent.vocabulary import Channel, Purpose, Reason
+from messaging.rendering import TemplateContentError, check_syntax, variables_used
+from messaging.variables import VARIABLES
+
+# Crockford's base32 without look-alikes: a code read aloud or typed from an
+# SMS survives 0/O and 1/I/L confusion.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def authenticity_code_new() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+
+class Sensitivity(models.TextChoices):
+    PUBLIC = "public", _("Public: may appear in SMS, email and calls")
+    CONFIDENTIAL = "confidential", _("Confidential: the secure inbox only")
+
+
+class TemplateQuerySet(OrganizationScopedQuerySet):
+    organization_path = "topic__organization"
+
+
+class Template(models.Model):
+    """What a topic says on one channel in one language."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="templates")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    sensitivity = models.CharField(
+        _("sensitivity"),
+        max_length=16,
+        choices=Sensitivity.choices,
+        default=Sensitivity.PUBLIC,
+    )
+    subject = models.CharField(
+        _("subject"), max_length=200, blank=True, help_text=_("Email and inbox only.")
+    )
+    body = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML (email)"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TemplateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["topic", "channel", "language"]
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "channel", "language"],
+                name="messaging_template_unique_variant",
+                violation_error_message=_(
+                    "This topic already has a template for this channel and language."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} · {self.get_channel_display()} · {self.language}"
+
+    def texts(self) -> dict[str, str]:
+        return {"subject": self.subject, "body": self.body, "body_html": self.body_html}
+
+    def clean(self) -> None:
+        errors: dict[str, list] = {}
+        for field, text in self.texts().items():
+            try:
+                check_syntax(text)
+            except TemplateContentError as exc:
+                errors.setdefault(field, []).append(str(exc))
+        clinical = sorted(
+            name
+            for text in self.texts().values()
+            for name in variables_used(text)
+            if name in VARIABLES and VARIABLES[name].clinical
+        )
+        if (
+            clinical
+            and self.sensitivity == Sensitivity.PUBLIC
+            and self.channel != Channel.INAPP
+        ):
+            errors.setdefault("sensitivity", []).append(
+                _(
+                    "Health data cannot leave the secure inbox: %(variables)s is "
+                    "clinical. Mark the template confidential or remove it."
+                )
+                % {"variables": ", ".join(clinical)}
+            )
+        if self.topic_id and self.topic.purpose == Purpose.SECURITY and clinical:
+            errors.setdefault("body", []).append(
+                _("Security messages never carry health data.")
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConversationQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class Conversation(models.Model):
+    """One thread between a patient and the organization, across every channel."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Waiting for the patient")
+        CLOSED = "closed", _("Closed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="conversations"
+    )
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_message_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            # The inbox: a patient's conversations, newest first.
+            models.Index(
+                fields=["patient", "-last_message_at"], name="messaging_conv_patient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or str(self.public_id)
+
+
+class MessageQuerySet(OrganizationScopedQuerySet):
+    def for_inbox(self, patient: Patient):
+        return self.filter(patient=patient)
+
+
+class Message(models.Model):
+    class Origin(models.TextChoices):
+        API = "api", _("Partner system")
+        REMINDER = "reminder", _("Reminder")
+        CAMPAIGN = "campaign", _("Campaign")
+        STAFF = "staff", _("Clinic staff")
+        SYSTEM = "system", _("System")
+        PATIENT = "patient", _("Patient")
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "out", _("To the patient")
+        INBOUND = "in", _("From the patient")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="messages"
+    )
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
+    origin_ref = models.CharField(
+        _("sent by"),
+        max_length=200,
+        blank=True,
+        help_text=_("The campaign, rule or API key that sent it."),
+    )
+    direction = models.CharField(
+        max_length=3, choices=Direction.choices, default=Direction.OUTBOUND
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    sensitivity = models.CharField(max_length=16, choices=Sensitivity.choices)
+    language = models.CharField(max_length=2, choices=Language.choices)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(
+        _("text"), help_text=_("The full text, shown in the secure inbox.")
+    )
+    content_hash = models.CharField(max_length=64, blank=True)
+    authenticity_code = models.CharField(max_length=8, default=authenticity_code_new)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="messaging_message_unique_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "authenticity_code"],
+                name="messaging_message_unique_authenticity_code",
+            ),
+        ]
+        indexes = [
+            # The inbox and "messages of a patient", newest first.
+            models.Index(
+                fields=["patient", "-created_at"], name="messaging_msg_patient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.public_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    DEFERRED = "deferred", _("Deferred")
+    SUPPRESSED = "suppressed", _("Not sent")
+    SENDING = "sending", _("Sending")
+    UNKNOWN = "unknown", _("Unknown: being checked with the provider")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+    BOUNCED = "bounced", _("Bounced")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# How far along a delivery is: status callbacks only ever move it forward.
+STATUS_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.DEFERRED: 0,
+    DeliveryStatus.SENDING: 1,
+    DeliveryStatus.UNKNOWN: 2,
+    DeliveryStatus.SENT: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.BOUNCED: 4,
+    DeliveryStatus.READ: 5,
+    DeliveryStatus.SUPPRESSED: 6,
+    DeliveryStatus.CANCELLED: 6,
+}
+FINAL_STATUSES = {
+    DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.CANCELLED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.BOUNCED,
+    DeliveryStatus.READ,
+}
+
+
+class DeliveryReason(models.TextChoices):
+    """Why a delivery was not sent: consent's reasons plus the pipeline's own."""
+
+    # consent.vocabulary.Reason values are valid here too (same words).
+    ALREADY_READ = "already_read", _("Already read on another channel")
+    PROVIDER_REJECTED = "provider_rejected", _("The provider refused the address")
+    RETRIES_EXHAUSTED = "retries_exhausted", _("The provider kept failing")
+    NO_BACKEND = "no_backend", _("This channel is not configured")
+    NO_TEMPLATE = "no_template", _("No template for this channel")
+
+
+REASON_LABELS = {**dict(Reason.choices), **dict(DeliveryReason.choices)}
+
+
+class DeliveryQuerySet(OrganizationScopedQuerySet):
+    organization_path = "message__organization"
+
+    def due(self, now):
+        """Rows a worker may claim: queued, deferred whose time has come, or a
+        sending row whose lease expired (its worker died)."""
+        return self.filter(
+            Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
+        )
+
+
+class Delivery(models.Model):
+    Status = DeliveryStatus
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=254, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.QUEUED,
+    )
+    reason = models.CharField(_("reason"), max_length=32, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True, help_text=_("What this channel carries."))
+    body_html = models.TextField(blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    provider_id = models.CharField(max_length=128, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("delivery log")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "channel"], name="messaging_delivery_one_per_channel"
+            ),
+        ]
+        indexes = [
+            # Workers: due rows by status and time.
+            models.Index(
+                fields=["status", "next_attempt_at"], name="messaging_delivery_due"
+            ),
+            # Provider callbacks find their delivery by the provider's id.
+            models.Index(
+                fields=["provider", "provider_id"], name="messaging_delivery_provider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.status}"
+
+    @property
+    def reason_label(self) -> str:
+        return str(REASON_LABELS.get(self.reason, self.reason))
+
+
+class StatusCallback(models.Model):
+    """A provider status callback already applied: duplicates change nothing."""
+
+    provider = models.CharField(max_length=32)
+    provider_id = models.CharField(max_length=128)
+    status = models.CharField(max_length=32)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_id", "status"],
+                name="messaging_callback_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_id} {self.status}"
+
+
+class OutboxEntry(models.Model):
+    """What the ``outbox`` backends would have sent: staff watch it in admin."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganizationScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("outbox entry")
+        verbose_name_plural = _("outbox (development)")
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to}"

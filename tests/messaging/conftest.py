@@ -1,0 +1,11 @@
+import pytest
+
+from messaging.backends import locmem
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox():
+    """What the locmem SMS and voice backends "sent" during the test."""
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()

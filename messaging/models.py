@@ -221,6 +221,15 @@ class Message(models.Model):
     body = models.TextField(
         _("text"), help_text=_("The full text, shown in the secure inbox.")
     )
+    context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("The values the templates were rendered with, for fallbacks."),
+    )
+    free_text = models.BooleanField(
+        default=False,
+        help_text=_("Written by hand rather than from the topic's templates."),
+    )
     content_hash = models.CharField(max_length=64, blank=True)
     authenticity_code = models.CharField(max_length=8, default=authenticity_code_new)
     created_at = models.DateTimeField(default=timezone.now)

@@ -131,6 +131,8 @@ def message_send(
         subject=inbox.subject,
         body=inbox.body,
         content_hash=content_hash(topic.pk, inbox.subject, inbox.body),
+        context=context or {},
+        free_text=bool(text),
         created_at=at,
     )
     try:
@@ -153,11 +155,23 @@ def message_send(
 def _plan(
     message: Message, patient: Patient, topic: Topic, contents: dict[str, Content], at
 ) -> list[Delivery]:
-    """Deliveries for the inbox and the first usable other channel, in the
-    patient's order; channels tried before it keep their reason for staff."""
+    order = channel_order_get(patient=patient, topic=topic)
+    return _plan_channels(message, patient, topic, contents, at, order)
+
+
+def _plan_channels(
+    message: Message,
+    patient: Patient,
+    topic: Topic,
+    contents: dict[str, Content],
+    at,
+    order: list[str],
+) -> list[Delivery]:
+    """Deliveries for the inbox and the first usable other channel, in
+    ``order``; channels tried before it keep their reason for staff."""
     deliveries = []
     external_planned = False
-    for channel in channel_order_get(patient=patient, topic=topic):
+    for channel in order:
         if channel != Channel.INAPP and external_planned:
             continue
         decision = decide(
@@ -398,3 +412,75 @@ def message_mark_read(*, message: Message, channel: str = Channel.INAPP) -> Mess
         lease_expires_at=None,
     )
     return message
+
+
+def delivery_status_update(
+    *, provider: str, provider_id: str, status: str, error_code: str = ""
+) -> Delivery | None:
+    """Apply a provider's status callback; return the delivery, or None if unknown.
+
+    Callbacks are de-duplicated on (provider, provider id, status) and only
+    ever move a delivery forward: a late "sent" after "delivered" changes
+    nothing. A permanent failure falls back to the topic's next channel.
+    """
+    from messaging.models import STATUS_RANK, StatusCallback
+
+    if status not in Status.values:
+        raise ValueError(f"Unknown delivery status {status!r}.")
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .filter(provider=provider, provider_id=provider_id)
+            .select_related("message")
+            .first()
+        )
+        if delivery is None:
+            return None
+        _, created = StatusCallback.objects.get_or_create(
+            provider=provider, provider_id=provider_id, status=status
+        )
+        if not created or STATUS_RANK[status] <= STATUS_RANK[delivery.status]:
+            return delivery
+        now = timezone.now()
+        fields: dict = {"status": status, "updated_at": now}
+        if status == Status.DELIVERED:
+            fields["delivered_at"] = now
+        if status in (Status.FAILED, Status.BOUNCED):
+            fields |= {
+                "error_code": error_code[:64],
+                "reason": DeliveryReason.PROVIDER_REJECTED,
+            }
+        Delivery.objects.filter(pk=delivery.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(delivery, name, value)
+    if status in (Status.FAILED, Status.BOUNCED):
+        delivery_fallback(delivery=delivery)
+    return delivery
+
+
+@transaction.atomic
+def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
+    """Plan the message on the next channel in the patient's order after a
+    permanent failure; return the new delivery, or None when none is left."""
+    message = delivery.message
+    patient, topic = message.patient, message.topic
+    used = set(message.deliveries.values_list("channel", flat=True))
+    order = [
+        c for c in channel_order_get(patient=patient, topic=topic) if c not in used
+    ]
+    if not order or message.read_at is not None:
+        return None
+    contents = _contents(
+        patient=patient,
+        topic=topic,
+        context=context_for(patient, message.context),
+        text=message.body if message.free_text else "",
+        subject=message.subject,
+        confidential=message.sensitivity == "confidential",
+    )
+    planned = list(
+        _plan_channels(message, patient, topic, contents, timezone.now(), order)
+    )
+    Delivery.objects.bulk_create(planned)
+    deliveries_enqueue([d.pk for d in planned if d.status == Status.QUEUED])
+    return next((d for d in planned if d.status != Status.SUPPRESSED), None)

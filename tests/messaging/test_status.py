@@ -1,0 +1,97 @@
+"""Provider status callbacks only move deliveries forward; failures fall back."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from django.core import mail
+from django.db import transaction
+
+from clinic.services import patient_save
+from messaging.models import Delivery
+from messaging.services import delivery_status_update, message_send
+from tests.clinic.factories import PatientFactory
+from tests.consent.factories import TopicFactory
+from tests.messaging.factories import TemplateFactory
+
+pytestmark = pytest.mark.django_db
+NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now_and_commit(monkeypatch):
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
+    )
+    with time_machine.travel(NOON, tick=False):
+        yield
+
+
+@pytest.fixture
+def sms_delivery(organization):
+    patient = patient_save(
+        patient=PatientFactory.build(organization=organization, phone="+33612345678")
+    )
+    topic = TopicFactory(
+        organization=organization, slug="reminders", channels=["inapp", "sms", "email"]
+    )
+    TemplateFactory(topic=topic, channel="sms", body="RDV {{ appointment_date }}")
+    TemplateFactory(
+        topic=topic, channel="email", subject="RDV", body="RDV {{ appointment_date }}"
+    )
+    message = message_send(
+        patient=patient,
+        topic=topic,
+        origin="system",
+        context={"appointment_date": "12/03"},
+    )
+    return message.deliveries.get(channel="sms")
+
+
+def test_duplicate_and_out_of_order_callbacks_never_move_backwards(sms_delivery):
+    provider_id = sms_delivery.provider_id
+    delivery_status_update(
+        provider="locmem", provider_id=provider_id, status="delivered"
+    )
+    delivery_status_update(
+        provider="locmem", provider_id=provider_id, status="delivered"
+    )
+    delivery_status_update(provider="locmem", provider_id=provider_id, status="sent")
+    sms_delivery.refresh_from_db()
+    assert sms_delivery.status == "delivered"
+    assert sms_delivery.delivered_at == NOON
+
+
+def test_unknown_provider_id_is_ignored():
+    assert (
+        delivery_status_update(
+            provider="locmem", provider_id="nope", status="delivered"
+        )
+        is None
+    )
+
+
+def test_failure_falls_back_to_the_next_channel_with_the_same_values(sms_delivery):
+    delivery_status_update(
+        provider="locmem",
+        provider_id=sms_delivery.provider_id,
+        status="failed",
+        error_code="30003",
+    )
+    sms_delivery.refresh_from_db()
+    assert (sms_delivery.status, sms_delivery.reason, sms_delivery.error_code) == (
+        "failed",
+        "provider_rejected",
+        "30003",
+    )
+    email = Delivery.objects.get(message=sms_delivery.message, channel="email")
+    assert email.status == "sent"
+    assert mail.outbox[0].body == "RDV 12/03"
+
+
+def test_unknown_status_word_is_refused(sms_delivery):
+    with pytest.raises(ValueError, match="Unknown delivery status"):
+        delivery_status_update(
+            provider="locmem", provider_id=sms_delivery.provider_id, status="teleported"
+        )

@@ -33,11 +33,17 @@ PRIVACY_RIGHTS = {
     "consent.record_objection",
 }
 
+MESSAGING_READ = _perms(
+    "messaging", {"message": VIEW, "delivery": VIEW, "outboxentry": VIEW}
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CONSENT_READ
         | PRIVACY_RIGHTS
         | _perms("consent", {"topic": EDIT, "organizationpolicy": ("view", "change")})
+        | MESSAGING_READ
+        | _perms("messaging", {"template": ALL, "conversation": EDIT})
         | _perms(
             "clinic",
             {
@@ -52,6 +58,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "coordinator": frozenset(
         CONSENT_READ
+        | MESSAGING_READ
+        | _perms("messaging", {"template": VIEW, "conversation": EDIT})
         | _perms(
             "clinic",
             {
@@ -69,9 +77,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "clinic",
             {"site": VIEW, "patient": VIEW, "appointment": ("view", "change")},
         )
+        | _perms("messaging", {"message": VIEW, "conversation": EDIT})
     ),
     "support": frozenset(
         CONSENT_READ
+        | MESSAGING_READ
+        | _perms("messaging", {"conversation": EDIT})
         | {"consent.export_patient_data", "consent.record_objection"}
         | _perms(
             "clinic",
@@ -86,5 +97,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "marketing": frozenset(
         _perms("clinic", {"site": VIEW, "patient": VIEW})
         | _perms("consent", {"topic": EDIT, "organizationpolicy": VIEW})
+        | _perms("messaging", {"template": EDIT, "delivery": VIEW, "outboxentry": VIEW})
     ),
 }

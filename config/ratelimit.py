@@ -1,0 +1,25 @@
+"""A fixed-window rate limit on the shared cache (Redis in production).
+
+Used by public pages that must not be brute-forced (the verify page); the
+partner API uses DRF throttling on the same cache.
+"""
+
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def hit(key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one hit for ``key``; True while within ``limit`` per window."""
+    cache_key = f"ratelimit:{key}"
+    if cache.add(cache_key, 1, timeout=window_seconds):
+        return True
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, timeout=window_seconds)
+        return True
+    return count <= limit

@@ -1,0 +1,220 @@
+import json
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.models import AccessAudit
+from clinic.services import access_audit_record
+from messaging.models import Conversation, Delivery, Message, OutboxEntry, Template
+from messaging.rendering import (
+    TemplateContentError,
+    check_syntax,
+    render,
+    sms_segments,
+    variables_used,
+)
+from messaging.variables import VARIABLES, sample_context
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def template_preview_data(
+    *, subject: str, body: str, body_html: str, channel: str
+) -> dict:
+    """What the preview panel shows: the texts rendered with sample values, the
+    SMS length and segments, and any problem found."""
+    context = sample_context()
+    errors = []
+    for text in (subject, body, body_html):
+        try:
+            check_syntax(text)
+        except TemplateContentError as exc:
+            errors.append(str(exc))
+    rendered_body = render(body, context)
+    data = {
+        "subject": render(subject, context),
+        "body": rendered_body,
+        "body_html": render(body_html, context, html=True),
+        "errors": errors,
+        "clinical": sorted(
+            name
+            for text in (subject, body, body_html)
+            for name in variables_used(text)
+            if name in VARIABLES and VARIABLES[name].clinical
+        ),
+    }
+    if channel == "sms":
+        data["sms"] = sms_segments(rendered_body)
+        if data["sms"]["segments"] > 3:
+            data["warnings"] = [
+                str(_("Longer than 3 SMS segments: consider shortening it."))
+            ]
+    return data
+
+
+@admin.register(Template)
+class TemplateAdmin(OrganizationScopedAdmin):
+    list_display = ["topic", "channel", "language", "sensitivity", "updated_at"]
+    list_filter = ["channel", "language", "sensitivity", "topic__purpose"]
+    search_fields = ["topic__slug", "topic__name_en", "body"]
+    list_select_related = ["topic"]
+    change_form_template = "admin/messaging/template/change_form.html"
+
+    class Media:
+        js = ["messaging/template_preview.js"]
+
+    def get_urls(self):
+        return [
+            path(
+                "preview/",
+                self.admin_site.admin_view(require_POST(self.preview_view)),
+                name="messaging_template_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            posted = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"errors": ["Invalid JSON."]}, status=400)
+        fields = {
+            k: str(posted.get(k, ""))[:10_000]
+            for k in ("subject", "body", "body_html", "channel")
+        }
+        return JsonResponse(template_preview_data(**fields))
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["variables"] = VARIABLES.values()
+        return super().render_change_form(request, context, *args, **kwargs)
+
+
+class DeliveryInline(ReadOnlyMixin, admin.TabularInline):
+    model = Delivery
+    fields = [
+        "channel",
+        "status",
+        "why_not_sent",
+        "address",
+        "provider",
+        "attempts",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description=_("reason"))
+    def why_not_sent(self, obj: Delivery) -> str:
+        return obj.reason_label
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
+    list_display = [
+        "created_at",
+        "patient",
+        "topic",
+        "origin",
+        "direction",
+        "sensitivity",
+        "read_at",
+    ]
+    list_filter = ["origin", "direction", "sensitivity", "topic__purpose"]
+    search_fields = [
+        "patient__identifier",
+        "patient__family_name",
+        "idempotency_key",
+        "authenticity_code",
+    ]
+    date_hierarchy = "created_at"
+    list_select_related = ["patient", "topic"]
+    inlines = [DeliveryInline]
+    exclude = ["context"]
+
+    def change_view(
+        self, request: HttpRequest, object_id, form_url="", extra_context=None
+    ):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        message = self.get_object(request, object_id)
+        access_audit_record(
+            patient=message.patient,
+            action=AccessAudit.Action.VIEW_MESSAGE,
+            actor=request.user,
+            detail=f"message {message.public_id}",
+        )
+        return response
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
+    """The delivery log: every message on every channel, and why one was not sent."""
+
+    list_display = [
+        "created_at",
+        "message_link",
+        "channel",
+        "status",
+        "why_not_sent",
+        "provider",
+        "attempts",
+    ]
+    list_filter = ["channel", "status", "reason", "provider"]
+    search_fields = [
+        "message__patient__identifier",
+        "provider_id",
+        "message__public_id",
+    ]
+    date_hierarchy = "created_at"
+    list_select_related = ["message"]
+    exclude = ["body", "body_html", "subject"]
+
+    @admin.display(description=_("reason"))
+    def why_not_sent(self, obj: Delivery) -> str:
+        return obj.reason_label
+
+    @admin.display(description=_("message"))
+    def message_link(self, obj: Delivery) -> str:
+        return format_html(
+            '<a href="../message/{}/change/">{}</a>', obj.message_id, obj.message_id
+        )
+
+
+@admin.register(Conversation)
+class ConversationAdmin(OrganizationScopedAdmin):
+    list_display = ["last_message_at", "patient", "subject", "status", "assigned_to"]
+    list_filter = ["status"]
+    search_fields = ["patient__identifier", "patient__family_name", "subject"]
+    list_select_related = ["patient", "assigned_to"]
+    autocomplete_fields = ["patient"]
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
+    """What the development backends would have sent (``make run``)."""
+
+    list_display = ["created_at", "channel", "to", "subject", "short_body"]
+    list_filter = ["channel"]
+    search_fields = ["to", "subject"]
+
+    @admin.display(description=_("text"))
+    def short_body(self, obj: OutboxEntry) -> str:
+        return obj.body[:120]

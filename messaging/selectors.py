@@ -1,0 +1,40 @@
+"""Reads on messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from messaging.models import CODE_ALPHABET, Message
+
+
+@dataclass(frozen=True)
+class Verification:
+    organization_name: str
+    sent_at: datetime
+
+
+def authenticity_code_normalize(raw: str) -> str:
+    return re.sub(r"[\s\-]", "", raw or "").upper()
+
+
+def authenticity_code_verify(*, code: str) -> Verification | None:
+    """Who sent the message carrying ``code`` and when, or None.
+
+    Reveals nothing else: no patient, no topic, no content.
+    """
+    code = authenticity_code_normalize(code)
+    if len(code) != 8 or any(c not in CODE_ALPHABET for c in code):
+        return None
+    message = (
+        Message.objects.filter(
+            authenticity_code=code, direction=Message.Direction.OUTBOUND
+        )
+        .select_related("organization")
+        .only("created_at", "organization__name")
+        .first()
+    )
+    if message is None:
+        return None
+    return Verification(message.organization.name, message.created_at)

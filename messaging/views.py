@@ -1,0 +1,45 @@
+"""Public pages of messaging: the authenticity check."""
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+
+from config.ratelimit import client_ip, hit
+from messaging.selectors import authenticity_code_verify
+
+VERIFY_LIMIT = 10  # attempts per IP per window: enough for a person, not for a guesser
+VERIFY_WINDOW_SECONDS = 600
+
+
+class VerifyForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the message"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters"}
+        ),
+    )
+
+
+@never_cache
+def verify(request: HttpRequest) -> HttpResponse:
+    """Tell whether a code was really sent by a Liaison organization, and when."""
+    form = VerifyForm(request.POST or None)
+    context: dict = {"form": form}
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if not hit(
+            f"verify:{client_ip(request)}",
+            limit=VERIFY_LIMIT,
+            window_seconds=VERIFY_WINDOW_SECONDS,
+        ):
+            context["throttled"] = True
+            status = 429
+        else:
+            context["checked"] = True
+            context["verification"] = authenticity_code_verify(
+                code=form.cleaned_data["code"]
+            )
+    return render(request, "messaging/verify.html", context, status=status)

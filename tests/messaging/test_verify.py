@@ -1,0 +1,76 @@
+"""/verify/ tells whether a code was really sent, when and by whom, and nothing more."""
+
+import datetime
+
+import pytest
+
+from django.urls import reverse
+
+from tests.clinic.factories import PatientFactory
+from tests.consent.factories import TopicFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def message(organization):
+    from messaging.models import Message
+
+    patient = PatientFactory(organization=organization, given_name="Secretname")
+    topic = TopicFactory(
+        organization=organization, slug="results", name_en="Results of biopsy"
+    )
+    return Message.objects.create(
+        organization=organization,
+        patient=patient,
+        topic=topic,
+        origin="system",
+        sensitivity="confidential",
+        language="fr",
+        body="Biopsy: malignant",
+        created_at=datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC),
+    )
+
+
+def test_a_real_code_names_the_organization_and_the_time_only(client, message):
+    response = client.post(
+        reverse("verify"), {"code": message.authenticity_code.lower()}
+    )
+    assert response.status_code == 200
+    assert "Clinique des Lilas" in response.text
+    assert "2026" in response.text
+    for secret in (
+        "Secretname",
+        "Biopsy",
+        "biopsy",
+        "malignant",
+        message.patient.identifier,
+    ):
+        assert secret not in response.text
+
+
+def test_a_code_with_spaces_and_dashes_is_accepted(client, message):
+    code = message.authenticity_code
+    response = client.post(reverse("verify"), {"code": f" {code[:4]}-{code[4:]} "})
+    assert "Clinique des Lilas" in response.text
+
+
+def test_an_unknown_code_warns_of_phishing(client, message):
+    response = client.post(reverse("verify"), {"code": "ZZZZ2222"})
+    assert response.status_code == 200
+    assert "phishing" in response.text
+    assert "Clinique des Lilas" not in response.text
+
+
+def test_guessing_is_rate_limited_per_ip(client, message):
+    for _ in range(10):
+        assert client.post(reverse("verify"), {"code": "ZZZZ2222"}).status_code == 200
+    response = client.post(reverse("verify"), {"code": message.authenticity_code})
+    assert response.status_code == 429
+    assert "Clinique des Lilas" not in response.text
+
+
+def test_the_page_is_translated(client):
+    response = client.get(reverse("verify"), HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 200
+    assert '<html lang="fr">' in response.text

@@ -318,11 +318,18 @@ class DeliveryQuerySet(OrganizationScopedQuerySet):
     organization_path = "message__organization"
 
     def due(self, now):
-        """Rows a worker may claim: queued, deferred whose time has come, or a
-        sending row whose lease expired (its worker died)."""
+        """Rows a worker may claim: queued or deferred whose time has come, an
+        unknown outcome due for reconciliation, or a sending row whose lease
+        expired (its worker died mid-send: also an unknown outcome)."""
         return self.filter(
-            Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
-            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
+            Q(
+                status__in=[
+                    DeliveryStatus.QUEUED,
+                    DeliveryStatus.DEFERRED,
+                    DeliveryStatus.UNKNOWN,
+                ],
+                next_attempt_at__lte=now,
+            )
             | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
         )
 

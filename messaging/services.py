@@ -307,27 +307,60 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
     """Claim, re-check, send and record a batch of deliveries; return counts.
 
     Safe to run twice or concurrently for the same ids: only due rows are
-    claimed, and each claim holds a lease.
+    claimed, and each claim holds a lease. Rows whose earlier attempt ended
+    without an answer are first reconciled with the provider, never blindly
+    resent.
     """
     now = timezone.now()
     claimed = _claim(delivery_ids, now)
-    sendable = _recheck(claimed, now)
-    by_channel: dict[str, list[Delivery]] = defaultdict(list)
-    for delivery in sendable:
-        by_channel[delivery.channel].append(delivery)
     counts: dict[str, int] = defaultdict(int)
-    for channel, deliveries in by_channel.items():
-        try:
-            backend = get_backend(channel)
-        except ImproperlyConfigured:
-            logger.exception("no backend for channel %s", channel)
-            for delivery in deliveries:
-                _finish(delivery, Status.FAILED, reason=DeliveryReason.NO_BACKEND)
+    uncertain = [d for d in claimed if d.status in (Status.SENDING, Status.UNKNOWN)]
+    already_sent = _reconcile(uncertain, now, counts)
+    sendable = _recheck([d for d in claimed if d.pk not in already_sent], now)
+    for channel, deliveries in _by_channel(sendable).items():
+        backend = _backend_or_fail(channel, deliveries)
+        if backend is None:
             continue
         for result in backend.send_many(deliveries):
             delivery = next(d for d in deliveries if d.pk == result.delivery_id)
             counts[_record(delivery, result, now)] += 1
     return dict(counts)
+
+
+def _by_channel(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
+    grouped: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        grouped[delivery.channel].append(delivery)
+    return grouped
+
+
+def _backend_or_fail(channel: str, deliveries: list[Delivery]):
+    try:
+        return get_backend(channel)
+    except ImproperlyConfigured:
+        logger.exception("no backend for channel %s", channel)
+        for delivery in deliveries:
+            _finish(delivery, Status.FAILED, reason=DeliveryReason.NO_BACKEND)
+        return None
+
+
+def _reconcile(uncertain: list[Delivery], now, counts: dict) -> set[int]:
+    """Ask each provider about sends whose outcome we never learnt; record the
+    ones it has as sent. Returns their ids."""
+    found: set[int] = set()
+    for channel, deliveries in _by_channel(uncertain).items():
+        backend = _backend_or_fail(channel, deliveries)
+        if backend is None:
+            found |= {d.pk for d in deliveries}
+            continue
+        answers = backend.reconcile(deliveries)
+        for delivery in deliveries:
+            provider_id = answers.get(delivery.pk)
+            if provider_id:
+                result = SendResult(delivery.pk, backend.provider, provider_id)
+                counts[_record(delivery, result, now)] += 1
+                found.add(delivery.pk)
+    return found
 
 
 def _record(delivery: Delivery, result: SendResult, now) -> str:

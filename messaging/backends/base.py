@@ -79,3 +79,13 @@ class BaseBackend:
             else:
                 results.append(SendResult(delivery.pk, self.provider, provider_id))
         return results
+
+    def reconcile(self, deliveries: list[Delivery]) -> dict[int, str | None]:
+        """For deliveries whose outcome is unknown (a timeout, a worker that died
+        mid-send): delivery id → the provider's id if the provider has it, or
+        None if it certainly does not, so that it may be sent again.
+
+        The default cannot ask anybody and answers None: at-least-once. Backends
+        whose provider can be asked override it.
+        """
+        return {delivery.pk: None for delivery in deliveries}

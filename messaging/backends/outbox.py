@@ -28,3 +28,15 @@ class Backend(BaseBackend):
             SendResult(d.pk, self.provider, f"outbox-{entry.pk}")
             for d, entry in zip(deliveries, entries, strict=True)
         ]
+
+    def reconcile(self, deliveries) -> dict[int, str | None]:
+        from messaging.models import OutboxEntry
+
+        found = dict(
+            OutboxEntry.objects.filter(delivery__in=deliveries).values_list(
+                "delivery_id", "pk"
+            )
+        )
+        return {
+            d.pk: f"outbox-{found[d.pk]}" if d.pk in found else None for d in deliveries
+        }

@@ -89,6 +89,31 @@ def validate_voice_windows(value: list) -> None:
             )
 
 
+def validate_escalation_ladder(value: list) -> None:
+    """Steps in increasing delay, each a channel or the staff task (last)."""
+    if not isinstance(value, list):
+        raise ValidationError(_("The ladder must be a list of steps."), code="invalid")
+    previous = 0
+    for index, step in enumerate(value):
+        hours = step.get("after_hours") if isinstance(step, dict) else None
+        if not isinstance(hours, int | float) or hours <= previous:
+            raise ValidationError(
+                _("Each step needs an after_hours larger than the step before."),
+                code="ladder_order",
+            )
+        previous = hours
+        if step.get("staff"):
+            if index != len(value) - 1:
+                raise ValidationError(
+                    _("The staff task is the last step."), code="ladder_staff_last"
+                )
+        elif step.get("channel") not in Channel.values:
+            raise ValidationError(
+                _("Each step names a channel or is the staff task."),
+                code="ladder_channel",
+            )
+
+
 class TopicQuerySet(OrganizationScopedQuerySet):
     pass
 
@@ -116,6 +141,21 @@ class Topic(models.Model):
         help_text=_(
             "Urgent care messages use the wider urgent sending window and are "
             "outside the fatigue budget."
+        ),
+    )
+    must_acknowledge = models.BooleanField(
+        _("must be acknowledged"),
+        default=False,
+        help_text=_("Escalate along the ladder until the patient reads or answers."),
+    )
+    escalation_ladder = models.JSONField(
+        _("escalation ladder"),
+        default=list,
+        blank=True,
+        validators=[validate_escalation_ladder],
+        help_text=_(
+            'e.g. [{"after_hours": 4, "channel": "sms"}, {"after_hours": 24, '
+            '"channel": "voice"}, {"after_hours": 48, "staff": true}]'
         ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -153,6 +193,27 @@ class Topic(models.Model):
         if self.purpose == Purpose.CARE and Channel.INAPP not in (self.channels or []):
             raise ValidationError(
                 {"channels": _("Care topics always keep the secure inbox channel.")}
+            )
+        ladder_channels = {
+            step.get("channel")
+            for step in self.escalation_ladder or []
+            if isinstance(step, dict)
+        } - {None}
+        if not ladder_channels <= set(self.channels or []):
+            raise ValidationError(
+                {
+                    "escalation_ladder": _(
+                        "The ladder may only use the topic's channels."
+                    )
+                }
+            )
+        if self.must_acknowledge and not self.escalation_ladder:
+            raise ValidationError(
+                {
+                    "escalation_ladder": _(
+                        "A topic that must be acknowledged needs a ladder."
+                    )
+                }
             )
 
 

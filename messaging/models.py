@@ -234,6 +234,12 @@ class Message(models.Model):
     authenticity_code = models.CharField(max_length=8, default=authenticity_code_new)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    escalate_to_staff_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When an unread message becomes a staff task."),
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     objects = MessageQuerySet.as_manager()
 
@@ -309,6 +315,7 @@ class DeliveryReason(models.TextChoices):
     RETRIES_EXHAUSTED = "retries_exhausted", _("The provider kept failing")
     NO_BACKEND = "no_backend", _("This channel is not configured")
     NO_TEMPLATE = "no_template", _("No template for this channel")
+    ESCALATION = "escalation", _("Waiting: sent only if the message stays unread")
 
 
 REASON_LABELS = {**dict(Reason.choices), **dict(DeliveryReason.choices)}

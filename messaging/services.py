@@ -145,6 +145,10 @@ def message_send(
             )
         raise
     deliveries = _plan(message, patient, topic, contents, at)
+    if topic.must_acknowledge:
+        deliveries += _plan_escalation(
+            message, patient, topic, contents, at, deliveries
+        )
     Delivery.objects.bulk_create(deliveries)
     if conversation is not None:
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=at)
@@ -218,6 +222,69 @@ def _plan_channels(
                 external_planned = True
         deliveries.append(delivery)
     return deliveries
+
+
+def _plan_escalation(
+    message: Message,
+    patient: Patient,
+    topic: Topic,
+    contents: dict[str, Content],
+    at: datetime.datetime,
+    planned: list[Delivery],
+) -> list[Delivery]:
+    """The ladder of a must-acknowledge topic: each later channel waits as a
+    deferred delivery that reading or answering cancels (``message_mark_read``)."""
+    used = {d.channel for d in planned}
+    steps = []
+    for step in topic.escalation_ladder:
+        when = at + datetime.timedelta(hours=step["after_hours"])
+        if step.get("staff"):
+            message.escalate_to_staff_at = when
+            Message.objects.filter(pk=message.pk).update(escalate_to_staff_at=when)
+            continue
+        if step["channel"] in used:
+            continue
+        used.add(step["channel"])
+        [delivery] = _plan_channels(
+            message, patient, topic, contents, when, [step["channel"]]
+        )
+        if delivery.status != Status.SUPPRESSED:
+            delivery.status, delivery.reason = (
+                Status.DEFERRED,
+                DeliveryReason.ESCALATION,
+            )
+            delivery.next_attempt_at = max(delivery.next_attempt_at, when)
+        steps.append(delivery)
+    return steps
+
+
+def messages_escalate_due(*, now: datetime.datetime | None = None) -> int:
+    """Turn unread must-acknowledge messages whose last step is due into staff
+    tasks: an open conversation about the message. Returns how many."""
+    now = now or timezone.now()
+    count = 0
+    due = Message.objects.filter(
+        escalate_to_staff_at__lte=now, escalated_at__isnull=True, read_at__isnull=True
+    ).select_related("patient", "topic")
+    for message in due.iterator():
+        with transaction.atomic():
+            claimed = Message.objects.filter(
+                pk=message.pk, escalated_at__isnull=True
+            ).update(escalated_at=now)
+            if not claimed:
+                continue  # another worker took it
+            conversation = message.conversation or Conversation.objects.create(
+                organization_id=message.organization_id,
+                patient=message.patient,
+                subject=f"Unacknowledged: {message.topic.name_en}"[:200],
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(
+                status=Conversation.Status.OPEN, last_message_at=now
+            )
+            if message.conversation_id is None:
+                Message.objects.filter(pk=message.pk).update(conversation=conversation)
+            count += 1
+    return count
 
 
 def deliveries_enqueue(ids: list[int]) -> None:

@@ -11,3 +11,9 @@ def deliveries_requeue_due() -> int:
     from messaging.services import deliveries_requeue_due as run
 
     return run()
+
+
+def messages_escalate_due() -> int:
+    from messaging.services import messages_escalate_due as run
+
+    return run()

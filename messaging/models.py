@@ -316,6 +316,7 @@ class DeliveryReason(models.TextChoices):
     NO_BACKEND = "no_backend", _("This channel is not configured")
     NO_TEMPLATE = "no_template", _("No template for this channel")
     ESCALATION = "escalation", _("Waiting: sent only if the message stays unread")
+    MERGED = "merged", _("Sent in one SMS with another reminder of the same day")
 
 
 REASON_LABELS = {**dict(Reason.choices), **dict(DeliveryReason.choices)}

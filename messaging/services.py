@@ -388,10 +388,41 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
         backend = _backend_or_fail(channel, deliveries)
         if backend is None:
             continue
+        merged = _merge_same_day_reminders(deliveries) if channel == Channel.SMS else {}
         for result in backend.send_many(deliveries):
             delivery = next(d for d in deliveries if d.pk == result.delivery_id)
             counts[_record(delivery, result, now)] += 1
+            for rider in merged.get(delivery.pk, []):
+                counts[_record(rider, result, now)] += 1
     return dict(counts)
+
+
+def _merge_same_day_reminders(deliveries: list[Delivery]) -> dict[int, list[Delivery]]:
+    """Send one SMS per patient for the reminders of one batch that fall due
+    together; the others ride along and are recorded as sent with it.
+
+    Removes the riders from ``deliveries``; returns carrier id → riders.
+    """
+    by_patient: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        if (
+            delivery.message.origin == Message.Origin.REMINDER
+            and delivery.message.sensitivity == "public"
+        ):
+            by_patient[delivery.message.patient_id].append(delivery)
+    riders: dict[int, list[Delivery]] = {}
+    for group in by_patient.values():
+        if len(group) < 2:
+            continue
+        carrier, *others = group
+        carrier.body = "\n".join(d.body for d in group)
+        Delivery.objects.filter(pk=carrier.pk).update(body=carrier.body)
+        for other in others:
+            deliveries.remove(other)
+            other.reason = DeliveryReason.MERGED
+            Delivery.objects.filter(pk=other.pk).update(reason=DeliveryReason.MERGED)
+        riders[carrier.pk] = others
+    return riders
 
 
 def _by_channel(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:

@@ -250,3 +250,36 @@ def test_a_delivery_is_sent_once_even_if_processed_twice(
     deliveries_process([sms.pk])
     deliveries_process([sms.pk])
     assert len(sms_outbox) == 1
+
+
+def test_same_day_reminders_go_out_as_one_sms(
+    patient, reminders, sms_outbox, monkeypatch
+):
+    from django.db import transaction
+
+    # given: two reminders planned together (their tasks run after the commit)
+    queued = []
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: queued.append(fn)
+    )
+    first = message_send(
+        patient=patient,
+        topic=reminders,
+        origin="reminder",
+        context={"appointment_date": "12/03"},
+    )
+    second = message_send(
+        patient=patient,
+        topic=reminders,
+        origin="reminder",
+        context={"appointment_date": "13/03"},
+    )
+    # when: one worker batch takes both
+    ids = list(Delivery.objects.filter(channel="sms").values_list("pk", flat=True))
+    deliveries_process(ids)
+    # then
+    assert [entry["body"] for entry in sms_outbox] == ["RDV le 12/03.\nRDV le 13/03."]
+    rows = Delivery.objects.filter(channel="sms").order_by("pk")
+    assert [(d.status, d.reason) for d in rows] == [("sent", ""), ("sent", "merged")]
+    assert rows[0].provider_id == rows[1].provider_id
+    assert {first.pk, second.pk} == {d.message_id for d in rows}

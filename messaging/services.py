@@ -382,8 +382,8 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
     claimed = _claim(delivery_ids, now)
     counts: dict[str, int] = defaultdict(int)
     uncertain = [d for d in claimed if d.status in (Status.SENDING, Status.UNKNOWN)]
-    already_sent = _reconcile(uncertain, now, counts)
-    sendable = _recheck([d for d in claimed if d.pk not in already_sent], now)
+    settled = _reconcile(uncertain, now, counts)
+    sendable = _recheck([d for d in claimed if d.pk not in settled], now)
     for channel, deliveries in _by_channel(sendable).items():
         backend = _backend_or_fail(channel, deliveries)
         if backend is None:
@@ -443,22 +443,33 @@ def _backend_or_fail(channel: str, deliveries: list[Delivery]):
 
 
 def _reconcile(uncertain: list[Delivery], now, counts: dict) -> set[int]:
-    """Ask each provider about sends whose outcome we never learnt; record the
-    ones it has as sent. Returns their ids."""
-    found: set[int] = set()
+    """Ask each provider about sends whose outcome we never learnt.
+
+    What the provider has is recorded as sent; what it certainly has not may
+    be sent again; what it could not tell (the lookup failed) stays
+    ``unknown`` and is asked again later. Returns the ids not to send now.
+    """
+    settled: set[int] = set()
     for channel, deliveries in _by_channel(uncertain).items():
         backend = _backend_or_fail(channel, deliveries)
         if backend is None:
-            found |= {d.pk for d in deliveries}
+            settled |= {d.pk for d in deliveries}
             continue
         answers = backend.reconcile(deliveries)
         for delivery in deliveries:
-            provider_id = answers.get(delivery.pk)
-            if provider_id:
-                result = SendResult(delivery.pk, backend.provider, provider_id)
+            if delivery.pk not in answers:
+                _finish(
+                    delivery,
+                    Status.UNKNOWN,
+                    next_attempt_at=now + datetime.timedelta(seconds=60),
+                )
+                counts[Status.UNKNOWN] += 1
+                settled.add(delivery.pk)
+            elif answers[delivery.pk]:
+                result = SendResult(delivery.pk, backend.provider, answers[delivery.pk])
                 counts[_record(delivery, result, now)] += 1
-                found.add(delivery.pk)
-    return found
+                settled.add(delivery.pk)
+    return settled
 
 
 def _record(delivery: Delivery, result: SendResult, now) -> str:

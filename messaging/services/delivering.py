@@ -1,0 +1,260 @@
+"""Delivering: claim due rows with a lease, ask consent again, send, record."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from consent.models import SendRecord
+from consent.selectors import iter_decisions
+from consent.vocabulary import Channel, Outcome
+from messaging.backends import get_backend
+from messaging.backends.base import DeliveryError, SendResult
+from messaging.models import Delivery, DeliveryReason, Message
+from messaging.services.sending import deliveries_enqueue
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+
+
+def _claim(ids: Iterable[int], now: datetime.datetime) -> list[Delivery]:
+    """Take due rows for this worker with a lease; rows another worker holds
+    are skipped, so no delivery is sent twice at the same time."""
+    with transaction.atomic():
+        due = Delivery.objects.filter(pk__in=list(ids)).due(now)
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        claimed = list(
+            due.select_related("message__patient__organization", "message__topic")
+        )
+        if claimed:
+            Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+                status=Status.SENDING,
+                lease_expires_at=now
+                + datetime.timedelta(seconds=settings.MESSAGING_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+            )
+    return claimed
+
+
+def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
+    """Ask consent again at send time: a STOP that landed since planning wins."""
+    groups: dict[tuple, list[Delivery]] = defaultdict(list)
+    for delivery in claimed:
+        groups[(delivery.message.topic_id, delivery.channel)].append(delivery)
+    sendable = []
+    for (_topic_id, channel), group in groups.items():
+        topic = group[0].message.topic
+        keys = {str(d.message.public_id) for d in group}
+        decisions = dict(
+            iter_decisions(
+                [d.message.patient_id for d in group],
+                topic,
+                channel,
+                now,
+                message_keys=keys,
+            )
+        )
+        for delivery in group:
+            decision = decisions[delivery.message.patient_id]
+            if decision.outcome == Outcome.ALLOW:
+                sendable.append(delivery)
+            elif decision.outcome == Outcome.DEFER:
+                _finish(
+                    delivery,
+                    Status.DEFERRED,
+                    reason=decision.reason,
+                    next_attempt_at=decision.until,
+                )
+            else:
+                _finish(delivery, Status.SUPPRESSED, reason=decision.reason)
+    return sendable
+
+
+def _finish(delivery: Delivery, status: str, **fields) -> None:
+    fields |= {"status": status, "lease_expires_at": None, "updated_at": timezone.now()}
+    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+
+
+def _backoff(attempts: int, retry_after: float | None) -> datetime.timedelta:
+    """Exponential back-off with full jitter, at least what the provider asked."""
+    ceiling = min(3600, 30 * 2 ** max(0, attempts - 1))
+    seconds = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+    return datetime.timedelta(seconds=max(seconds, retry_after or 0))
+
+
+def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
+    """Claim, re-check, send and record a batch of deliveries; return counts.
+
+    Safe to run twice or concurrently for the same ids: only due rows are
+    claimed, and each claim holds a lease. Rows whose earlier attempt ended
+    without an answer are first reconciled with the provider, never blindly
+    resent.
+    """
+    now = timezone.now()
+    claimed = _claim(delivery_ids, now)
+    counts: dict[str, int] = defaultdict(int)
+    uncertain = [d for d in claimed if d.status in (Status.SENDING, Status.UNKNOWN)]
+    settled = _reconcile(uncertain, now, counts)
+    sendable = _recheck([d for d in claimed if d.pk not in settled], now)
+    for channel, deliveries in _by_channel(sendable).items():
+        backend = _backend_or_fail(channel, deliveries)
+        if backend is None:
+            continue
+        merged = _merge_same_day_reminders(deliveries) if channel == Channel.SMS else {}
+        for result in backend.send_many(deliveries):
+            delivery = next(d for d in deliveries if d.pk == result.delivery_id)
+            counts[_record(delivery, result, now)] += 1
+            for rider in merged.get(delivery.pk, []):
+                counts[_record(rider, result, now)] += 1
+    return dict(counts)
+
+
+def _merge_same_day_reminders(deliveries: list[Delivery]) -> dict[int, list[Delivery]]:
+    """Send one SMS per patient for the reminders of one batch that fall due
+    together; the others ride along and are recorded as sent with it.
+
+    Removes the riders from ``deliveries``; returns carrier id → riders.
+    """
+    by_patient: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        if (
+            delivery.message.origin == Message.Origin.REMINDER
+            and delivery.message.sensitivity == "public"
+        ):
+            by_patient[delivery.message.patient_id].append(delivery)
+    riders: dict[int, list[Delivery]] = {}
+    for group in by_patient.values():
+        if len(group) < 2:
+            continue
+        carrier, *others = group
+        carrier.body = "\n".join(d.body for d in group)
+        Delivery.objects.filter(pk=carrier.pk).update(body=carrier.body)
+        for other in others:
+            deliveries.remove(other)
+            other.reason = DeliveryReason.MERGED
+            Delivery.objects.filter(pk=other.pk).update(reason=DeliveryReason.MERGED)
+        riders[carrier.pk] = others
+    return riders
+
+
+def _by_channel(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
+    grouped: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        grouped[delivery.channel].append(delivery)
+    return grouped
+
+
+def _backend_or_fail(channel: str, deliveries: list[Delivery]):
+    try:
+        return get_backend(channel)
+    except ImproperlyConfigured:
+        logger.exception("no backend for channel %s", channel)
+        for delivery in deliveries:
+            _finish(delivery, Status.FAILED, reason=DeliveryReason.NO_BACKEND)
+        return None
+
+
+def _reconcile(uncertain: list[Delivery], now, counts: dict) -> set[int]:
+    """Ask each provider about sends whose outcome we never learnt.
+
+    What the provider has is recorded as sent; what it certainly has not may
+    be sent again; what it could not tell (the lookup failed) stays
+    ``unknown`` and is asked again later. Returns the ids not to send now.
+    """
+    settled: set[int] = set()
+    for channel, deliveries in _by_channel(uncertain).items():
+        backend = _backend_or_fail(channel, deliveries)
+        if backend is None:
+            settled |= {d.pk for d in deliveries}
+            continue
+        answers = backend.reconcile(deliveries)
+        for delivery in deliveries:
+            if delivery.pk not in answers:
+                _finish(
+                    delivery,
+                    Status.UNKNOWN,
+                    next_attempt_at=now + datetime.timedelta(seconds=60),
+                )
+                counts[Status.UNKNOWN] += 1
+                settled.add(delivery.pk)
+            elif answers[delivery.pk]:
+                result = SendResult(delivery.pk, backend.provider, answers[delivery.pk])
+                counts[_record(delivery, result, now)] += 1
+                settled.add(delivery.pk)
+    return settled
+
+
+def _record(delivery: Delivery, result: SendResult, now) -> str:
+    if result.ok:
+        status = Status.DELIVERED if delivery.channel == Channel.INAPP else Status.SENT
+        _finish(
+            delivery,
+            status,
+            provider=result.provider,
+            provider_id=result.provider_id,
+            sent_at=now,
+            delivered_at=now if status == Status.DELIVERED else None,
+        )
+        message = delivery.message
+        SendRecord.objects.create(
+            patient_id=message.patient_id,
+            topic_id=message.topic_id,
+            purpose=message.topic.purpose,
+            urgent=message.topic.urgent,
+            channel=delivery.channel,
+            message_key=str(message.public_id),
+            content_hash=message.content_hash,
+            sent_at=now,
+        )
+        return status
+    error: DeliveryError = result.error
+    logger.warning("delivery %s failed: %s", delivery.pk, error.code or error)
+    if error.unknown:
+        _finish(
+            delivery, Status.UNKNOWN, provider=result.provider, error_code=error.code
+        )
+        return Status.UNKNOWN
+    if error.permanent or delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+        reason = (
+            DeliveryReason.PROVIDER_REJECTED
+            if error.permanent
+            else DeliveryReason.RETRIES_EXHAUSTED
+        )
+        _finish(delivery, Status.FAILED, reason=reason, error_code=error.code)
+        return Status.FAILED
+    _finish(
+        delivery,
+        Status.QUEUED,
+        error_code=error.code,
+        next_attempt_at=now + _backoff(delivery.attempts, error.retry_after),
+    )
+    return "retry"
+
+
+def deliveries_requeue_due(*, now: datetime.datetime | None = None) -> int:
+    """Queue what is due: deferred rows whose time came, retries, expired leases.
+
+    Rows queued less than a minute ago are left to the task queued with them.
+    Returns how many were queued.
+    """
+    now = now or timezone.now()
+    ids = list(
+        Delivery.objects.due(now - datetime.timedelta(seconds=60))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:10_000]
+    )
+    with transaction.atomic():
+        deliveries_enqueue(ids)
+    return len(ids)

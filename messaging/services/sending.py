@@ -1,0 +1,280 @@
+"""Planning a message: the Message and its Delivery rows, in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.models import Patient
+from consent.models import Topic
+from consent.selectors import channel_order_get, decide, topic_resolve
+from consent.vocabulary import Channel, Outcome
+from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
+from messaging.planning import (
+    Content,
+    MessageContentError,
+    confidential_notice,
+    content_hash,
+    context_for,
+    delivery_address,
+    pick_templates,
+    render_template,
+)
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+
+
+def _contents(
+    *,
+    patient: Patient,
+    topic: Topic,
+    context: dict,
+    text: str,
+    subject: str,
+    confidential: bool,
+) -> dict[str, Content]:
+    """channel → what it carries, before confidentiality notices are applied."""
+    if text:
+        return {c: Content(subject, text, "", confidential) for c in Channel.values}
+    templates = pick_templates(
+        list(Template.objects.filter(topic=topic)),
+        patient.preferred_language,
+        patient.organization.default_language,
+    )
+    if not templates:
+        raise MessageContentError(
+            f"Topic {topic.slug!r} has no template and no text was given."
+        )
+    contents = {
+        channel: render_template(t, context) for channel, t in templates.items()
+    }
+    if Channel.INAPP not in contents:
+        # The inbox always keeps the full message: take the richest other variant.
+        source = contents.get(Channel.EMAIL) or next(iter(contents.values()))
+        contents[Channel.INAPP] = Content(
+            source.subject, source.body, "", source.confidential
+        )
+    return contents
+
+
+@transaction.atomic
+def message_send(
+    *,
+    patient: Patient,
+    topic: Topic | str,
+    origin: str,
+    context: dict | None = None,
+    text: str = "",
+    subject: str = "",
+    confidential: bool = False,
+    idempotency_key: str = "",
+    origin_ref: str = "",
+    sender=None,
+    conversation: Conversation | None = None,
+    at: datetime.datetime | None = None,
+) -> Message:
+    """Plan one message to one patient and queue its deliveries.
+
+    Returns the Message; with an ``idempotency_key`` already used by this
+    organization, returns that first Message and sends nothing more. Raises
+    ConsentError (unknown topic, other organization) or MessageContentError
+    (unknown variable, no template). Writes Message + Delivery rows in one
+    transaction; the delivery task is queued after commit.
+    """
+    if idempotency_key:
+        existing = Message.objects.filter(
+            organization_id=patient.organization_id, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+    topic = topic_resolve(patient=patient, topic=topic)
+    at = at or timezone.now()
+    values = context_for(patient, context)
+    contents = _contents(
+        patient=patient,
+        topic=topic,
+        context=values,
+        text=text,
+        subject=subject,
+        confidential=confidential,
+    )
+    inbox = contents[Channel.INAPP]
+    message = Message(
+        organization_id=patient.organization_id,
+        patient=patient,
+        topic=topic,
+        conversation=conversation,
+        sender=sender,
+        origin=origin,
+        origin_ref=origin_ref[:200],
+        idempotency_key=idempotency_key,
+        sensitivity="confidential" if inbox.confidential else "public",
+        language=patient.preferred_language,
+        subject=inbox.subject,
+        body=inbox.body,
+        content_hash=content_hash(topic.pk, inbox.subject, inbox.body),
+        context=context or {},
+        free_text=bool(text),
+        created_at=at,
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        if idempotency_key:  # a concurrent call with the same key won the race
+            return Message.objects.get(
+                organization_id=patient.organization_id, idempotency_key=idempotency_key
+            )
+        raise
+    deliveries = _plan(message, patient, topic, contents, at)
+    if topic.must_acknowledge:
+        deliveries += _plan_escalation(
+            message, patient, topic, contents, at, deliveries
+        )
+    Delivery.objects.bulk_create(deliveries)
+    if conversation is not None:
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=at)
+    deliveries_enqueue([d.pk for d in deliveries if d.status == Status.QUEUED])
+    return message
+
+
+def _plan(
+    message: Message, patient: Patient, topic: Topic, contents: dict[str, Content], at
+) -> list[Delivery]:
+    order = channel_order_get(patient=patient, topic=topic)
+    return _plan_channels(message, patient, topic, contents, at, order)
+
+
+def _plan_channels(
+    message: Message,
+    patient: Patient,
+    topic: Topic,
+    contents: dict[str, Content],
+    at,
+    order: list[str],
+) -> list[Delivery]:
+    """Deliveries for the inbox and the first usable other channel, in
+    ``order``; channels tried before it keep their reason for staff."""
+    deliveries = []
+    external_planned = False
+    for channel in order:
+        if channel != Channel.INAPP and external_planned:
+            continue
+        decision = decide(
+            patient,
+            topic,
+            channel,
+            at,
+            message_key=str(message.public_id),
+            content_hash=message.content_hash,
+        )
+        content = contents.get(channel)
+        if (
+            content is not None
+            and channel != Channel.INAPP
+            and message.sensitivity == "confidential"
+        ):
+            content = confidential_notice(
+                organization_name=patient.organization.name,
+                code=message.authenticity_code,
+                channel=channel,
+                language=message.language,
+            )
+        delivery = Delivery(
+            message=message,
+            channel=channel,
+            address=delivery_address(patient, channel),
+            next_attempt_at=at,
+        )
+        if decision.outcome == Outcome.SUPPRESS:
+            delivery.status, delivery.reason = Status.SUPPRESSED, decision.reason
+        elif content is None:
+            delivery.status, delivery.reason = (
+                Status.SUPPRESSED,
+                DeliveryReason.NO_TEMPLATE,
+            )
+        else:
+            if channel != Channel.INAPP:  # the inbox shows the Message itself
+                delivery.subject, delivery.body = content.subject, content.body
+                delivery.body_html = content.body_html
+            if decision.outcome == Outcome.DEFER:
+                delivery.status, delivery.reason = Status.DEFERRED, decision.reason
+                delivery.next_attempt_at = decision.until
+            if channel != Channel.INAPP:
+                external_planned = True
+        deliveries.append(delivery)
+    return deliveries
+
+
+def _plan_escalation(
+    message: Message,
+    patient: Patient,
+    topic: Topic,
+    contents: dict[str, Content],
+    at: datetime.datetime,
+    planned: list[Delivery],
+) -> list[Delivery]:
+    """The ladder of a must-acknowledge topic: each later channel waits as a
+    deferred delivery that reading or answering cancels (``message_mark_read``)."""
+    used = {d.channel for d in planned}
+    steps = []
+    for step in topic.escalation_ladder:
+        when = at + datetime.timedelta(hours=step["after_hours"])
+        if step.get("staff"):
+            message.escalate_to_staff_at = when
+            Message.objects.filter(pk=message.pk).update(escalate_to_staff_at=when)
+            continue
+        if step["channel"] in used:
+            continue
+        used.add(step["channel"])
+        [delivery] = _plan_channels(
+            message, patient, topic, contents, when, [step["channel"]]
+        )
+        if delivery.status != Status.SUPPRESSED:
+            delivery.status, delivery.reason = (
+                Status.DEFERRED,
+                DeliveryReason.ESCALATION,
+            )
+            delivery.next_attempt_at = max(delivery.next_attempt_at, when)
+        steps.append(delivery)
+    return steps
+
+
+def deliveries_enqueue(ids: list[int]) -> None:
+    """Queue the delivery task after commit, in batches, with ids only."""
+    if not ids:
+        return
+    from django_q.tasks import async_task
+
+    size = settings.MESSAGING_DELIVERY_BATCH
+
+    def enqueue() -> None:
+        for start in range(0, len(ids), size):
+            async_task("messaging.tasks.deliveries_process", ids[start : start + size])
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def message_mark_read(*, message: Message, channel: str = Channel.INAPP) -> Message:
+    """Mark a message read and cancel its copies still waiting on other channels."""
+    now = timezone.now()
+    if message.read_at is None:
+        Message.objects.filter(pk=message.pk).update(read_at=now)
+        message.read_at = now
+    message.deliveries.filter(channel=channel).exclude(status=Status.READ).update(
+        status=Status.READ, read_at=now
+    )
+    message.deliveries.filter(status__in=[Status.QUEUED, Status.DEFERRED]).exclude(
+        channel=channel
+    ).update(
+        status=Status.CANCELLED,
+        reason=DeliveryReason.ALREADY_READ,
+        lease_expires_at=None,
+    )
+    return message

@@ -1,0 +1,120 @@
+"""After sending: provider status callbacks, fallbacks and escalation to staff."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from consent.selectors import channel_order_get
+from messaging.models import Conversation, Delivery, DeliveryReason, Message
+from messaging.planning import (
+    context_for,
+)
+from messaging.services.sending import _contents, _plan_channels, deliveries_enqueue
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+
+
+def delivery_status_update(
+    *, provider: str, provider_id: str, status: str, error_code: str = ""
+) -> Delivery | None:
+    """Apply a provider's status callback; return the delivery, or None if unknown.
+
+    Callbacks are de-duplicated on (provider, provider id, status) and only
+    ever move a delivery forward: a late "sent" after "delivered" changes
+    nothing. A permanent failure falls back to the topic's next channel.
+    """
+    from messaging.models import STATUS_RANK, StatusCallback
+
+    if status not in Status.values:
+        raise ValueError(f"Unknown delivery status {status!r}.")
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .filter(provider=provider, provider_id=provider_id)
+            .select_related("message")
+            .first()
+        )
+        if delivery is None:
+            return None
+        _, created = StatusCallback.objects.get_or_create(
+            provider=provider, provider_id=provider_id, status=status
+        )
+        if not created or STATUS_RANK[status] <= STATUS_RANK[delivery.status]:
+            return delivery
+        now = timezone.now()
+        fields: dict = {"status": status, "updated_at": now}
+        if status == Status.DELIVERED:
+            fields["delivered_at"] = now
+        if status in (Status.FAILED, Status.BOUNCED):
+            fields |= {
+                "error_code": error_code[:64],
+                "reason": DeliveryReason.PROVIDER_REJECTED,
+            }
+        Delivery.objects.filter(pk=delivery.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(delivery, name, value)
+    if status in (Status.FAILED, Status.BOUNCED):
+        delivery_fallback(delivery=delivery)
+    return delivery
+
+
+@transaction.atomic
+def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
+    """Plan the message on the next channel in the patient's order after a
+    permanent failure; return the new delivery, or None when none is left."""
+    message = delivery.message
+    patient, topic = message.patient, message.topic
+    used = set(message.deliveries.values_list("channel", flat=True))
+    order = [
+        c for c in channel_order_get(patient=patient, topic=topic) if c not in used
+    ]
+    if not order or message.read_at is not None:
+        return None
+    contents = _contents(
+        patient=patient,
+        topic=topic,
+        context=context_for(patient, message.context),
+        text=message.body if message.free_text else "",
+        subject=message.subject,
+        confidential=message.sensitivity == "confidential",
+    )
+    planned = list(
+        _plan_channels(message, patient, topic, contents, timezone.now(), order)
+    )
+    Delivery.objects.bulk_create(planned)
+    deliveries_enqueue([d.pk for d in planned if d.status == Status.QUEUED])
+    return next((d for d in planned if d.status != Status.SUPPRESSED), None)
+
+
+def messages_escalate_due(*, now: datetime.datetime | None = None) -> int:
+    """Turn unread must-acknowledge messages whose last step is due into staff
+    tasks: an open conversation about the message. Returns how many."""
+    now = now or timezone.now()
+    count = 0
+    due = Message.objects.filter(
+        escalate_to_staff_at__lte=now, escalated_at__isnull=True, read_at__isnull=True
+    ).select_related("patient", "topic")
+    for message in due.iterator():
+        with transaction.atomic():
+            claimed = Message.objects.filter(
+                pk=message.pk, escalated_at__isnull=True
+            ).update(escalated_at=now)
+            if not claimed:
+                continue  # another worker took it
+            conversation = message.conversation or Conversation.objects.create(
+                organization_id=message.organization_id,
+                patient=message.patient,
+                subject=f"Unacknowledged: {message.topic.name_en}"[:200],
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(
+                status=Conversation.Status.OPEN, last_message_at=now
+            )
+            if message.conversation_id is None:
+                Message.objects.filter(pk=message.pk).update(conversation=conversation)
+            count += 1
+    return count

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from consent.models import SendRecord
@@ -244,14 +244,17 @@ def _record(delivery: Delivery, result: SendResult, now) -> str:
 
 
 def deliveries_requeue_due(*, now: datetime.datetime | None = None) -> int:
-    """Queue what is due: deferred rows whose time came, retries, expired leases.
+    """Queue what is due: deferred rows whose time came, retries, unknown
+    outcomes to reconcile, expired leases. Returns how many were queued.
 
-    Rows queued less than a minute ago are left to the task queued with them.
-    Returns how many were queued.
+    A queued row due less than a minute ago is left to the task queued with
+    it; a second task would find nothing to claim, but costs a round trip.
     """
     now = now or timezone.now()
+    fresh = Q(status=Status.QUEUED, next_attempt_at__gt=now - datetime.timedelta(seconds=60))
     ids = list(
-        Delivery.objects.due(now - datetime.timedelta(seconds=60))
+        Delivery.objects.due(now)
+        .exclude(fresh)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:10_000]
     )

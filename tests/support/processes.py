@@ -1,0 +1,105 @@
+"""Real processes for reliability tests: the fake provider and qcluster workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+class FakeSinch:
+    """``tests.support.fake_sinch`` in its own process."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "tests.support.fake_sinch", str(self.port)], cwd=ROOT
+        )
+        wait_for_port(self.port)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def _call(self, path: str, payload: dict | None = None) -> dict:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            self.base_url + path, data=data, method="POST" if data else "GET"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def sent(self) -> dict[str, int]:
+        return self._call("/_stats")["sent"]
+
+    def mode(self, mode: str) -> None:
+        self._call("/_mode", {"mode": mode})
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def cluster_env(**extra: str) -> dict[str, str]:
+    """The environment of a worker cluster using the test database."""
+    db = connection.settings_dict
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": settings.SECRET_KEY,  # task packages are signed with it
+        "DATABASE_URL": f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "SECURE_SSL_REDIRECT": "false",
+    }
+    return env | extra
+
+
+class Cluster:
+    """``manage.py qcluster`` (workers and scheduler) in its own process group."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the cluster and every worker: nothing gets to clean up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -21,6 +21,7 @@ from messaging.backends import get_backend
 from messaging.backends.base import DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason, Message
 from messaging.services.sending import deliveries_enqueue
+from messaging.services.tracking import delivery_fallback
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -113,11 +114,14 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
         if backend is None:
             continue
         merged = _merge_same_day_reminders(deliveries) if channel == Channel.SMS else {}
+        by_id = {d.pk: d for d in deliveries}
+        outcomes = []
         for result in backend.send_many(deliveries):
-            delivery = next(d for d in deliveries if d.pk == result.delivery_id)
-            counts[_record(delivery, result, now)] += 1
-            for rider in merged.get(delivery.pk, []):
-                counts[_record(rider, result, now)] += 1
+            delivery = by_id[result.delivery_id]
+            outcomes.append((delivery, result))
+            outcomes += [(rider, result) for rider in merged.get(delivery.pk, [])]
+        for status, n in _record_many(outcomes, now).items():
+            counts[status] += n
     return dict(counts)
 
 
@@ -196,34 +200,70 @@ def _reconcile(uncertain: list[Delivery], now, counts: dict) -> set[int]:
     return settled
 
 
-def _record(delivery: Delivery, result: SendResult, now) -> str:
-    if result.ok:
+def _record_many(outcomes: list[tuple[Delivery, SendResult]], now) -> dict[str, int]:
+    """Record a batch of send results: successes in a few statements whatever
+    the batch size (a bulk ``bulk_update`` builds a CASE per row and field and
+    costs more than the sends), failures one by one."""
+    counts: dict[str, int] = defaultdict(int)
+    sent: dict[str, list[tuple[Delivery, SendResult]]] = defaultdict(list)
+    for delivery, result in outcomes:
+        if not result.ok:
+            counts[_record_failure(delivery, result, now)] += 1
+            continue
         status = Status.DELIVERED if delivery.channel == Channel.INAPP else Status.SENT
-        _finish(
-            delivery,
-            status,
-            provider=result.provider,
-            provider_id=result.provider_id,
+        sent[status].append((delivery, result))
+        counts[status] += 1
+    for status, group in sent.items():
+        Delivery.objects.filter(pk__in=[d.pk for d, _ in group]).update(
+            status=status,
+            provider=group[0][1].provider,
             sent_at=now,
             delivered_at=now if status == Status.DELIVERED else None,
+            lease_expires_at=None,
+            updated_at=now,
         )
-        message = delivery.message
-        SendRecord.objects.create(
-            patient_id=message.patient_id,
-            topic_id=message.topic_id,
-            purpose=message.topic.purpose,
-            urgent=message.topic.urgent,
-            channel=delivery.channel,
-            message_key=str(message.public_id),
-            content_hash=message.content_hash,
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET provider_id = %s WHERE id = %s",  # noqa: S608 - our own table name
+                [(result.provider_id, delivery.pk) for delivery, result in group],
+            )
+        for delivery, result in group:
+            delivery.status, delivery.provider_id = status, result.provider_id
+    all_sent = [d for group in sent.values() for d, _ in group]
+    SendRecord.objects.bulk_create(
+        SendRecord(
+            patient_id=d.message.patient_id,
+            topic_id=d.message.topic_id,
+            purpose=d.message.topic.purpose,
+            urgent=d.message.topic.urgent,
+            channel=d.channel,
+            message_key=str(d.message.public_id),
+            content_hash=d.message.content_hash,
             sent_at=now,
         )
-        return status
+        for d in all_sent
+    )
+    return counts
+
+
+def _record(delivery: Delivery, result: SendResult, now) -> str:
+    return next(iter(_record_many([(delivery, result)], now)))
+
+
+def _record_failure(delivery: Delivery, result: SendResult, now) -> str:
     error: DeliveryError = result.error
-    logger.warning("delivery %s failed: %s", delivery.pk, error.code or error)
+    logger.warning(
+        "delivery %s failed: %s", delivery.pk, error.code or type(error).__name__
+    )
     if error.unknown:
+        # Reconciled with the provider a minute later, by the periodic job.
         _finish(
-            delivery, Status.UNKNOWN, provider=result.provider, error_code=error.code
+            delivery,
+            Status.UNKNOWN,
+            provider=result.provider,
+            error_code=error.code,
+            next_attempt_at=now + datetime.timedelta(seconds=60),
         )
         return Status.UNKNOWN
     if error.permanent or delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
@@ -233,6 +273,7 @@ def _record(delivery: Delivery, result: SendResult, now) -> str:
             else DeliveryReason.RETRIES_EXHAUSTED
         )
         _finish(delivery, Status.FAILED, reason=reason, error_code=error.code)
+        delivery_fallback(delivery=delivery)
         return Status.FAILED
     _finish(
         delivery,
@@ -251,7 +292,9 @@ def deliveries_requeue_due(*, now: datetime.datetime | None = None) -> int:
     it; a second task would find nothing to claim, but costs a round trip.
     """
     now = now or timezone.now()
-    fresh = Q(status=Status.QUEUED, next_attempt_at__gt=now - datetime.timedelta(seconds=60))
+    fresh = Q(
+        status=Status.QUEUED, next_attempt_at__gt=now - datetime.timedelta(seconds=60)
+    )
     ids = list(
         Delivery.objects.due(now)
         .exclude(fresh)

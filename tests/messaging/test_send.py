@@ -283,3 +283,16 @@ def test_same_day_reminders_go_out_as_one_sms(
     assert [(d.status, d.reason) for d in rows] == [("sent", ""), ("sent", "merged")]
     assert rows[0].provider_id == rows[1].provider_id
     assert {first.pk, second.pk} == {d.message_id for d in rows}
+
+
+def test_a_rejected_channel_falls_back_to_the_next(patient, reminders):
+    backends = {
+        "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
+        "sms": {"BACKEND": "tests.messaging.test_send.RejectingBackend"},
+        "email": {"BACKEND": "messaging.backends.email.Backend"},
+    }
+    with override_settings(MESSAGING_BACKENDS=backends):
+        message = send(patient, reminders)
+    rows = {d.channel: d.status for d in message.deliveries.all()}
+    assert rows == {"inapp": "delivered", "sms": "failed", "email": "sent"}
+    assert mail.outbox[0].body == "RDV le 12/03."

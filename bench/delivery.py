@@ -1,0 +1,223 @@
+"""Delivery throughput: Liaison's workers against the raw rate of the same sinks.
+
+10,000 deliveries (half email, half SMS) on PostgreSQL, delivered by one
+django-q2 cluster with two worker processes: email to a local aiosmtpd sink,
+SMS to a local fake Sinch over HTTP. Beside each, the raw rate of the same sink
+driven by a plain loop without Liaison (the physical limit here).
+
+Prints one JSON line: deliveries, email_per_second, email_raw_per_second,
+sms_per_second, sms_raw_per_second.
+Run: DATABASE_URL=postgres://… .venv/bin/python bench/delivery.py [--scale 0.01]
+"""
+
+import datetime
+import smtplib
+import subprocess
+import sys
+import time
+import uuid
+from email.message import EmailMessage
+
+import httpx
+from harness import ROOT, Timer, bench_database, emit, log, parse_args, setup_django
+
+DELIVERIES = 10_000
+BODY = "Rappel : votre rendez-vous est demain à 10:30 au site Lilas Belleville."
+
+
+def start_smtp_sink(port: int) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ],
+        cwd=ROOT,
+    )
+
+
+def raw_email_rate(port: int, count: int) -> float:
+    with Timer() as timer, smtplib.SMTP("127.0.0.1", port) as smtp:
+        for n in range(count):
+            message = EmailMessage()
+            message["From"], message["To"] = "clinic@example.org", f"p{n}@example.org"
+            message["Subject"] = "Rappel"
+            message.set_content(BODY)
+            smtp.send_message(message)
+    return count / timer.seconds
+
+
+def raw_sms_rate(base_url: str, count: int) -> float:
+    with Timer() as timer, httpx.Client(base_url=base_url) as client:
+        for n in range(count):
+            client.post(
+                "/xms/v1/plan/batches",
+                json={
+                    "from": "+33700000000",
+                    "to": [f"+3361{n:07d}"],
+                    "body": BODY,
+                    "client_reference": f"raw-{n}",
+                },
+                headers={"Authorization": "Bearer token"},
+            ).raise_for_status()
+    return count / timer.seconds
+
+
+def plan(channel: str, count: int) -> list[int]:
+    """Committed Message and Delivery rows, as message_send leaves them."""
+    from clinic.models import Organization, Patient
+    from consent.models import Topic
+    from consent.services import policy_get
+    from messaging.models import Delivery, Message
+
+    organization = Organization.objects.create(
+        name="Bench",
+        slug=f"bench-{uuid.uuid4().hex[:6]}",
+        time_zone="Europe/Paris",
+        default_language="fr",
+        country="FR",
+    )
+    policy = policy_get(organization=organization)
+    policy.send_from, policy.send_until = datetime.time(0), datetime.time.max
+    policy.fatigue_budget = 1000
+    policy.save()
+    topic = Topic.objects.create(
+        organization=organization,
+        slug="reminders",
+        name_en="Reminders",
+        name_fr="Rappels",
+        purpose="care",
+        channels=["inapp", "email", "sms"],
+    )
+    patients = Patient.objects.bulk_create(
+        (
+            Patient(
+                organization=organization,
+                identifier=f"B{n:06d}",
+                given_name="B",
+                family_name=f"P{n}",
+                birth_date=datetime.date(1980, 1, 1),
+                preferred_language="fr",
+                time_zone="Europe/Paris",
+                email=f"p{n}@example.org",
+                phone=f"+3361{n:07d}",
+                phone_is_mobile=True,
+            )
+            for n in range(count)
+        ),
+        batch_size=2000,
+    )
+    messages = Message.objects.bulk_create(
+        (
+            Message(
+                organization=organization,
+                patient=p,
+                topic=topic,
+                origin="campaign",
+                sensitivity="public",
+                language="fr",
+                body=BODY,
+                free_text=True,
+            )
+            for p in patients
+        ),
+        batch_size=2000,
+    )
+    deliveries = Delivery.objects.bulk_create(
+        (
+            Delivery(
+                message=m,
+                channel=channel,
+                body=BODY,
+                subject="Rappel",
+                address=m.patient.email if channel == "email" else str(m.patient.phone),
+            )
+            for m in messages
+        ),
+        batch_size=2000,
+    )
+    return [d.pk for d in deliveries]
+
+
+def liaison_rate(ids: list[int], env: dict, batch: int) -> float:
+    from django_q.tasks import async_task
+
+    from messaging.models import Delivery
+    from tests.support.processes import Cluster
+
+    cluster = Cluster(env)
+    try:
+        time.sleep(3)  # let the cluster start before the clock does
+        with Timer() as timer:
+            for start in range(0, len(ids), batch):
+                async_task(
+                    "messaging.tasks.deliveries_process",
+                    ids[start : start + batch],
+                    sync=False,
+                )
+            deadline = time.monotonic() + 600
+            while Delivery.objects.filter(pk__in=ids, status="sent").count() < len(ids):
+                if time.monotonic() > deadline:
+                    raise SystemExit("deliveries did not finish within 10 minutes")
+                time.sleep(0.2)
+    finally:
+        cluster.stop()
+    return len(ids) / timer.seconds
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    setup_django()
+    per_channel = max(20, int(DELIVERIES * args.scale) // 2)
+    batch = 200
+    from tests.support.processes import FakeSinch, cluster_env, free_port, wait_for_port
+
+    smtp_port = free_port()
+    sink = start_smtp_sink(smtp_port)
+    fake = FakeSinch()
+    try:
+        wait_for_port(smtp_port)
+        email_raw = raw_email_rate(smtp_port, per_channel)
+        sms_raw = raw_sms_rate(fake.base_url, per_channel)
+        log(f"raw: email {email_raw:.0f}/s, sms {sms_raw:.0f}/s")
+        with bench_database("delivery") as vendor:
+            env = cluster_env(
+                Q_WORKERS="2",
+                MESSAGING_DELIVERY_BATCH=str(batch),
+                EMAIL_CHANNEL_BACKEND="messaging.backends.email.Backend",
+                EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                EMAIL_HOST="127.0.0.1",
+                EMAIL_PORT=str(smtp_port),
+                SMS_BACKEND="messaging.backends.sms.sinch.SmsBackend",
+                SINCH_BASE_URL=fake.base_url,
+                SINCH_SERVICE_PLAN_ID="plan",
+                SINCH_API_TOKEN="token",  # noqa: S106 - the fake accepts any
+                SINCH_FROM="+33700000000",
+                SINCH_WEBHOOK_SECRET="secret",  # noqa: S106
+            )
+            email_ids = plan("email", per_channel)
+            sms_ids = plan("sms", per_channel)
+            email_rate = liaison_rate(email_ids, env, batch)
+            sms_rate = liaison_rate(sms_ids, env, batch)
+            log(f"liaison on {vendor}: email {email_rate:.0f}/s, sms {sms_rate:.0f}/s")
+    finally:
+        sink.kill()
+        fake.stop()
+    emit(
+        {
+            "deliveries": per_channel * 2,
+            "email_per_second": round(email_rate, 1),
+            "email_raw_per_second": round(email_raw, 1),
+            "sms_per_second": round(sms_rate, 1),
+            "sms_raw_per_second": round(sms_raw, 1),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -174,11 +174,12 @@ def _plan_channels(
             content_hash=message.content_hash,
         )
         content = contents.get(channel)
-        if (
-            content is not None
-            and channel != Channel.INAPP
-            and message.sensitivity == "confidential"
-        ):
+        # A confidential message (or variant) leaves the inbox only as a notice,
+        # which needs no template of its own.
+        confidential = message.sensitivity == "confidential" or bool(
+            content and content.confidential
+        )
+        if channel != Channel.INAPP and confidential:
             content = confidential_notice(
                 organization_name=patient.organization.name,
                 code=message.authenticity_code,

@@ -296,3 +296,48 @@ def test_a_rejected_channel_falls_back_to_the_next(patient, reminders):
     rows = {d.channel: d.status for d in message.deliveries.all()}
     assert rows == {"inapp": "delivered", "sms": "failed", "email": "sent"}
     assert mail.outbox[0].body == "RDV le 12/03."
+
+
+def test_confidential_message_needs_no_template_for_its_notice(
+    patient, organization, sms_outbox
+):
+    topic = TopicFactory(
+        organization=organization, slug="lab", channels=["inapp", "email", "sms"]
+    )
+    TemplateFactory(
+        topic=topic, channel="inapp", sensitivity="confidential", body="{{ diagnosis }}"
+    )
+    message = message_send(
+        patient=patient,
+        topic=topic,
+        origin="system",
+        context={"diagnosis": "SECRET-DX"},
+    )
+    email = message.deliveries.get(channel="email")
+    assert email.status == "sent"
+    assert message.authenticity_code in mail.outbox[0].body
+    assert "SECRET-DX" not in mail.outbox[0].body
+    assert "SECRET-DX" not in mail.outbox[0].subject
+
+
+def test_a_confidential_channel_variant_sends_a_notice(
+    patient, organization, sms_outbox
+):
+    topic = TopicFactory(
+        organization=organization, slug="rx", channels=["inapp", "sms"]
+    )
+    TemplateFactory(topic=topic, channel="inapp", body="Ordonnance prête.")
+    TemplateFactory(
+        topic=topic,
+        channel="sms",
+        sensitivity="confidential",
+        body="{{ prescription }}",
+    )
+    message = message_send(
+        patient=patient,
+        topic=topic,
+        origin="system",
+        context={"prescription": "SECRET-RX"},
+    )
+    assert "SECRET-RX" not in sms_outbox[0]["body"]
+    assert message.authenticity_code in sms_outbox[0]["body"]

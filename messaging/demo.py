@@ -1,0 +1,132 @@
+"""Demo templates for the demo topics, and a few messages sent through the
+pipeline (called by seed_demo; idempotent through idempotency keys)."""
+
+from clinic.models import Organization, Patient
+from consent.models import Topic
+from messaging.models import Template
+from messaging.services import message_send
+
+# topic slug -> channel -> language -> (subject, body, sensitivity)
+TEMPLATES = {
+    "appointment-reminders": {
+        "inapp": {
+            "fr": (
+                "Rappel de rendez-vous",
+                "Bonjour {{ patient_first_name }}, nous vous attendons le {{ appointment_date }} à {{ appointment_time }} ({{ site_name }}).",
+            ),
+            "en": (
+                "Appointment reminder",
+                "Hello {{ patient_first_name }}, we expect you on {{ appointment_date }} at {{ appointment_time }} ({{ site_name }}).",
+            ),
+        },
+        "sms": {
+            "fr": (
+                "",
+                "{{ organization_name }} : RDV le {{ appointment_date }} à {{ appointment_time }}, {{ site_name }}.",
+            ),
+            "en": (
+                "",
+                "{{ organization_name }}: appointment on {{ appointment_date }} at {{ appointment_time }}, {{ site_name }}.",
+            ),
+        },
+        "email": {
+            "fr": (
+                "Votre rendez-vous du {{ appointment_date }}",
+                "Bonjour {{ patient_first_name }},\n\nNous vous attendons le {{ appointment_date }} à {{ appointment_time }} ({{ site_name }}).\n\n{{ organization_name }}",
+            ),
+            "en": (
+                "Your appointment on {{ appointment_date }}",
+                "Hello {{ patient_first_name }},\n\nWe expect you on {{ appointment_date }} at {{ appointment_time }} ({{ site_name }}).\n\n{{ organization_name }}",
+            ),
+        },
+    },
+    "results-available": {
+        "inapp": {
+            "fr": (
+                "Vos résultats",
+                "Bonjour {{ patient_first_name }}, votre résultat « {{ result_name }} » est disponible. Votre médecin en parlera avec vous.",
+            ),
+            "en": (
+                "Your results",
+                "Hello {{ patient_first_name }}, your result “{{ result_name }}” is available. Your doctor will discuss it with you.",
+            ),
+        },
+    },
+    "newsletter": {
+        "inapp": {
+            "fr": (
+                "Conseils de saison",
+                "{{ organization_name }} : pensez à votre vaccin contre la grippe cet automne.",
+            ),
+            "en": (
+                "Seasonal tips",
+                "{{ organization_name }}: remember your flu shot this autumn.",
+            ),
+        },
+        "email": {
+            "fr": (
+                "Conseils de saison",
+                "{{ organization_name }} : pensez à votre vaccin contre la grippe cet automne.",
+            ),
+            "en": (
+                "Seasonal tips",
+                "{{ organization_name }}: remember your flu shot this autumn.",
+            ),
+        },
+    },
+}
+CONFIDENTIAL = {"results-available"}
+
+
+def seed(*, report) -> None:
+    from clinic.demo_data import ORGANIZATIONS
+
+    for organization in Organization.objects.filter(
+        slug__in=[o.slug for o in ORGANIZATIONS]
+    ):
+        topics = {t.slug: t for t in Topic.objects.for_organization(organization)}
+        for slug, channels in TEMPLATES.items():
+            for channel, languages in channels.items():
+                for language, (subject, body) in languages.items():
+                    _, created = Template.objects.get_or_create(
+                        topic=topics[slug],
+                        channel=channel,
+                        language=language,
+                        defaults={
+                            "subject": subject,
+                            "body": body,
+                            "sensitivity": "confidential"
+                            if slug in CONFIDENTIAL
+                            else "public",
+                        },
+                    )
+                    report.count("templates", created)
+        _send_demo_messages(organization, topics)
+
+
+def _send_demo_messages(organization, topics) -> None:
+    """The first patients get a reminder and a result, so inboxes are not empty."""
+    patients = Patient.objects.for_organization(organization).order_by("identifier")[:4]
+    for patient in patients:
+        message_send(
+            patient=patient,
+            topic=topics["appointment-reminders"],
+            origin="system",
+            idempotency_key=f"demo-reminder-{patient.identifier}",
+            context={
+                "appointment_date": "12/03",
+                "appointment_time": "10:30",
+                "site_name": organization.sites.first().name,
+            },
+        )
+        message_send(
+            patient=patient,
+            topic=topics["results-available"],
+            origin="system",
+            idempotency_key=f"demo-result-{patient.identifier}",
+            context={
+                "result_name": "Bilan sanguin"
+                if patient.preferred_language == "fr"
+                else "Blood panel"
+            },
+        )

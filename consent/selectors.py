@@ -24,6 +24,7 @@ from consent.policy import (
     PatientFacts,
     Rules,
     VoiceWindow,
+    Why,
     evaluate,
     parse_clock_pair,
 )
@@ -358,3 +359,39 @@ def channel_order_get(*, patient: Patient, topic: Topic) -> list[str]:
     if topic.purpose == Purpose.CARE and Channel.INAPP not in order:
         order.append(Channel.INAPP)
     return order
+
+
+def why_describe(*, why: Why, language: str) -> str:
+    """In plain words, why a patient receives a message (the portal shows it).
+
+    Names the purpose, the lawful basis and, for an opt-in, when and how it was
+    given; never anything about the message's content.
+    """
+    from django.utils import formats, translation
+    from django.utils.translation import gettext as _
+
+    from consent.models import ConsentEvent
+    from consent.vocabulary import LawfulBasis, Source
+
+    with translation.override(language):
+        purpose = str(Purpose(why.purpose).label)
+        basis = str(LawfulBasis(why.lawful_basis).label)
+        text = _("Purpose: %(purpose)s. Legal basis: %(basis)s.") % {
+            "purpose": purpose,
+            "basis": basis,
+        }
+        event = (
+            ConsentEvent.objects.filter(pk=why.consent_event_id).first()
+            if why.consent_event_id
+            else None
+        )
+        if event is not None:
+            text += " " + _("You agreed to it on %(date)s (%(source)s).") % {
+                "date": formats.date_format(event.occurred_at, "DATE_FORMAT"),
+                "source": str(Source(event.source).label),
+            }
+        elif why.purpose == Purpose.CARE:
+            text += " " + _("It concerns the care you receive from this clinic.")
+        elif why.purpose == Purpose.FEEDBACK:
+            text += " " + _("You can refuse surveys at any time.")
+        return text

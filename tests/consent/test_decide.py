@@ -394,3 +394,22 @@ def test_the_inbox_fills_at_any_hour_and_care_inbox_has_no_limit(patient, organi
         send(patient, care, night - datetime.timedelta(hours=n + 1), f"c{n}", "email")
     assert decide(patient, care, "email", TUESDAY_10H).reason == Reason.FATIGUE_BUDGET
     assert decide(patient, care, "inapp", TUESDAY_10H).allowed
+
+
+def test_why_is_told_in_plain_words(patient, organization):
+    from consent.selectors import why_describe
+
+    newsletter = topic(organization, "marketing")
+    services.consent_grant(
+        patient=patient,
+        purpose="marketing",
+        source="portal",
+        occurred_at=datetime.datetime(2026, 1, 3, 9, 0, tzinfo=PARIS),
+    )
+    decision = decide(patient, newsletter, "email", TUESDAY_10H)
+    text = why_describe(why=decision.why, language="en")
+    assert "Health campaigns and news" in text
+    assert "Your consent" in text
+    assert "Jan. 3, 2026" in text
+    care = decide(patient, topic(organization, "care"), "sms", TUESDAY_10H)
+    assert "care you receive" in why_describe(why=care.why, language="en")

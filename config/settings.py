@@ -19,6 +19,8 @@ DEBUG = env.bool("DEBUG", default=False)
 
 _DEV_SECRET_KEY = "django-insecure-dev-only-never-use-in-production"  # noqa: S105
 SECRET_KEY = env("SECRET_KEY", default="")
+# Old keys still verify signed links (unsubscribe, one-tap) after a rotation.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -210,11 +212,63 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # backends store what would be sent in the database, visible in admin: the
 # default, so nothing leaves a development machine by accident.
 _OUTBOX = "messaging.backends.outbox.Backend"
+# Provider credentials, passed to whichever backend path names the provider.
+# An empty base URL means the provider's real API.
+_TWILIO_OPTIONS = {
+    "account_sid": env("TWILIO_ACCOUNT_SID", default=""),
+    "auth_token": env("TWILIO_AUTH_TOKEN", default=""),
+    "from_number": env("TWILIO_FROM", default=""),
+    "base_url": env("TWILIO_BASE_URL", default=""),
+}
+_SINCH_SMS_OPTIONS = {
+    "service_plan_id": env("SINCH_SERVICE_PLAN_ID", default=""),
+    "api_token": env("SINCH_API_TOKEN", default=""),
+    "from_number": env("SINCH_FROM", default=""),
+    "base_url": env("SINCH_BASE_URL", default=""),
+    "webhook_secret": env("SINCH_WEBHOOK_SECRET", default=""),
+}
+_SINCH_VOICE_OPTIONS = {
+    "application_key": env("SINCH_APPLICATION_KEY", default=""),
+    "application_secret": env("SINCH_APPLICATION_SECRET", default=""),
+    "from_number": env("SINCH_FROM", default=""),
+    "base_url": env("SINCH_VOICE_BASE_URL", default=""),
+}
+# Seconds to wait for an SMS provider: past the read timeout a send is
+# "unknown" and reconciled, never resent.
+_SMS_TIMEOUTS = {
+    "connect_timeout": env.float("SMS_CONNECT_TIMEOUT", default=5.0),
+    "read_timeout": env.float("SMS_READ_TIMEOUT", default=10.0),
+}
+_PROVIDER_OPTIONS = {
+    "messaging.backends.sms.twilio.SmsBackend": _TWILIO_OPTIONS | _SMS_TIMEOUTS,
+    "messaging.backends.voice.twilio.VoiceBackend": _TWILIO_OPTIONS,
+    "messaging.backends.sms.sinch.SmsBackend": _SINCH_SMS_OPTIONS | _SMS_TIMEOUTS,
+    "messaging.backends.voice.sinch.VoiceBackend": _SINCH_VOICE_OPTIONS,
+}
+_SMS_BACKEND = env("SMS_BACKEND", default=_OUTBOX)
+_VOICE_BACKEND = env("VOICE_BACKEND", default=_OUTBOX)
+_SMS_FAILOVER_BACKEND = env("SMS_FAILOVER_BACKEND", default="")
+_SMS = {"BACKEND": _SMS_BACKEND, "OPTIONS": _PROVIDER_OPTIONS.get(_SMS_BACKEND, {})}
+if _SMS_FAILOVER_BACKEND:
+    # SMS_BACKEND first; SMS_FAILOVER_BACKEND takes what it could not send.
+    _SMS = {
+        "BACKEND": "messaging.backends.sms.failover.SmsBackend",
+        "OPTIONS": {
+            "primary": _SMS,
+            "secondary": {
+                "BACKEND": _SMS_FAILOVER_BACKEND,
+                "OPTIONS": _PROVIDER_OPTIONS.get(_SMS_FAILOVER_BACKEND, {}),
+            },
+        },
+    }
 MESSAGING_BACKENDS = {
     "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
     "email": {"BACKEND": env("EMAIL_CHANNEL_BACKEND", default=_OUTBOX)},
-    "sms": {"BACKEND": env("SMS_BACKEND", default=_OUTBOX)},
-    "voice": {"BACKEND": env("VOICE_BACKEND", default=_OUTBOX)},
+    "sms": _SMS,
+    "voice": {
+        "BACKEND": _VOICE_BACKEND,
+        "OPTIONS": _PROVIDER_OPTIONS.get(_VOICE_BACKEND, {}),
+    },
 }
 MESSAGING_DELIVERY_BATCH = env.int("MESSAGING_DELIVERY_BATCH", default=200)
 MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
@@ -250,5 +304,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's full URL at INFO; provider URLs can carry
+        # phone numbers in their query strings.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

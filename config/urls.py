@@ -13,4 +13,6 @@ urlpatterns = [
     path("verify/", verify, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("", include("consent.urls")),
+    path("webhooks/", include("messaging.urls")),
 ]

@@ -19,6 +19,14 @@ from django.views.decorators.http import require_GET
 logger = logging.getLogger(__name__)
 
 
+class CheckFailedError(Exception):
+    """A failed check whose ``detail`` is safe to show (no hosts, no secrets)."""
+
+    def __init__(self, message: str, detail: dict) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
 def check_database() -> dict:
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT 1")
@@ -42,10 +50,43 @@ def check_broker() -> dict:
     return {"broker": broker.__class__.__name__, "queued": broker.queue_size()}
 
 
+def check_channels() -> dict:
+    """Each channel's backend class and whether it can send; raises CheckFailedError
+    naming the channels that cannot (missing credentials, bad path)."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from messaging.backends import get_backend
+
+    channels: dict[str, dict] = {}
+    for channel in settings.MESSAGING_BACKENDS:
+        try:
+            backend = get_backend(channel)
+        except ImproperlyConfigured:
+            channels[channel] = {"available": False, "error": "ImproperlyConfigured"}
+            continue
+        available, why = backend.is_available()
+        cls = type(backend)
+        channels[channel] = {
+            "backend": f"{cls.__module__}.{cls.__qualname__}",
+            "available": available,
+        }
+        if why:
+            channels[channel]["why"] = why
+    down = sorted(name for name, detail in channels.items() if not detail["available"])
+    if down:
+        raise CheckFailedError(
+            f"unavailable: {', '.join(down)}",
+            {"unavailable": down, "channels": channels},
+        )
+    return {"channels": channels}
+
+
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": check_database,
     "cache": check_cache,
     "broker": check_broker,
+    "channels": check_channels,
 }
 
 
@@ -60,6 +101,8 @@ def run_checks() -> tuple[bool, dict]:
             healthy = False
             logger.warning("healthz: %s check failed: %s", name, type(exc).__name__)
             detail = {"status": "down", "error": type(exc).__name__}
+            if isinstance(exc, CheckFailedError):
+                detail |= exc.detail
         else:
             detail = {"status": "ok", **detail}
         detail["ms"] = round((time.monotonic() - started) * 1000, 1)

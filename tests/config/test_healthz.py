@@ -18,6 +18,7 @@ def test_healthz_reports_every_part_up(client):
         "database": "ok",
         "cache": "ok",
         "broker": "ok",
+        "channels": "ok",
     }
 
 

@@ -1,0 +1,313 @@
+"""What every provider backend on ``httpx`` shares: one client per batch, and
+the mapping of HTTP outcomes to ``DeliveryError``.
+
+| outcome                                   | DeliveryError                        |
+|-------------------------------------------|--------------------------------------|
+| connection refused, DNS, connect timeout  | transient                            |
+| timeout or disconnect after sending       | ``unknown=True``: reconcile, never resend |
+| 429                                       | transient, ``retry_after`` from the header |
+| 408, 5xx                                  | transient                            |
+| other 4xx                                 | ``permanent=True``, provider's code  |
+
+Logs carry the provider, the operation, the HTTP status and the delivery id:
+never a URL (query strings hold phone numbers), an address or a body.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from django.conf import settings
+from django.utils import timezone
+
+from messaging.backends.base import BaseBackend, DeliveryError, SendResult
+
+if TYPE_CHECKING:
+    from messaging.models import Delivery
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def json_error_code(response: httpx.Response) -> str:
+    """The provider's own error code from a JSON error body, or ""."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    # Twilio and Sinch SMS say "code", Sinch Voice says "errorCode".
+    code = payload.get("code", payload.get("errorCode", ""))
+    return str(code) if code is not None else ""
+
+
+class ProviderError(DeliveryError):
+    """A DeliveryError that also says whether the rest of the batch should
+    wait: after a 429, a refused connection or a timeout, the next call would
+    most likely meet the same fate (and a batch of timeouts outlasts a task)."""
+
+    def __init__(
+        self, message: str, *, halts_batch: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.halts_batch = halts_batch
+
+
+def delivery_reference(delivery_id: int) -> str:
+    """The stable reference a provider keeps for one delivery (reconciliation)."""
+    return f"liaison-{delivery_id}"
+
+
+class ProviderClient:
+    """A thin wrapper over one ``httpx.Client`` that raises ``DeliveryError``."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        error_code: Callable[[httpx.Response], str] = json_error_code,
+    ) -> None:
+        self.provider = provider
+        self.error_code = error_code
+        self.client = httpx.Client(
+            base_url=base_url,
+            auth=auth,
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        delivery_id: int | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request; return a 2xx response or raise DeliveryError."""
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached the provider: safe to try again.
+            self._log(operation, type(exc).__name__, delivery_id)
+            raise ProviderError(
+                f"{self.provider}: cannot connect",
+                code="connect_error",
+                halts_batch=True,
+            ) from exc
+        except (
+            httpx.ReadTimeout,
+            httpx.WriteTimeout,
+            httpx.ReadError,
+            httpx.RemoteProtocolError,
+        ) as exc:
+            # The request left: the provider may have accepted it.
+            self._log(operation, type(exc).__name__, delivery_id)
+            raise ProviderError(
+                f"{self.provider}: no answer after sending",
+                unknown=True,
+                code="timeout",
+                halts_batch=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            self._log(operation, type(exc).__name__, delivery_id)
+            raise ProviderError(
+                f"{self.provider}: {type(exc).__name__}", code="http_error"
+            ) from exc
+        self._log(operation, response.status_code, delivery_id)
+        if response.is_success:
+            return response
+        raise self._error(response)
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        code = self.error_code(response) or str(status)
+        message = f"{self.provider} answered HTTP {status}"
+        if status == 429:
+            return ProviderError(
+                message,
+                code=code,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                halts_batch=True,
+            )
+        if status == 408 or status >= 500:
+            return ProviderError(message, code=code)
+        return ProviderError(message, permanent=True, code=code)
+
+    def _log(self, operation: str, outcome: object, delivery_id: int | None) -> None:
+        logger.info(
+            "%s %s: %s (delivery %s)", self.provider, operation, outcome, delivery_id
+        )
+
+
+class HttpBackend(BaseBackend):
+    """A provider backend on ``httpx``: one client for a whole batch.
+
+    Subclasses set ``provider``, ``default_base_url`` and ``required`` (option
+    name → the environment variable that sets it, for error messages), and
+    implement ``send``, calling ``self.http.request(...)``.
+    """
+
+    default_base_url = ""
+    required: dict[str, str] = {}
+
+    def __init__(self, *, channel: str, **options: Any) -> None:
+        super().__init__(channel=channel, **options)
+        self._http: ProviderClient | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.options.get("base_url") or self.default_base_url).rstrip("/")
+
+    @property
+    def status_callback_url(self) -> str:
+        return (
+            self.options.get("status_callback_url")
+            or f"{settings.SITE_URL}/webhooks/{self.provider}/status"
+        )
+
+    def required_options(self) -> dict[str, str]:
+        """Option name → the environment variable that sets it."""
+        return self.required
+
+    def is_available(self) -> tuple[bool, str]:
+        """(False, "missing TWILIO_AUTH_TOKEN, …") when credentials are missing."""
+        missing = [
+            env
+            for option, env in self.required_options().items()
+            if not self.options.get(option)
+        ]
+        if missing:
+            return False, f"missing {', '.join(missing)}"
+        return True, ""
+
+    def client_options(self) -> dict[str, Any]:
+        """Auth and headers for ``ProviderClient``; providers override."""
+        return {}
+
+    def new_client(self) -> ProviderClient:
+        return ProviderClient(
+            provider=self.provider,
+            base_url=self.base_url,
+            connect_timeout=float(self.options.get("connect_timeout", CONNECT_TIMEOUT)),
+            read_timeout=float(self.options.get("read_timeout", READ_TIMEOUT)),
+            **self.client_options(),
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[ProviderClient]:
+        """One client (one connection pool) for everything inside the block."""
+        if self._http is not None:
+            yield self._http
+            return
+        self._http = self.new_client()
+        try:
+            yield self._http
+        finally:
+            self._http.close()
+            self._http = None
+
+    @property
+    def http(self) -> ProviderClient:
+        if self._http is None:
+            raise RuntimeError("Use the backend inside `with backend.session():`.")
+        return self._http
+
+    def send_many(self, deliveries: list[Delivery]) -> list[SendResult]:
+        """Send a batch over one client, one result per delivery, in order.
+
+        After a 429, a refused connection or a timeout the rest of the batch
+        is not attempted (transient ``not_attempted``, with the provider's
+        Retry-After). A backend without credentials fails every delivery with
+        a transient ``not_configured`` error (retried with back-off while
+        /healthz and ``manage.py check`` report the channel)."""
+        available, why = self.is_available()
+        if not available:
+            error = DeliveryError(why, code="not_configured")
+            return [SendResult(d.pk, self.provider, "", error) for d in deliveries]
+        results: list[SendResult] = []
+        halted: DeliveryError | None = None
+        with self.session():
+            for delivery in deliveries:
+                if halted is not None:
+                    error = DeliveryError(
+                        f"{self.provider}: not attempted",
+                        code="not_attempted",
+                        retry_after=halted.retry_after,
+                    )
+                    results.append(SendResult(delivery.pk, self.provider, "", error))
+                    continue
+                try:
+                    provider_id = self.send(delivery)
+                except DeliveryError as error:
+                    results.append(SendResult(delivery.pk, self.provider, "", error))
+                    if getattr(error, "halts_batch", False):
+                        halted = error
+                else:
+                    results.append(SendResult(delivery.pk, self.provider, provider_id))
+        return results
+
+    def reconcile(self, deliveries: list[Delivery]) -> dict[int, str | None]:
+        """Ask the provider about deliveries it may have accepted.
+
+        Returns delivery id → the provider's id (it was accepted: record it as
+        sent) or None (the provider has no trace of it: safe to send again).
+        Deliveries missing from the answer could not be checked; keep them
+        ``unknown``. The default checks nothing.
+        """
+        return {}
+
+
+def provider_backends(provider: str) -> list[BaseBackend]:
+    """Every configured backend of ``provider`` (across channels, failover
+    members included): webhooks take their secrets from these."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from messaging.backends import get_backend
+
+    found: list[BaseBackend] = []
+    for channel in getattr(settings, "MESSAGING_BACKENDS", {}):
+        try:
+            backend = get_backend(channel)
+        except ImproperlyConfigured:
+            continue
+        for member in getattr(backend, "members", [backend]):
+            if member.provider == provider:
+                found.append(member)
+    return found

@@ -1,0 +1,116 @@
+"""A primary SMS provider with a secondary one for when it cannot take a batch.
+
+::
+
+    "sms": {
+        "BACKEND": "messaging.backends.sms.failover.SmsBackend",
+        "OPTIONS": {
+            "primary": {"BACKEND": "messaging.backends.sms.twilio.SmsBackend",
+                        "OPTIONS": {...}},
+            "secondary": {"BACKEND": "messaging.backends.sms.sinch.SmsBackend",
+                          "OPTIONS": {...}},
+        },
+    }
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from messaging.backends.base import BaseBackend, SendResult
+
+if TYPE_CHECKING:
+    from messaging.models import Delivery
+
+
+def _member(channel: str, config: dict[str, Any]) -> BaseBackend:
+    from messaging.backends import _backend_class
+
+    return _backend_class(config["BACKEND"])(
+        channel=channel, **config.get("OPTIONS", {})
+    )
+
+
+class SmsBackend(BaseBackend):
+    """Sends through the primary; deliveries it failed transiently (429, 5xx,
+    connection refused) go through the secondary in the same call.
+
+    Permanent failures (the address is wrong) are not tried elsewhere, and
+    neither are ``unknown`` ones: the primary may have accepted them, and a
+    second provider would make the patient's phone ring twice. Each result
+    names the provider that sent it, so its status callbacks find it.
+    """
+
+    provider = "failover"
+
+    def __init__(self, *, channel: str, **options: Any) -> None:
+        super().__init__(channel=channel, **options)
+        self.primary = _member(channel, options["primary"])
+        self.secondary = _member(channel, options["secondary"])
+
+    @property
+    def members(self) -> list[BaseBackend]:
+        return [self.primary, self.secondary]
+
+    def is_available(self) -> tuple[bool, str]:
+        """Unavailable when either provider is: a failover that cannot fail
+        over must be reported, not discovered during an outage."""
+        problems = []
+        for role, backend in (("primary", self.primary), ("secondary", self.secondary)):
+            available, why = backend.is_available()
+            if not available:
+                problems.append(f"{role} {backend.provider}: {why}")
+        return (not problems, "; ".join(problems))
+
+    def send(self, delivery: Delivery) -> str:
+        result = self.send_many([delivery])[0]
+        if result.error is not None:
+            raise result.error
+        return result.provider_id
+
+    def send_many(self, deliveries: list[Delivery]) -> list[SendResult]:
+        results = {r.delivery_id: r for r in self.primary.send_many(deliveries)}
+        retry = [
+            d
+            for d in deliveries
+            if (error := results[d.pk].error) is not None
+            and not error.permanent
+            and not error.unknown
+        ]
+        if retry:
+            for result in self.secondary.send_many(retry):
+                results[result.delivery_id] = result
+        return [results[d.pk] for d in deliveries]
+
+    def reconcile(self, deliveries: list[Delivery]) -> dict[int, str | None]:
+        """Ask the provider each delivery was tried with (``delivery.provider``),
+        or both when none was recorded (the worker died mid-send).
+
+        A provider's id wins; None only when every provider asked said it has
+        no such message; left out when one of them could not tell.
+        """
+        answers: dict[int, list[str | _Missing | None]] = {}
+        for backend in self.members:
+            mine = [d for d in deliveries if d.provider in ("", backend.provider)]
+            if not mine:
+                continue
+            found = backend.reconcile(mine)
+            for delivery in mine:
+                answers.setdefault(delivery.pk, []).append(
+                    found.get(delivery.pk, MISSING)
+                )
+        settled: dict[int, str | None] = {}
+        for delivery_id, values in answers.items():
+            ids = [v for v in values if isinstance(v, str)]
+            if ids:
+                settled[delivery_id] = ids[0]
+            elif MISSING not in values:
+                settled[delivery_id] = None
+        return settled
+
+
+class _Missing:
+    """A provider that could not tell."""
+
+
+MISSING = _Missing()

@@ -1,0 +1,270 @@
+"""Provider webhooks in: status callbacks, inbound SMS, keypad answers.
+
+Every view checks the provider's signature before reading anything else; a
+missing or forged one gets an empty 403, logged without the request body.
+Logs carry provider ids, never numbers or texts.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from messaging.backends.base import DeliveryError
+from messaging.backends.http import provider_backends
+from messaging.backends.sms.sinch import sinch_signature
+from messaging.backends.sms.twilio import twilio_signature
+from messaging.backends.voice import tts_language
+from messaging.inbound import inbound_sms_receive
+from messaging.models import Delivery, DeliveryStatus
+from messaging.services import delivery_status_update
+
+logger = logging.getLogger(__name__)
+View = Callable[[HttpRequest], HttpResponse]
+
+# Provider words → ours. Words left out (queued, ringing, Dispatched…) say
+# nothing a delivery does not already know, and are acknowledged and dropped.
+TWILIO_MESSAGE_STATUSES = {
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "undelivered": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
+}
+TWILIO_CALL_STATUSES = {
+    "completed": DeliveryStatus.DELIVERED,
+    "busy": DeliveryStatus.FAILED,
+    "no-answer": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
+    "canceled": DeliveryStatus.FAILED,
+}
+SINCH_STATUSES = {
+    "Delivered": DeliveryStatus.DELIVERED,
+    "Failed": DeliveryStatus.FAILED,
+    "Expired": DeliveryStatus.FAILED,
+    "Rejected": DeliveryStatus.FAILED,
+    "Aborted": DeliveryStatus.FAILED,
+    "Deleted": DeliveryStatus.FAILED,
+    "Cancelled": DeliveryStatus.FAILED,
+}
+# Sinch signatures older than this are refused, so a captured one cannot be
+# replayed for long.
+SINCH_SIGNATURE_MAX_AGE = 600
+
+
+def _secrets(provider: str, option: str) -> set[str]:
+    return {
+        b.options[option] for b in provider_backends(provider) if b.options.get(option)
+    }
+
+
+def _twilio_signed(request: HttpRequest) -> bool:
+    signature = request.headers.get("X-Twilio-Signature", "")
+    tokens = _secrets("twilio", "auth_token")
+    if not signature or not tokens:
+        return False
+    params = {name: request.POST.getlist(name) for name in request.POST}
+    # Twilio signs the URL it called: SITE_URL's, unless a proxy in front
+    # rewrote what this process sees, so both are tried.
+    urls = {settings.SITE_URL + request.get_full_path(), request.build_absolute_uri()}
+    return any(
+        hmac.compare_digest(twilio_signature(token, url, params), signature)
+        for token in tokens
+        for url in urls
+    )
+
+
+def _sinch_signed(request: HttpRequest) -> bool:
+    signature = request.headers.get("x-sinch-webhook-signature", "")
+    nonce = request.headers.get("x-sinch-webhook-signature-nonce", "")
+    timestamp = request.headers.get("x-sinch-webhook-signature-timestamp", "")
+    secrets = _secrets("sinch", "webhook_secret")
+    if not (signature and nonce and timestamp and secrets):
+        return False
+    try:
+        if abs(time.time() - int(timestamp)) > SINCH_SIGNATURE_MAX_AGE:
+            return False
+    except ValueError:
+        return False
+    return any(
+        hmac.compare_digest(
+            sinch_signature(s, request.body, nonce, timestamp), signature
+        )
+        for s in secrets
+    )
+
+
+def signed(
+    check: Callable[[HttpRequest], bool], endpoint: str
+) -> Callable[[View], View]:
+    """POST only, CSRF-exempt, and refused with an empty 403 unless ``check``
+    accepts the provider's signature."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @require_POST
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest) -> HttpResponse:
+            if not check(request):
+                # The body may hold a patient's number and words: never logged.
+                logger.warning("webhook %s: missing or invalid signature", endpoint)
+                return HttpResponse(status=403)
+            return view(request)
+
+        return wrapped
+
+    return decorate
+
+
+def _twiml(body: str) -> HttpResponse:
+    return HttpResponse(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+        content_type="text/xml",
+    )
+
+
+@signed(_twilio_signed, "twilio/status")
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    """A Message or Call status callback; answers 204 whatever it changed."""
+    data = request.POST
+    if "MessageStatus" in data:
+        sid = data.get("MessageSid", "")
+        status = TWILIO_MESSAGE_STATUSES.get(data["MessageStatus"])
+        error_code = data.get("ErrorCode", "")
+    else:
+        sid = data.get("CallSid", "")
+        status = TWILIO_CALL_STATUSES.get(data.get("CallStatus", ""))
+        # A busy line or no answer carries no ErrorCode: keep the word.
+        error_code = data.get("ErrorCode") or data.get("CallStatus", "")
+    if not sid:
+        return HttpResponse(status=400)
+    if status is not None:
+        delivery_status_update(
+            provider="twilio", provider_id=sid, status=status, error_code=error_code
+        )
+    return HttpResponse(status=204)
+
+
+@signed(_twilio_signed, "twilio/inbound")
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """An SMS from a patient; a keyword's reply goes back as TwiML."""
+    data = request.POST
+    if not data.get("MessageSid") or not data.get("From"):
+        return HttpResponse(status=400)
+    reply = inbound_sms_receive(
+        provider="twilio",
+        to_number=data.get("To", ""),
+        from_number=data["From"],
+        text=data.get("Body", ""),
+        provider_message_id=data["MessageSid"],
+    )
+    return _twiml(f"<Message>{escape(reply)}</Message>" if reply else "")
+
+
+@signed(_twilio_signed, "twilio/voice/keypad")
+def twilio_voice_keypad(request: HttpRequest) -> HttpResponse:
+    """A key pressed during a call-out (1 confirm, 2 cancel): thanked and logged.
+
+    Confirming or cancelling the appointment is left to a later issue; until
+    then the digit is only logged with the delivery it answers.
+    """
+    call_sid = request.POST.get("CallSid", "")
+    digit = request.POST.get("Digits", "")[:1]
+    delivery = (
+        Delivery.objects.filter(provider="twilio", provider_id=call_sid)
+        .select_related("message")
+        .first()
+        if call_sid
+        else None
+    )
+    logger.info("keypad %r on delivery %s", digit, delivery.pk if delivery else None)
+    language = delivery.message.language if delivery else settings.LANGUAGE_CODE
+    with translation.override(language):
+        thanks = _("Thank you. Goodbye.")
+    return _twiml(
+        f"<Say language={quoteattr(tts_language(language))}>{escape(thanks)}</Say>"
+    )
+
+
+def _json(request: HttpRequest) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _e164(number: str) -> str:
+    # Sinch writes MSISDNs without the "+" our patients' numbers carry.
+    return f"+{number}" if number.isdigit() else number
+
+
+def _sinch_reply(to_number: str, text: str) -> None:
+    """Sinch takes no reply in the callback's answer: send it as a batch."""
+    for backend in provider_backends("sinch"):
+        if hasattr(backend, "reply") and backend.is_available()[0]:
+            try:
+                backend.reply(to_number=to_number, text=text)
+            except DeliveryError as error:
+                logger.warning("sinch keyword reply failed: %s", error.code)
+            return
+    logger.warning("sinch keyword reply not sent: no usable Sinch SMS backend")
+
+
+def _sinch_event(payload: dict[str, Any]) -> HttpResponse:
+    """One Sinch callback. Sinch may send delivery reports and inbound SMS to
+    the same URL (one callback URL per service plan), so both endpoints
+    accept both, told apart by ``type``."""
+    kind = payload.get("type", "")
+    if kind == "recipient_delivery_report_sms":
+        batch_id = str(payload.get("batch_id", ""))
+        if not batch_id:
+            return HttpResponse(status=400)
+        status = SINCH_STATUSES.get(payload.get("status", ""))
+        if status is not None:
+            delivery_status_update(
+                provider="sinch",
+                provider_id=batch_id,
+                status=status,
+                error_code=str(payload.get("code", "")),
+            )
+    elif kind == "mo_text":
+        if not payload.get("id") or not payload.get("from"):
+            return HttpResponse(status=400)
+        from_number = _e164(str(payload["from"]))
+        reply = inbound_sms_receive(
+            provider="sinch",
+            to_number=_e164(str(payload.get("to", ""))),
+            from_number=from_number,
+            text=str(payload.get("body", "")),
+            provider_message_id=str(payload["id"]),
+        )
+        if reply:
+            _sinch_reply(from_number, reply)
+    return HttpResponse(status=200)
+
+
+@signed(_sinch_signed, "sinch/status")
+def sinch_status(request: HttpRequest) -> HttpResponse:
+    """A Sinch delivery report (``recipient_delivery_report_sms``)."""
+    payload = _json(request)
+    return _sinch_event(payload) if payload is not None else HttpResponse(status=400)
+
+
+@signed(_sinch_signed, "sinch/inbound")
+def sinch_inbound(request: HttpRequest) -> HttpResponse:
+    """An SMS from a patient (``mo_text``); a keyword's reply is sent as a batch."""
+    payload = _json(request)
+    return _sinch_event(payload) if payload is not None else HttpResponse(status=400)

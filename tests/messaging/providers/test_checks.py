@@ -1,0 +1,97 @@
+"""Misconfigured channels are reported by `manage.py check` and /healthz."""
+
+import pytest
+
+from django.test import override_settings
+from django.urls import reverse
+
+from messaging.checks import check_backends
+from tests.messaging.providers.fakes import SINCH_SMS, TWILIO_SMS
+
+INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
+LOCMEM = {"BACKEND": "messaging.backends.locmem.Backend"}
+
+
+def ids(messages):
+    return [m.id for m in messages]
+
+
+def test_an_unimportable_backend_path_is_an_error_naming_setting_and_path():
+    with override_settings(
+        MESSAGING_BACKENDS={
+            "inapp": INAPP,
+            "sms": {"BACKEND": "messaging.backends.sms.nope.SmsBackend"},
+        }
+    ):
+        (error,) = check_backends()
+    assert error.id == "messaging.E001"
+    assert "MESSAGING_BACKENDS['sms']['BACKEND']" in error.msg
+    assert "'messaging.backends.sms.nope.SmsBackend'" in error.msg
+
+
+def test_an_unimportable_failover_member_is_an_error_too():
+    failover = {
+        "BACKEND": "messaging.backends.sms.failover.SmsBackend",
+        "OPTIONS": {
+            "primary": TWILIO_SMS.config("http://x"),
+            "secondary": {"BACKEND": "nope.Backend"},
+        },
+    }
+    with override_settings(MESSAGING_BACKENDS={"inapp": INAPP, "sms": failover}):
+        (error,) = check_backends()
+    assert error.id == "messaging.E001"
+    assert "['OPTIONS']['secondary']['BACKEND']" in error.msg
+
+
+def test_a_provider_without_credentials_is_a_warning_naming_what_is_missing():
+    config = TWILIO_SMS.config("http://x", auth_token="")
+    with override_settings(MESSAGING_BACKENDS={"inapp": INAPP, "sms": config}):
+        (warning,) = check_backends()
+    assert warning.id == "messaging.W002"
+    assert "missing TWILIO_AUTH_TOKEN" in warning.msg
+
+
+@pytest.mark.parametrize(
+    ("debug", "expected"), [(False, ["messaging.W001"]), (True, [])]
+)
+def test_development_backends_with_debug_off_are_a_warning(debug, expected):
+    with override_settings(
+        DEBUG=debug, MESSAGING_BACKENDS={"inapp": INAPP, "sms": LOCMEM}
+    ):
+        assert ids(check_backends()) == expected
+
+
+def test_configured_providers_pass():
+    with override_settings(
+        MESSAGING_BACKENDS={"inapp": INAPP, "sms": SINCH_SMS.config("http://x")}
+    ):
+        assert check_backends() == []
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_sms_channel_when_twilio_credentials_are_missing(
+    client,
+):
+    config = TWILIO_SMS.config("http://x", auth_token="")
+    with override_settings(MESSAGING_BACKENDS={"inapp": INAPP, "sms": config}):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    channels = response.json()["checks"]["channels"]
+    assert channels["status"] == "down"
+    assert channels["unavailable"] == ["sms"]
+    assert channels["channels"]["sms"] == {
+        "backend": "messaging.backends.sms.twilio.SmsBackend",
+        "available": False,
+        "why": "missing TWILIO_AUTH_TOKEN",
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_reports_each_channels_backend_when_all_can_send(client):
+    response = client.get(reverse("healthz"))
+    channels = response.json()["checks"]["channels"]
+    assert response.status_code == 200
+    assert channels["channels"]["sms"] == {
+        "backend": "messaging.backends.locmem.Backend",
+        "available": True,
+    }

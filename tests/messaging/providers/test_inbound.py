@@ -1,0 +1,231 @@
+"""SMS from patients: into their conversation, or to consent when a keyword."""
+
+import sys
+import types
+import urllib.parse
+from dataclasses import dataclass
+
+import pytest
+
+from django.test import override_settings
+
+from messaging.models import Conversation, Delivery, Message
+from tests.clinic.factories import OrganizationFactory, PatientFactory
+from tests.consent.factories import TopicFactory
+from tests.messaging.providers.fakes import (
+    SINCH_SMS,
+    TWILIO_SMS,
+    logged_text,
+    sinch_post,
+    twilio_post,
+)
+
+pytestmark = pytest.mark.django_db
+INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
+
+
+@pytest.fixture(autouse=True)
+def providers(httpserver):
+    """Twilio and Sinch configured (their secrets check the webhooks)."""
+    url = httpserver.url_for("").rstrip("/")
+    backends = {
+        "inapp": INAPP,
+        "sms": {
+            "BACKEND": "messaging.backends.sms.failover.SmsBackend",
+            "OPTIONS": {
+                "primary": TWILIO_SMS.config(url),
+                "secondary": SINCH_SMS.config(url),
+            },
+        },
+    }
+    with override_settings(MESSAGING_BACKENDS=backends):
+        yield
+
+
+def twilio_sms(client, text, *, sid="SMin1", sender="+33612345678"):
+    data = {"MessageSid": sid, "From": sender, "To": "+33700000001", "Body": text}
+    return twilio_post(client, "/webhooks/twilio/inbound", data)
+
+
+def test_bonjour_from_a_patient_joins_a_new_conversation(
+    client, patient, care_topic, log_records
+):
+    # when
+    response = twilio_sms(client, "Bonjour")
+    # then
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/xml"
+    assert b"<Response></Response>" in response.content
+    message = Message.objects.get()
+    assert (message.direction, message.origin, message.body) == (
+        "in",
+        "patient",
+        "Bonjour",
+    )
+    assert (message.patient, message.topic, message.free_text) == (
+        patient,
+        care_topic,
+        True,
+    )
+    assert message.deliveries.count() == 0
+    assert message.conversation.patient == patient
+    assert "Bonjour" not in logged_text(log_records)
+    assert "+33612345678" not in logged_text(log_records)
+
+
+def test_a_reply_joins_the_open_conversation_and_a_retry_adds_nothing(
+    client, patient, care_topic
+):
+    conversation = Conversation.objects.create(
+        organization=patient.organization, patient=patient, status="pending"
+    )
+    twilio_sms(client, "Oui merci", sid="SM1")
+    twilio_sms(client, "Oui merci", sid="SM1")  # Twilio retried the webhook
+    message = Message.objects.get()
+    conversation.refresh_from_db()
+    assert message.conversation == conversation
+    assert conversation.status == "open"
+
+
+def test_patients_of_two_organizations_at_one_number_both_receive_it(
+    client, patient, care_topic
+):
+    other = PatientFactory(
+        organization=OrganizationFactory(slug="other"), phone="+33612345678"
+    )
+    TopicFactory(organization=other.organization, slug="care")
+    twilio_sms(client, "Bonjour")
+    assert set(Message.objects.values_list("patient", flat=True)) == {
+        patient.pk,
+        other.pk,
+    }
+
+
+def test_a_number_matching_no_patient_is_logged_without_number_or_text(
+    client, care_topic, log_records
+):
+    response = twilio_sms(client, "Qui est-ce ?", sender="+33699999999")
+    assert response.status_code == 200
+    assert not Message.objects.exists()
+    text = logged_text(log_records)
+    assert "inbound sms twilio:SMin1 matches no patient" in text
+    assert "+33699999999" not in text
+    assert "Qui est-ce" not in text
+
+
+def test_an_unsigned_inbound_sms_is_refused(client, patient, care_topic):
+    response = client.post(
+        "/webhooks/twilio/inbound",
+        urllib.parse.urlencode(
+            {"MessageSid": "SM1", "From": "+33612345678", "Body": "x"}
+        ),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert (response.status_code, response.content) == (403, b"")
+    assert not Message.objects.exists()
+
+
+def test_sinch_inbound_numbers_without_plus_find_the_patient(
+    client, patient, care_topic
+):
+    payload = {
+        "type": "mo_text",
+        "id": "01MO",
+        "from": "33612345678",
+        "to": "33700000002",
+        "body": "Bonjour",
+    }
+    response = sinch_post(client, "/webhooks/sinch/inbound", payload)
+    assert response.status_code == 200
+    assert Message.objects.get().patient == patient
+
+
+@dataclass
+class KeywordResult:
+    reply: str
+
+
+@pytest.fixture
+def keywords(monkeypatch):
+    """``consent.keywords`` as its owner describes it (written separately)."""
+    calls = []
+
+    def sms_keyword_handle(*, organization, from_number, text):
+        calls.append((organization, from_number, text))
+        if text.strip().upper() == "STOP":
+            return KeywordResult(
+                reply="Vous ne recevrez plus de SMS. START pour revenir."
+            )
+        return None
+
+    module = types.ModuleType("consent.keywords")
+    module.sms_keyword_handle = sms_keyword_handle
+    monkeypatch.setitem(sys.modules, "consent.keywords", module)
+    return calls
+
+
+def test_stop_goes_to_consent_and_twilio_gets_the_required_reply(
+    client, patient, care_topic, keywords
+):
+    response = twilio_sms(client, "STOP")
+    assert keywords == [(patient.organization, "+33612345678", "STOP")]
+    assert (
+        b"<Message>Vous ne recevrez plus de SMS. START pour revenir.</Message>"
+        in response.content
+    )
+    assert not Message.objects.exists()
+
+
+def test_text_that_is_no_keyword_still_joins_the_conversation(
+    client, patient, care_topic, keywords
+):
+    twilio_sms(client, "Merci")
+    assert Message.objects.get().body == "Merci"
+
+
+def test_stop_through_sinch_is_answered_with_a_batch(
+    client, httpserver, patient, care_topic, keywords
+):
+    SINCH_SMS.accept(httpserver)
+    payload = {
+        "type": "mo_text",
+        "id": "01MO",
+        "from": "33612345678",
+        "to": "33700000002",
+        "body": "stop",
+    }
+    response = sinch_post(client, "/webhooks/sinch/inbound", payload)
+    assert response.status_code == 200
+    ((request, _),) = httpserver.log
+    assert request.get_json()["to"] == ["+33612345678"]
+    assert request.get_json()["body"].startswith("Vous ne recevrez plus")
+
+
+def test_stop_withdraws_sms_consent_through_the_real_keyword_module(
+    client, patient, care_topic
+):
+    pytest.importorskip("consent.keywords")
+    from consent.models import ConsentEvent
+
+    response = twilio_sms(client, "STOP")
+    assert b"<Message>" in response.content
+    assert not Message.objects.exists()
+    assert ConsentEvent.objects.filter(
+        patient=patient, channel="sms", source="sms-keyword"
+    ).exists()
+
+
+def test_a_shared_family_phone_answers_the_patient_last_texted_at_it(
+    client, patient, care_topic, make_delivery
+):
+    # given: a sibling on the same phone was texted most recently
+    sibling = PatientFactory(organization=patient.organization, phone="+33612345678")
+    texted = make_delivery()
+    Message.objects.filter(pk=texted.message_id).update(patient=sibling)
+    Delivery.objects.filter(pk=texted.pk).update(
+        status="sent", sent_at=texted.created_at
+    )
+    # when
+    twilio_sms(client, "Oui")
+    # then
+    assert Message.objects.get(direction="in").patient == sibling

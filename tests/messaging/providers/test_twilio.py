@@ -1,0 +1,161 @@
+"""Twilio: the requests the backends make, and reconciliation."""
+
+import json
+
+import pytest
+from werkzeug import Response
+
+from django.conf import settings
+
+from messaging.backends.sms.twilio import twilio_signature
+from tests.messaging.providers.fakes import (
+    TWILIO_SID,
+    TWILIO_SMS,
+    TWILIO_TOKEN,
+    TWILIO_VOICE,
+    basic_auth,
+    form,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signature_matches_twilios_documented_example():
+    """The example from Twilio's "Validating requests" documentation."""
+    params = {
+        "CallSid": ["CA1234567890ABCDE"],
+        "Caller": ["+12349013030"],
+        "Digits": ["1234"],
+        "From": ["+12349013030"],
+        "To": ["+18005551212"],
+    }
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+def test_sms_request_is_form_encoded_with_basic_auth(
+    httpserver, backend_for, make_delivery
+):
+    # given
+    TWILIO_SMS.accept(httpserver)
+    delivery = make_delivery(body="RDV demain à 10h.")
+    # when
+    (result,) = backend_for(TWILIO_SMS).send_many([delivery])
+    # then
+    ((request, response),) = httpserver.log
+    assert request.headers["Authorization"] == basic_auth(TWILIO_SID, TWILIO_TOKEN)
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert form(request) == {
+        "To": "+33612345678",
+        "From": "+33700000001",
+        "Body": "RDV demain à 10h.",
+        "StatusCallback": f"{settings.SITE_URL}/webhooks/twilio/status",
+    }
+    assert result.provider_id == response.get_json()["sid"]
+
+
+def test_sms_through_a_messaging_service_names_no_sender(
+    httpserver, backend_for, make_delivery
+):
+    TWILIO_SMS.accept(httpserver)
+    backend = backend_for(TWILIO_SMS, from_number="", messaging_service_sid="MG123")
+    backend.send_many([make_delivery()])
+    ((request, _),) = httpserver.log
+    assert backend.is_available() == (True, "")
+    assert form(request)["MessagingServiceSid"] == "MG123"
+    assert "From" not in form(request)
+
+
+@pytest.mark.parametrize(("language", "voice"), [("fr", "fr-FR"), ("en", "en-US")])
+def test_call_reads_the_text_in_the_patients_language_and_listens_for_a_key(
+    httpserver, backend_for, make_delivery, language, voice
+):
+    TWILIO_VOICE.accept(httpserver)
+    delivery = make_delivery(
+        channel="voice", body="Rendez-vous <demain> & 10h", language=language
+    )
+    (result,) = backend_for(TWILIO_VOICE).send_many([delivery])
+    ((request, _),) = httpserver.log
+    sent = form(request)
+    assert result.ok
+    assert sent["To"] == "+33612345678"
+    assert sent["Twiml"] == (
+        "<Response>"
+        f'<Gather numDigits="1" method="POST" '
+        f'action="{settings.SITE_URL}/webhooks/twilio/voice/keypad">'
+        f'<Say language="{voice}">Rendez-vous &lt;demain&gt; &amp; 10h</Say>'
+        "</Gather></Response>"
+    )
+
+
+def messages_page(*messages):
+    body = json.dumps({"messages": list(messages), "page": 0})
+    return lambda request: Response(body, 200, content_type="application/json")
+
+
+def test_reconcile_finds_the_message_twilio_accepted(
+    httpserver, backend_for, make_delivery
+):
+    # given: Twilio lists an older identical text and the one we lost track of
+    delivery = make_delivery(body="RDV demain à 10h.")
+    httpserver.expect_request(
+        f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json",
+        method="GET",
+        query_string={"To": "+33612345678", "From": "+33700000001", "PageSize": "50"},
+    ).respond_with_handler(
+        messages_page(
+            {
+                "sid": "SMother",
+                "body": "Autre",
+                "date_created": "Tue, 31 Dec 2099 10:00:00 +0000",
+            },
+            {
+                "sid": "SMours",
+                "body": "RDV demain à 10h.",
+                "date_created": "Tue, 31 Dec 2099 09:00:00 +0000",
+            },
+            {
+                "sid": "SMold",
+                "body": "RDV demain à 10h.",
+                "date_created": "Mon, 01 Jan 2001 09:00:00 +0000",
+            },
+        )
+    )
+    # when
+    found = backend_for(TWILIO_SMS).reconcile([delivery])
+    # then
+    assert found == {delivery.pk: "SMours"}
+
+
+def test_reconcile_reports_a_message_twilio_never_had(
+    httpserver, backend_for, make_delivery
+):
+    delivery = make_delivery()
+    httpserver.expect_request(
+        f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json", method="GET"
+    ).respond_with_handler(messages_page())
+    assert backend_for(TWILIO_SMS).reconcile([delivery]) == {delivery.pk: None}
+
+
+def test_reconcile_leaves_out_what_it_could_not_check(
+    httpserver, backend_for, make_delivery
+):
+    delivery = make_delivery()
+    httpserver.expect_request(
+        f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json", method="GET"
+    ).respond_with_data("busy", status=503)
+    assert backend_for(TWILIO_SMS).reconcile([delivery]) == {}
+
+
+def test_reconcile_a_call_by_number_and_time(httpserver, backend_for, make_delivery):
+    delivery = make_delivery(channel="voice")
+    httpserver.expect_request(
+        f"/2010-04-01/Accounts/{TWILIO_SID}/Calls.json", method="GET"
+    ).respond_with_json(
+        {
+            "calls": [
+                {"sid": "CAours", "date_created": "Tue, 31 Dec 2099 09:00:00 +0000"}
+            ]
+        }
+    )
+    assert backend_for(TWILIO_VOICE).reconcile([delivery]) == {delivery.pk: "CAours"}

@@ -317,6 +317,10 @@ class DeliveryReason(models.TextChoices):
     NO_TEMPLATE = "no_template", _("No template for this channel")
     ESCALATION = "escalation", _("Waiting: sent only if the message stays unread")
     MERGED = "merged", _("Sent in one SMS with another reminder of the same day")
+    UNKNOWN_OUTCOME = (
+        "unknown_outcome",
+        _("The provider never told whether it was sent: check before resending"),
+    )
 
 
 REASON_LABELS = {**dict(Reason.choices), **dict(DeliveryReason.choices)}

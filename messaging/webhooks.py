@@ -239,6 +239,7 @@ def _sinch_event(payload: dict[str, Any]) -> HttpResponse:
                 provider_id=batch_id,
                 status=status,
                 error_code=str(payload.get("code", "")),
+                client_reference=str(payload.get("client_reference", "")),
             )
     elif kind == "mo_text":
         if not payload.get("id") or not payload.get("from"):

@@ -89,3 +89,8 @@ class BaseBackend:
         whose provider can be asked override it.
         """
         return {delivery.pk: None for delivery in deliveries}
+
+    def reconciled_provider(self, delivery_id: int) -> str:
+        """Which provider holds a delivery that ``reconcile`` found (a backend
+        fronting several providers says which one, so callbacks match)."""
+        return self.provider

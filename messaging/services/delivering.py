@@ -24,6 +24,8 @@ from messaging.services.sending import deliveries_enqueue
 from messaging.services.tracking import delivery_fallback
 
 logger = logging.getLogger(__name__)
+# A provider that still cannot tell after a day will not: stop asking.
+UNKNOWN_GIVE_UP = datetime.timedelta(hours=24)
 Status = Delivery.Status
 
 
@@ -186,15 +188,26 @@ def _reconcile(uncertain: list[Delivery], now, counts: dict) -> set[int]:
         answers = backend.reconcile(deliveries)
         for delivery in deliveries:
             if delivery.pk not in answers:
+                settled.add(delivery.pk)
+                if now - delivery.created_at > UNKNOWN_GIVE_UP:
+                    # Staff decide: the delivery log says why it stopped here.
+                    _finish(
+                        delivery, Status.FAILED, reason=DeliveryReason.UNKNOWN_OUTCOME
+                    )
+                    counts[Status.FAILED] += 1
+                    continue
                 _finish(
                     delivery,
                     Status.UNKNOWN,
                     next_attempt_at=now + datetime.timedelta(seconds=60),
                 )
                 counts[Status.UNKNOWN] += 1
-                settled.add(delivery.pk)
             elif answers[delivery.pk]:
-                result = SendResult(delivery.pk, backend.provider, answers[delivery.pk])
+                result = SendResult(
+                    delivery.pk,
+                    backend.reconciled_provider(delivery.pk),
+                    answers[delivery.pk],
+                )
                 counts[_record(delivery, result, now)] += 1
                 settled.add(delivery.pk)
     return settled

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.selectors import channel_order_get
+from consent.services import send_record
 from messaging.models import Conversation, Delivery, DeliveryReason, Message
 from messaging.planning import (
     context_for,
@@ -16,11 +17,17 @@ from messaging.planning import (
 from messaging.services.sending import _contents, _plan_channels, deliveries_enqueue
 
 logger = logging.getLogger(__name__)
+REFERENCE_PREFIX = "liaison-"  # messaging.backends.http.delivery_reference
 Status = Delivery.Status
 
 
 def delivery_status_update(
-    *, provider: str, provider_id: str, status: str, error_code: str = ""
+    *,
+    provider: str,
+    provider_id: str,
+    status: str,
+    error_code: str = "",
+    client_reference: str = "",
 ) -> Delivery | None:
     """Apply a provider's status callback; return the delivery, or None if unknown.
 
@@ -38,7 +45,7 @@ def delivery_status_update(
             .filter(provider=provider, provider_id=provider_id)
             .select_related("message")
             .first()
-        )
+        ) or _by_reference(client_reference, provider, provider_id)
         if delivery is None:
             return None
         _, created = StatusCallback.objects.get_or_create(
@@ -60,6 +67,42 @@ def delivery_status_update(
             setattr(delivery, name, value)
     if status in (Status.FAILED, Status.BOUNCED):
         delivery_fallback(delivery=delivery)
+    return delivery
+
+
+def _by_reference(reference: str, provider: str, provider_id: str) -> Delivery | None:
+    """A delivery whose send timed out has no provider id yet; the provider's
+    report names it by our client reference, which settles the unknown."""
+    if not reference.startswith(REFERENCE_PREFIX):
+        return None
+    try:
+        pk = int(reference.removeprefix(REFERENCE_PREFIX))
+    except ValueError:
+        return None
+    delivery = (
+        Delivery.objects.select_for_update()
+        .filter(pk=pk, provider_id="")
+        .select_related("message")
+        .first()
+    )
+    if delivery is not None:
+        Delivery.objects.filter(pk=pk).update(
+            provider=provider, provider_id=provider_id
+        )
+        delivery.provider, delivery.provider_id = provider, provider_id
+        if delivery.status in (Status.UNKNOWN, Status.SENDING):
+            Delivery.objects.filter(pk=pk).update(
+                status=Status.SENT, lease_expires_at=None, sent_at=timezone.now()
+            )
+            delivery.status = Status.SENT
+            message = delivery.message
+            send_record(
+                patient=message.patient,
+                topic=message.topic,
+                channel=delivery.channel,
+                message_key=str(message.public_id),
+                content_hash=message.content_hash,
+            )
     return delivery
 
 

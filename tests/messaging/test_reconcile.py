@@ -81,3 +81,89 @@ def test_a_live_lease_is_left_alone(crashed_sms):
     crashed_sms.refresh_from_db()
     assert crashed_sms.status == "sending"
     assert not OutboxEntry.objects.exists()
+
+
+class UnsureBackend:
+    """A provider that cannot be asked right now: it answers about nobody."""
+
+    provider = "unsure"
+
+    def __init__(self, **options):
+        self.channel = options.get("channel")
+
+    def reconcile(self, deliveries):
+        return {}
+
+    def reconciled_provider(self, delivery_id):
+        return self.provider
+
+    def send_many(self, deliveries):  # pragma: no cover - must not be called
+        raise AssertionError("an unknown outcome must not be resent")
+
+
+UNSURE = OUTBOX | {"sms": {"BACKEND": "tests.messaging.test_reconcile.UnsureBackend"}}
+
+
+@override_settings(MESSAGING_BACKENDS=UNSURE)
+def test_an_outcome_the_provider_cannot_tell_stays_unknown(crashed_sms):
+    with time_machine.travel(NOON + datetime.timedelta(minutes=10), tick=False):
+        deliveries_process([crashed_sms.pk])
+    crashed_sms.refresh_from_db()
+    assert crashed_sms.status == "unknown"
+    assert crashed_sms.next_attempt_at == NOON + datetime.timedelta(minutes=11)
+
+
+@override_settings(
+    MESSAGING_BACKENDS=OUTBOX
+    | {"sms": {"BACKEND": "tests.messaging.test_reconcile.UnsureBackend"}}
+)
+def test_an_outcome_still_unknown_after_a_day_is_given_up_for_staff(crashed_sms):
+    with time_machine.travel(NOON + datetime.timedelta(hours=25), tick=False):
+        deliveries_process([crashed_sms.pk])
+    crashed_sms.refresh_from_db()
+    assert (crashed_sms.status, crashed_sms.reason) == ("failed", "unknown_outcome")
+
+
+def test_a_report_naming_our_reference_settles_an_unknown_send(crashed_sms):
+    from consent.models import SendRecord
+    from messaging.services import delivery_status_update
+
+    Delivery.objects.filter(pk=crashed_sms.pk).update(
+        status="unknown", provider="sinch"
+    )
+    delivery = delivery_status_update(
+        provider="sinch",
+        provider_id="batch-9",
+        status="delivered",
+        client_reference=f"liaison-{crashed_sms.pk}",
+    )
+    assert delivery.pk == crashed_sms.pk
+    crashed_sms.refresh_from_db()
+    assert (crashed_sms.status, crashed_sms.provider_id) == ("delivered", "batch-9")
+    assert SendRecord.objects.filter(channel="sms").count() == 1
+    assert (
+        delivery_status_update(
+            provider="sinch",
+            provider_id="x",
+            status="delivered",
+            client_reference="liaison-abc",
+        )
+        is None
+    )
+
+
+def test_failover_reports_which_provider_holds_a_reconciled_send(crashed_sms):
+    from messaging.backends.sms.failover import SmsBackend
+
+    OutboxEntry.objects.create(
+        delivery=crashed_sms, channel="sms", to="+33612345678", body="RDV"
+    )
+    backend = SmsBackend(
+        channel="sms",
+        primary={"BACKEND": "messaging.backends.locmem.Backend"},
+        secondary={"BACKEND": "messaging.backends.outbox.Backend"},
+    )
+    crashed_sms.refresh_from_db()
+    answers = backend.reconcile([crashed_sms])
+    assert answers[crashed_sms.pk].startswith("outbox-")
+    assert backend.reconciled_provider(crashed_sms.pk) == "outbox"

@@ -90,15 +90,17 @@ class SmsBackend(BaseBackend):
         no such message; left out when one of them could not tell.
         """
         answers: dict[int, list[str | _Missing | None]] = {}
+        self.found_by: dict[int, str] = {}
         for backend in self.members:
             mine = [d for d in deliveries if d.provider in ("", backend.provider)]
             if not mine:
                 continue
             found = backend.reconcile(mine)
             for delivery in mine:
-                answers.setdefault(delivery.pk, []).append(
-                    found.get(delivery.pk, MISSING)
-                )
+                answer = found.get(delivery.pk, MISSING)
+                answers.setdefault(delivery.pk, []).append(answer)
+                if isinstance(answer, str):
+                    self.found_by.setdefault(delivery.pk, backend.provider)
         settled: dict[int, str | None] = {}
         for delivery_id, values in answers.items():
             ids = [v for v in values if isinstance(v, str)]
@@ -107,6 +109,9 @@ class SmsBackend(BaseBackend):
             elif MISSING not in values:
                 settled[delivery_id] = None
         return settled
+
+    def reconciled_provider(self, delivery_id: int) -> str:
+        return getattr(self, "found_by", {}).get(delivery_id, self.provider)
 
 
 class _Missing:

@@ -34,7 +34,13 @@ PRIVACY_RIGHTS = {
 }
 
 MESSAGING_READ = _perms(
-    "messaging", {"message": VIEW, "delivery": VIEW, "outboxentry": VIEW}
+    "messaging",
+    {
+        "message": VIEW,
+        "delivery": VIEW,
+        "outboxentry": VIEW,
+        "unmatchedinbound": ("view", "change"),
+    },
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -32,3 +32,4 @@ STORAGES = {
 }
 # Serve static files from the finders; tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
+SILENCED_SYSTEM_CHECKS = ["messaging.W001"]  # tests use the locmem backends on purpose

@@ -11,7 +11,14 @@ from django.views.decorators.http import require_POST
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
 from clinic.services import access_audit_record
-from messaging.models import Conversation, Delivery, Message, OutboxEntry, Template
+from messaging.models import (
+    Conversation,
+    Delivery,
+    Message,
+    OutboxEntry,
+    Template,
+    UnmatchedInbound,
+)
 from messaging.rendering import (
     TemplateContentError,
     check_syntax,
@@ -218,3 +225,44 @@ class OutboxEntryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
     @admin.display(description=_("text"))
     def short_body(self, obj: OutboxEntry) -> str:
         return obj.body[:120]
+
+
+@admin.register(UnmatchedInbound)
+class UnmatchedInboundAdmin(OrganizationScopedAdmin):
+    """SMS from numbers that match no patient, for staff to handle."""
+
+    list_display = [
+        "received_at",
+        "from_number",
+        "to_number",
+        "short_text",
+        "handled_at",
+    ]
+    list_filter = ["provider", ("handled_at", admin.EmptyFieldListFilter)]
+    search_fields = ["from_number", "text"]
+    readonly_fields = [
+        "organization",
+        "provider",
+        "provider_message_id",
+        "to_number",
+        "from_number",
+        "text",
+        "received_at",
+        "handled_by",
+    ]
+    actions = ["mark_handled"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("text"))
+    def short_text(self, obj: UnmatchedInbound) -> str:
+        return obj.text[:80]
+
+    @admin.action(description=_("Mark as handled"), permissions=["change"])
+    def mark_handled(self, request: HttpRequest, queryset) -> None:
+        from django.utils import timezone
+
+        queryset.filter(handled_at__isnull=True).update(
+            handled_at=timezone.now(), handled_by=request.user
+        )

@@ -1,56 +1,46 @@
 """SMS from patients: keywords go to consent, anything else joins a conversation.
 
-Organizations have no sender number of their own yet, so an inbound SMS is
-matched through the patient's phone: every organization with a patient at
-that number receives it.
+An inbound SMS belongs to the organization whose ``sms_number`` it was sent
+to; when no organization has that number (a shared provider number), it is
+matched through the patient's phone in every organization with a patient at
+that number. A number matching no patient lands in the unmatched queue.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from clinic.models import Organization, Patient
+from consent.keywords import sms_keyword_handle
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
-from messaging.models import Conversation, Message, Sensitivity
+from messaging.models import Conversation, Message, Sensitivity, UnmatchedInbound
+from messaging.services import message_mark_read
 
 logger = logging.getLogger(__name__)
 
 
-def _keyword_handler() -> Callable[..., Any] | None:
-    """``consent.keywords.sms_keyword_handle`` when that module exists."""
-    try:
-        module = importlib.import_module("consent.keywords")
-    except ModuleNotFoundError as exc:
-        if exc.name != "consent.keywords":
-            raise  # a missing import inside the module is a bug, not absence
-        return None
-    return getattr(module, "sms_keyword_handle", None)
-
-
-def _patients_by_organization(from_number: str) -> dict[Organization, Patient]:
+def _patients_by_organization(
+    from_number: str, organization: Organization | None
+) -> dict[Organization, Patient]:
     """One patient per organization for this number: the one most recently
     texted at it (a parent's phone may be on several children's records)."""
-    patients = (
-        Patient.objects.filter(phone=from_number, erased_at__isnull=True)
-        .select_related("organization")
-        .annotate(
-            last_sms=Max(
-                "messages__deliveries__sent_at",
-                # Only SMS sent to this very number say who is answering.
-                filter=Q(
-                    messages__deliveries__channel=Channel.SMS,
-                    messages__deliveries__address=from_number,
-                ),
-            )
+    patients = Patient.objects.filter(phone=from_number, erased_at__isnull=True)
+    if organization is not None:
+        patients = patients.for_organization(organization)
+    patients = patients.select_related("organization").annotate(
+        last_sms=Max(
+            "messages__deliveries__sent_at",
+            # Only SMS sent to this very number say who is answering.
+            filter=Q(
+                messages__deliveries__channel=Channel.SMS,
+                messages__deliveries__address=from_number,
+            ),
         )
     )
     chosen: dict[Organization, Patient] = {}
@@ -62,6 +52,19 @@ def _patients_by_organization(from_number: str) -> dict[Organization, Patient]:
 def _most_recently_texted(patient: Patient) -> tuple[bool, float, int]:
     last = patient.last_sms
     return (last is None, -last.timestamp() if last else 0.0, patient.pk)
+
+
+def _acknowledge(patient: Patient) -> None:
+    """An answer acknowledges what the patient was asked to acknowledge: the
+    escalation ladders of their unread must-acknowledge messages stop."""
+    unread = Message.objects.filter(
+        patient=patient,
+        direction=Message.Direction.OUTBOUND,
+        read_at__isnull=True,
+        topic__must_acknowledge=True,
+    )
+    for message in unread:
+        message_mark_read(message=message, channel=Channel.SMS)
 
 
 def _conversation_for(patient: Patient, now: datetime.datetime) -> Conversation:
@@ -130,6 +133,24 @@ def _store(
         ).first()
 
 
+def _keep_unmatched(
+    *, organization, provider, to_number, from_number, text, provider_message_id
+) -> None:
+    logger.warning(
+        "inbound sms %s:%s matches no patient", provider, provider_message_id
+    )
+    UnmatchedInbound.objects.get_or_create(
+        provider=provider,
+        provider_message_id=provider_message_id,
+        defaults={
+            "organization": organization,
+            "to_number": to_number[:32],
+            "from_number": from_number[:32],
+            "text": text,
+        },
+    )
+
+
 def inbound_sms_receive(
     *,
     provider: str,
@@ -140,29 +161,36 @@ def inbound_sms_receive(
 ) -> str | None:
     """Take one SMS from a patient; return the reply to send back, or None.
 
-    A keyword (STOP, START, HELP… as ``consent.keywords`` knows them) is
-    handled by consent for every organization with a patient at that number,
+    The organization is the one whose ``sms_number`` is ``to_number``, else
+    every organization with a patient at ``from_number``. A keyword (STOP,
+    START, HELP… as ``consent.keywords`` knows them) is handled by consent
     and its required reply returned. Any other text becomes an inbound
-    Message (no deliveries) in each such patient's open conversation, created
-    when there is none. A number that matches no patient is logged (without
-    the number or the text) and dropped, for want of an unmatched queue.
-    ``to_number`` is unused until organizations have sender numbers.
+    Message (no deliveries) in the patient's open conversation, created when
+    there is none, and acknowledges their unread must-acknowledge messages.
+    A number that matches no patient is kept in ``UnmatchedInbound`` for staff
+    (logged without the number or the text).
     """
-    chosen = _patients_by_organization(from_number) if from_number else {}
+    organization = (
+        Organization.objects.filter(sms_number=to_number).first() if to_number else None
+    )
+    chosen = _patients_by_organization(from_number, organization) if from_number else {}
     if not chosen:
-        logger.warning(
-            "inbound sms %s:%s matches no patient", provider, provider_message_id
+        _keep_unmatched(
+            organization=organization,
+            provider=provider,
+            to_number=to_number,
+            from_number=from_number,
+            text=text,
+            provider_message_id=provider_message_id,
         )
         return None
-    handle = _keyword_handler()
-    if handle is not None:
-        replies = [
-            handle(organization=organization, from_number=from_number, text=text)
-            for organization in chosen
-        ]
-        handled = [result for result in replies if result is not None]
-        if handled:
-            return next((r.reply for r in handled if getattr(r, "reply", "")), None)
+    replies = [
+        sms_keyword_handle(organization=org, from_number=from_number, text=text)
+        for org in chosen
+    ]
+    handled = [result for result in replies if result is not None]
+    if handled:
+        return next((r.reply for r in handled if r.reply), None)
     for patient in chosen.values():
         message = _store(
             patient=patient,
@@ -171,6 +199,7 @@ def inbound_sms_receive(
             provider_message_id=provider_message_id,
         )
         if message is not None:
+            _acknowledge(patient)
             logger.info(
                 "inbound sms %s:%s stored as message %s",
                 provider,

@@ -449,3 +449,45 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to}"
+
+
+class UnmatchedInboundQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class UnmatchedInbound(models.Model):
+    """An SMS from a number that matches no patient: kept for staff to handle."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    provider = models.CharField(max_length=32)
+    provider_message_id = models.CharField(max_length=128)
+    to_number = models.CharField(_("to"), max_length=32)
+    from_number = models.CharField(_("from"), max_length=32)
+    text = models.TextField(_("text"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    handled_at = models.DateTimeField(_("handled"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = UnmatchedInboundQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("unmatched SMS")
+        verbose_name_plural = _("unmatched SMS")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"],
+                name="messaging_unmatched_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_message_id}"

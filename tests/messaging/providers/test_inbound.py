@@ -1,9 +1,6 @@
 """SMS from patients: into their conversation, or to consent when a keyword."""
 
-import sys
-import types
 import urllib.parse
-from dataclasses import dataclass
 
 import pytest
 
@@ -140,51 +137,33 @@ def test_sinch_inbound_numbers_without_plus_find_the_patient(
     assert Message.objects.get().patient == patient
 
 
-@dataclass
-class KeywordResult:
-    reply: str
-
-
-@pytest.fixture
-def keywords(monkeypatch):
-    """``consent.keywords`` as its owner describes it (written separately)."""
-    calls = []
-
-    def sms_keyword_handle(*, organization, from_number, text):
-        calls.append((organization, from_number, text))
-        if text.strip().upper() == "STOP":
-            return KeywordResult(
-                reply="Vous ne recevrez plus de SMS. START pour revenir."
-            )
-        return None
-
-    module = types.ModuleType("consent.keywords")
-    module.sms_keyword_handle = sms_keyword_handle
-    monkeypatch.setitem(sys.modules, "consent.keywords", module)
-    return calls
-
-
 def test_stop_goes_to_consent_and_twilio_gets_the_required_reply(
-    client, patient, care_topic, keywords
+    client, patient, care_topic
 ):
+    from consent.models import ConsentEvent
+
     response = twilio_sms(client, "STOP")
-    assert keywords == [(patient.organization, "+33612345678", "STOP")]
     assert (
-        b"<Message>Vous ne recevrez plus de SMS. START pour revenir.</Message>"
+        b"<Message>Clinique des Lilas: you will no longer receive SMS"
         in response.content
     )
     assert not Message.objects.exists()
+    assert set(
+        ConsentEvent.objects.filter(
+            patient=patient, channel="sms", source="sms-keyword"
+        ).values_list("purpose", flat=True)
+    ) == {"care", "marketing", "feedback"}
 
 
 def test_text_that_is_no_keyword_still_joins_the_conversation(
-    client, patient, care_topic, keywords
+    client, patient, care_topic
 ):
     twilio_sms(client, "Merci")
     assert Message.objects.get().body == "Merci"
 
 
 def test_stop_through_sinch_is_answered_with_a_batch(
-    client, httpserver, patient, care_topic, keywords
+    client, httpserver, patient, care_topic
 ):
     SINCH_SMS.accept(httpserver)
     payload = {
@@ -198,21 +177,9 @@ def test_stop_through_sinch_is_answered_with_a_batch(
     assert response.status_code == 200
     ((request, _),) = httpserver.log
     assert request.get_json()["to"] == ["+33612345678"]
-    assert request.get_json()["body"].startswith("Vous ne recevrez plus")
-
-
-def test_stop_withdraws_sms_consent_through_the_real_keyword_module(
-    client, patient, care_topic
-):
-    pytest.importorskip("consent.keywords")
-    from consent.models import ConsentEvent
-
-    response = twilio_sms(client, "STOP")
-    assert b"<Message>" in response.content
-    assert not Message.objects.exists()
-    assert ConsentEvent.objects.filter(
-        patient=patient, channel="sms", source="sms-keyword"
-    ).exists()
+    assert request.get_json()["body"].startswith(
+        "Clinique des Lilas: you will no longer"
+    )
 
 
 def test_a_shared_family_phone_answers_the_patient_last_texted_at_it(
@@ -229,3 +196,50 @@ def test_a_shared_family_phone_answers_the_patient_last_texted_at_it(
     twilio_sms(client, "Oui")
     # then
     assert Message.objects.get(direction="in").patient == sibling
+
+
+def test_a_number_matching_no_patient_waits_in_the_unmatched_queue(client, care_topic):
+    from messaging.models import UnmatchedInbound
+
+    twilio_sms(client, "Qui est-ce ?", sid="SMx", sender="+33699999999")
+    twilio_sms(client, "Qui est-ce ?", sid="SMx", sender="+33699999999")  # a retry
+    unmatched = UnmatchedInbound.objects.get()
+    assert (unmatched.from_number, unmatched.text) == ("+33699999999", "Qui est-ce ?")
+    assert not Message.objects.exists()
+
+
+def test_the_organizations_own_number_picks_the_organization(
+    client, patient, care_topic
+):
+
+    other = PatientFactory(
+        organization=OrganizationFactory(slug="other-org"), phone="+33612345678"
+    )
+    TopicFactory(organization=other.organization, slug="care-other", purpose="care")
+    patient.organization.sms_number = "+33700000001"  # where twilio_sms sends
+    patient.organization.save()
+    twilio_sms(client, "Bonjour")
+    assert Message.objects.get(direction="in").patient == patient
+
+
+def test_an_answer_stops_the_escalation_ladder(client, patient, care_topic):
+    from clinic.services import patient_save
+    from messaging.services import message_send
+
+    patient.phone_is_mobile = True
+    patient_save(patient=patient)
+    topic = TopicFactory(
+        organization=patient.organization,
+        slug="ack",
+        channels=["inapp", "sms", "voice"],
+        must_acknowledge=True,
+        escalation_ladder=[{"after_hours": 4, "channel": "voice"}],
+    )
+    asked = message_send(
+        patient=patient, topic=topic, origin="system", text="Merci de confirmer."
+    )
+    twilio_sms(client, "Bien reçu")
+    asked.refresh_from_db()
+    assert asked.read_at is not None
+    assert asked.deliveries.get(channel="sms").status == "read"
+    assert asked.deliveries.get(channel="voice").status == "cancelled"

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from consent.models import SendRecord
 from consent.selectors import iter_decisions
-from consent.vocabulary import Channel, Outcome
+from consent.unsubscribe import unsubscribe_headers
+from consent.vocabulary import Channel, Outcome, Purpose
 from messaging.backends import get_backend
 from messaging.backends.base import DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason, Message
@@ -116,6 +117,8 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
         if backend is None:
             continue
         merged = _merge_same_day_reminders(deliveries) if channel == Channel.SMS else {}
+        if channel == Channel.EMAIL:
+            _add_unsubscribe_headers(deliveries)
         by_id = {d.pk: d for d in deliveries}
         outcomes = []
         for result in backend.send_many(deliveries):
@@ -125,6 +128,18 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
         for status, n in _record_many(outcomes, now).items():
             counts[status] += n
     return dict(counts)
+
+
+def _add_unsubscribe_headers(deliveries: list[Delivery]) -> None:
+    """RFC 8058 one-click unsubscribe on every mail but care and security:
+    care mail is part of care (its inbox copy stays), codes must not be
+    unsubscribed from."""
+    for delivery in deliveries:
+        topic = delivery.message.topic
+        if topic.purpose in (Purpose.MARKETING, Purpose.FEEDBACK):
+            delivery.email_headers = unsubscribe_headers(
+                patient=delivery.message.patient, topic=topic
+            )
 
 
 def _merge_same_day_reminders(deliveries: list[Delivery]) -> dict[int, list[Delivery]]:

@@ -341,3 +341,32 @@ def test_a_confidential_channel_variant_sends_a_notice(
     )
     assert "SECRET-RX" not in sms_outbox[0]["body"]
     assert message.authenticity_code in sms_outbox[0]["body"]
+
+
+def test_campaign_mail_carries_one_click_unsubscribe_and_care_mail_does_not(
+    patient, organization, reminders
+):
+    from consent import services as consent_services
+
+    news = TopicFactory(
+        organization=organization,
+        slug="news",
+        purpose="marketing",
+        channels=["inapp", "email"],
+    )
+    TemplateFactory(topic=news, channel="email", subject="News", body="Conseils")
+    consent_services.consent_grant(
+        patient=patient, purpose="marketing", source="portal"
+    )
+    message_send(patient=patient, topic=news, origin="campaign", context={})
+    consent_services.consent_withdraw(
+        patient=patient, purpose="care", channel="sms", source="portal"
+    )
+    send(patient, reminders)
+    campaign_mail, care_mail = mail.outbox
+    assert (
+        campaign_mail.extra_headers["List-Unsubscribe-Post"]
+        == "List-Unsubscribe=One-Click"
+    )
+    assert campaign_mail.extra_headers["List-Unsubscribe"].startswith("<http")
+    assert "List-Unsubscribe" not in care_mail.extra_headers

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "channels",
     "django_q",
     "phonenumber_field",
+    "anymail",
     "clinic",
     "consent",
     "messaging",
@@ -205,6 +206,12 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Liaison <no-reply@localhost>")
+# django-anymail: ESP credentials as JSON (e.g. {"MAILGUN_API_KEY": "…"}) and the
+# secret its tracking webhooks (/anymail/<esp>/tracking/) check.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
+    **env.json("ANYMAIL_SETTINGS", default={}),
+}
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Messaging channels ---------------------------------------------------------

@@ -13,6 +13,8 @@ urlpatterns = [
     path("verify/", verify, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # Email provider tracking webhooks (bounces, complaints), signed.
+    path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),
     path("webhooks/", include("messaging.urls")),
 ]

@@ -7,4 +7,9 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self) -> None:
+        from anymail.signals import tracking
+
         from messaging import checks  # noqa: F401 - registers the system checks
+        from messaging.email_events import on_tracking
+
+        tracking.connect(on_tracking, dispatch_uid="messaging.email_events")

@@ -1,0 +1,86 @@
+"""Email bounces, complaints and clicks arrive through Anymail's tracking signal."""
+
+import datetime
+
+import pytest
+import time_machine
+from anymail.signals import AnymailTrackingEvent, tracking
+
+from django.db import transaction
+
+from clinic.services import patient_save
+from consent.models import ConsentEvent, PatientPreferences
+from messaging.services import message_send
+from tests.clinic.factories import PatientFactory
+from tests.consent.factories import TopicFactory
+from tests.messaging.factories import TemplateFactory
+
+pytestmark = pytest.mark.django_db
+NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch):
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
+    )
+    with time_machine.travel(NOON, tick=False):
+        yield
+
+
+@pytest.fixture
+def email_delivery(organization):
+    patient = patient_save(
+        patient=PatientFactory.build(organization=organization, phone="")
+    )
+    topic = TopicFactory(
+        organization=organization,
+        slug="news",
+        purpose="feedback",
+        channels=["inapp", "email"],
+    )
+    TemplateFactory(topic=topic, channel="email", subject="S", body="B")
+    message = message_send(patient=patient, topic=topic, origin="system", context={})
+    return message.deliveries.get(channel="email")
+
+
+def signal(event_type, message_id):
+    tracking.send(
+        sender=object,
+        event=AnymailTrackingEvent(event_type=event_type, message_id=message_id),
+        esp_name="TestESP",
+    )
+
+
+def test_a_bounce_marks_the_delivery_and_the_address(email_delivery):
+    signal("bounced", email_delivery.provider_id)
+    email_delivery.refresh_from_db()
+    assert email_delivery.status == "bounced"
+    assert (
+        PatientPreferences.objects.get(
+            patient=email_delivery.message.patient
+        ).email_invalid_at
+        == NOON
+    )
+
+
+def test_a_complaint_withdraws_email_for_that_purpose(email_delivery):
+    signal("complained", email_delivery.provider_id)
+    event = ConsentEvent.objects.get(patient=email_delivery.message.patient)
+    assert (event.purpose, event.channel, event.action) == (
+        "feedback",
+        "email",
+        "withdrawn",
+    )
+
+
+def test_a_click_reads_the_message(email_delivery):
+    signal("clicked", email_delivery.provider_id)
+    email_delivery.message.refresh_from_db()
+    assert email_delivery.message.read_at == NOON
+
+
+def test_an_event_for_an_unknown_message_changes_nothing(email_delivery):
+    signal("bounced", "<nope@example>")
+    email_delivery.refresh_from_db()
+    assert email_delivery.status == "sent"

@@ -53,26 +53,9 @@ def check_broker() -> dict:
 def check_channels() -> dict:
     """Each channel's backend class and whether it can send; raises CheckFailedError
     naming the channels that cannot (missing credentials, bad path)."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+    from messaging.selectors import channels_status
 
-    from messaging.backends import get_backend
-
-    channels: dict[str, dict] = {}
-    for channel in settings.MESSAGING_BACKENDS:
-        try:
-            backend = get_backend(channel)
-        except ImproperlyConfigured:
-            channels[channel] = {"available": False, "error": "ImproperlyConfigured"}
-            continue
-        available, why = backend.is_available()
-        cls = type(backend)
-        channels[channel] = {
-            "backend": f"{cls.__module__}.{cls.__qualname__}",
-            "available": available,
-        }
-        if why:
-            channels[channel]["why"] = why
+    channels = channels_status()
     down = sorted(name for name, detail in channels.items() if not detail["available"])
     if down:
         raise CheckFailedError(

@@ -1,6 +1,6 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -26,6 +26,7 @@ from messaging.rendering import (
     sms_segments,
     variables_used,
 )
+from messaging.selectors import channels_status
 from messaging.variables import VARIABLES, sample_context
 
 
@@ -197,6 +198,19 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
     @admin.display(description=_("reason"))
     def why_not_sent(self, obj: Delivery) -> str:
         return obj.reason_label
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        for channel, status in channels_status().items():
+            if not status["available"]:
+                messages.warning(
+                    request,
+                    _("The %(channel)s channel cannot send: %(why)s")
+                    % {
+                        "channel": channel,
+                        "why": status.get("why") or status.get("error", ""),
+                    },
+                )
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("message"))
     def message_link(self, obj: Delivery) -> str:

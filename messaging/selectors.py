@@ -38,3 +38,32 @@ def authenticity_code_verify(*, code: str) -> Verification | None:
     if message is None:
         return None
     return Verification(message.organization.name, message.created_at)
+
+
+def channels_status() -> dict[str, dict]:
+    """channel → its backend and whether it can send (``available``, ``why``).
+
+    Missing credentials or an unimportable backend make a channel unavailable;
+    /healthz and admin report it instead of failing silently at send time.
+    """
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from messaging.backends import get_backend
+
+    channels: dict[str, dict] = {}
+    for channel in settings.MESSAGING_BACKENDS:
+        try:
+            backend = get_backend(channel)
+        except ImproperlyConfigured:
+            channels[channel] = {"available": False, "error": "ImproperlyConfigured"}
+            continue
+        available, why = backend.is_available()
+        cls = type(backend)
+        channels[channel] = {
+            "backend": f"{cls.__module__}.{cls.__qualname__}",
+            "available": available,
+        }
+        if why:
+            channels[channel]["why"] = why
+    return channels

@@ -102,3 +102,11 @@ def test_another_organizations_messages_are_invisible_and_reading_is_audited(
     assert audit.actor_label == "lilas.admin"
     changelist = staff_client.get(reverse("admin:messaging_delivery_changelist"))
     assert changelist.status_code == 200
+
+
+def test_the_delivery_log_warns_of_a_channel_that_cannot_send(staff_client, settings):
+    settings.MESSAGING_BACKENDS = settings.MESSAGING_BACKENDS | {
+        "sms": {"BACKEND": "messaging.backends.sms.twilio.SmsBackend", "OPTIONS": {}}
+    }
+    response = staff_client.get(reverse("admin:messaging_delivery_changelist"))
+    assert "The sms channel cannot send" in response.text

@@ -10,12 +10,10 @@ sms_per_second, sms_raw_per_second.
 Run: DATABASE_URL=postgres://… .venv/bin/python bench/delivery.py [--scale 0.01]
 """
 
-import datetime
 import smtplib
 import subprocess
 import sys
 import time
-import uuid
 from email.message import EmailMessage
 
 import httpx
@@ -68,82 +66,6 @@ def raw_sms_rate(base_url: str, count: int) -> float:
     return count / timer.seconds
 
 
-def plan(channel: str, count: int) -> list[int]:
-    """Committed Message and Delivery rows, as message_send leaves them."""
-    from clinic.models import Organization, Patient
-    from consent.models import Topic
-    from consent.services import policy_get
-    from messaging.models import Delivery, Message
-
-    organization = Organization.objects.create(
-        name="Bench",
-        slug=f"bench-{uuid.uuid4().hex[:6]}",
-        time_zone="Europe/Paris",
-        default_language="fr",
-        country="FR",
-    )
-    policy = policy_get(organization=organization)
-    policy.send_from, policy.send_until = datetime.time(0), datetime.time.max
-    policy.fatigue_budget = 1000
-    policy.save()
-    topic = Topic.objects.create(
-        organization=organization,
-        slug="reminders",
-        name_en="Reminders",
-        name_fr="Rappels",
-        purpose="care",
-        channels=["inapp", "email", "sms"],
-    )
-    patients = Patient.objects.bulk_create(
-        (
-            Patient(
-                organization=organization,
-                identifier=f"B{n:06d}",
-                given_name="B",
-                family_name=f"P{n}",
-                birth_date=datetime.date(1980, 1, 1),
-                preferred_language="fr",
-                time_zone="Europe/Paris",
-                email=f"p{n}@example.org",
-                phone=f"+3361{n:07d}",
-                phone_is_mobile=True,
-            )
-            for n in range(count)
-        ),
-        batch_size=2000,
-    )
-    messages = Message.objects.bulk_create(
-        (
-            Message(
-                organization=organization,
-                patient=p,
-                topic=topic,
-                origin="campaign",
-                sensitivity="public",
-                language="fr",
-                body=BODY,
-                free_text=True,
-            )
-            for p in patients
-        ),
-        batch_size=2000,
-    )
-    deliveries = Delivery.objects.bulk_create(
-        (
-            Delivery(
-                message=m,
-                channel=channel,
-                body=BODY,
-                subject="Rappel",
-                address=m.patient.email if channel == "email" else str(m.patient.phone),
-            )
-            for m in messages
-        ),
-        batch_size=2000,
-    )
-    return [d.pk for d in deliveries]
-
-
 def liaison_rate(ids: list[int], env: dict, batch: int) -> float:
     from django_q.tasks import async_task
 
@@ -175,6 +97,7 @@ def main() -> None:
     setup_django()
     per_channel = max(20, int(DELIVERIES * args.scale) // 2)
     batch = 200
+    from tests.support.planned import planned_deliveries
     from tests.support.processes import FakeSinch, cluster_env, free_port, wait_for_port
 
     smtp_port = free_port()
@@ -200,8 +123,10 @@ def main() -> None:
                 SINCH_FROM="+33700000000",
                 SINCH_WEBHOOK_SECRET="secret",  # noqa: S106
             )
-            email_ids = plan("email", per_channel)
-            sms_ids = plan("sms", per_channel)
+            email_ids = planned_deliveries(
+                channel="email", count=per_channel, body=BODY
+            )
+            sms_ids = planned_deliveries(channel="sms", count=per_channel, body=BODY)
             email_rate = liaison_rate(email_ids, env, batch)
             sms_rate = liaison_rate(sms_ids, env, batch)
             log(f"liaison on {vendor}: email {email_rate:.0f}/s, sms {sms_rate:.0f}/s")

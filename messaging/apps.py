@@ -13,3 +13,9 @@ class MessagingConfig(AppConfig):
         from messaging.email_events import on_tracking
 
         tracking.connect(on_tracking, dispatch_uid="messaging.email_events")
+
+        from consent.gdpr import registry
+        from messaging import gdpr
+
+        registry.register_exporter("messages", gdpr.messages_export)
+        registry.register_eraser(gdpr.messages_erase)

@@ -253,13 +253,7 @@ def test_caps_hold_for_any_sequence_of_sends(organization, gaps, purpose):
 
 
 def test_ledger_rows_cannot_be_altered(organization):
-    from django.db import (
-        IntegrityError,
-        InternalError,
-        OperationalError,
-        connection,
-        transaction,
-    )
+    from django.db import DatabaseError, connection, transaction
 
     from consent.models import ConsentEvent
 
@@ -277,7 +271,7 @@ def test_ledger_rows_cannot_be_altered(organization):
         ConsentEvent.objects.filter(pk=event.pk).delete()
     # Even raw SQL is refused by the database.
     with (
-        pytest.raises((IntegrityError, InternalError, OperationalError)),
+        pytest.raises(DatabaseError),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):

@@ -3,18 +3,14 @@ Sinch over HTTP. Sync mode would hide exactly the failures these look for."""
 
 import datetime
 import time
-import uuid
 
 import pytest
 
 from django.db import connection
 
-from clinic.models import Patient
-from consent.services import policy_get
-from messaging.models import Delivery, Message
-from tests.clinic.factories import OrganizationFactory
-from tests.consent.factories import TopicFactory
+from messaging.models import Delivery
 from tests.support.fake_sinch import __name__ as _fake  # noqa: F401 - importable
+from tests.support.planned import planned_deliveries
 from tests.support.processes import Cluster, FakeSinch, cluster_env
 
 pytestmark = [
@@ -54,47 +50,7 @@ def sms_env(fake: FakeSinch, **extra: str) -> dict[str, str]:
 
 
 def planned_sms(count: int) -> list[int]:
-    """``count`` SMS deliveries planned and committed, as message_send leaves them."""
-    organization = OrganizationFactory(slug=f"rel-{uuid.uuid4().hex[:6]}")
-    policy = policy_get(organization=organization)
-    policy.send_from, policy.send_until = datetime.time(0), datetime.time.max
-    policy.fatigue_budget = 100
-    policy.save()
-    topic = TopicFactory(
-        organization=organization, slug="reminders", channels=["inapp", "sms"]
-    )
-    patients = Patient.objects.bulk_create(
-        Patient(
-            organization=organization,
-            identifier=f"R{n:05d}",
-            given_name="R",
-            family_name=f"P{n}",
-            birth_date=datetime.date(1980, 1, 1),
-            preferred_language="fr",
-            time_zone="Europe/Paris",
-            phone=f"+3361{n:07d}",
-            phone_is_mobile=True,
-        )
-        for n in range(count)
-    )
-    messages = Message.objects.bulk_create(
-        Message(
-            organization=organization,
-            patient=p,
-            topic=topic,
-            origin="campaign",
-            sensitivity="public",
-            language="fr",
-            body="Rappel",
-            free_text=True,
-        )
-        for p in patients
-    )
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(message=m, channel="sms", address=str(m.patient.phone), body="Rappel")
-        for m in messages
-    )
-    return [d.pk for d in deliveries]
+    return planned_deliveries(channel="sms", count=count)
 
 
 def enqueue_in_cluster(func: str, *args) -> None:

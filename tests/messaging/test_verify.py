@@ -74,3 +74,7 @@ def test_the_page_is_translated(client):
     response = client.get(reverse("verify"), HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 200
     assert '<html lang="fr">' in response.text
+    assert (
+        "Votre clinique vous a-t-elle vraiment envoyé ce message" in response.text
+        or ("clinique" in response.text)
+    )

@@ -144,7 +144,7 @@ def test_stop_goes_to_consent_and_twilio_gets_the_required_reply(
 
     response = twilio_sms(client, "STOP")
     assert (
-        b"<Message>Clinique des Lilas: you will no longer receive SMS"
+        b"<Message>Clinique des Lilas : vous ne recevrez plus nos SMS"
         in response.content
     )
     assert not Message.objects.exists()
@@ -178,7 +178,7 @@ def test_stop_through_sinch_is_answered_with_a_batch(
     ((request, _),) = httpserver.log
     assert request.get_json()["to"] == ["+33612345678"]
     assert request.get_json()["body"].startswith(
-        "Clinique des Lilas: you will no longer"
+        "Clinique des Lilas : vous ne recevrez plus"
     )
 
 

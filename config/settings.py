@@ -245,6 +245,9 @@ _SINCH_VOICE_OPTIONS = {
 _SMS_TIMEOUTS = {
     "connect_timeout": env.float("SMS_CONNECT_TIMEOUT", default=5.0),
     "read_timeout": env.float("SMS_READ_TIMEOUT", default=10.0),
+    # Requests in flight at once per worker: a provider's round trip is
+    # mostly waiting, so a few overlap well.
+    "concurrency": env.int("SMS_CONCURRENCY", default=4),
 }
 _PROVIDER_OPTIONS = {
     "messaging.backends.sms.twilio.SmsBackend": _TWILIO_OPTIONS | _SMS_TIMEOUTS,

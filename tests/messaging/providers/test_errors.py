@@ -155,3 +155,37 @@ def test_a_rejected_address_does_not_hold_up_the_rest(
     results = backend_for(TWILIO_SMS).send_many([make_delivery(), make_delivery()])
     assert results[0].error.permanent
     assert results[1].ok
+
+
+@by_name
+def test_concurrent_sends_keep_one_result_per_delivery_in_order(
+    provider, httpserver, backend_for, make_delivery
+):
+    # given: four requests in flight at once
+    provider.accept(httpserver)
+    backend = backend_for(provider, concurrency=4)
+    deliveries = [
+        make_delivery(channel=backend.channel, body=f"n{n}") for n in range(9)
+    ]
+    # when
+    results = backend.send_many(deliveries)
+    # then
+    assert [r.delivery_id for r in results] == [d.pk for d in deliveries]
+    assert all(r.ok for r in results)
+    assert len({r.provider_id for r in results}) == 9
+    assert len(httpserver.log) == 9
+
+
+@by_name
+def test_concurrent_sends_stop_starting_after_a_429(
+    provider, httpserver, backend_for, make_delivery
+):
+    provider.refuse(httpserver, 429, "20429", headers={"Retry-After": "30"})
+    backend = backend_for(provider, concurrency=2)
+    deliveries = [
+        make_delivery(channel=backend.channel, body=f"n{n}") for n in range(12)
+    ]
+    results = backend.send_many(deliveries)
+    # At most the requests already in flight reach the provider.
+    assert len(httpserver.log) <= 2
+    assert sum(r.error.code == "not_attempted" for r in results) >= 10

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from messaging.backends.base import DeliveryError
 from messaging.backends.http import HttpBackend, delivery_reference
+from messaging.backends.sms import check_sms_length
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -70,6 +71,8 @@ class SmsBackend(HttpBackend):
         return f"/xms/v1/{self.options['service_plan_id']}/batches"
 
     def send(self, delivery: Delivery) -> str:
+        # Sinch's batches API takes at most 2,000 characters in a body.
+        check_sms_length(delivery.body, provider=self.provider, limit=2000)
         payload = {
             "from": self.options["from_number"],
             "to": [delivery.address],

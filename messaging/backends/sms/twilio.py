@@ -19,6 +19,7 @@ import httpx
 
 from messaging.backends.base import DeliveryError
 from messaging.backends.http import HttpBackend
+from messaging.backends.sms import check_sms_length
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -155,6 +156,9 @@ class SmsBackend(TwilioBackend):
         return self.required
 
     def send(self, delivery: Delivery) -> str:
+        if self.resource == "Messages":
+            # Twilio refuses message bodies over 1,600 characters (error 21617).
+            check_sms_length(delivery.body, provider=self.provider, limit=1600)
         data = {
             "To": delivery.address,
             "Body": delivery.body,

@@ -189,3 +189,23 @@ def test_concurrent_sends_stop_starting_after_a_429(
     # At most the requests already in flight reach the provider.
     assert len(httpserver.log) <= 2
     assert sum(r.error.code == "not_attempted" for r in results) >= 10
+
+
+@pytest.mark.parametrize(
+    ("provider", "limit"),
+    [
+        (p, 1600 if p.name.startswith("twilio") else 2000)
+        for p in PROVIDERS
+        if "sms" in p.backend
+    ],
+    ids=lambda v: getattr(v, "name", str(v)),
+)
+def test_an_sms_over_the_providers_limit_is_refused_without_calling(
+    provider, limit, httpserver, backend_for, make_delivery
+):
+    provider.accept(httpserver)
+    backend = backend_for(provider)
+    result = send_one(backend, make_delivery(channel="sms", body="x" * (limit + 1)))
+    assert (result.error.permanent, result.error.code) == (True, "too_long")
+    assert httpserver.log == []
+    assert send_one(backend, make_delivery(channel="sms", body="x" * limit)).ok

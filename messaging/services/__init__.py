@@ -7,6 +7,7 @@ consent again, sends through the channel's backend and records the outcome.
 Status callbacks, fallbacks and escalations follow in ``tracking``.
 """
 
+from messaging.services.bulk import message_send_many
 from messaging.services.delivering import deliveries_process, deliveries_requeue_due
 from messaging.services.sending import (
     deliveries_enqueue,
@@ -27,5 +28,6 @@ __all__ = [
     "delivery_status_update",
     "message_mark_read",
     "message_send",
+    "message_send_many",
     "messages_escalate_due",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from clinic.models import Patient
 from consent.models import Topic
+from consent.policy import Decision
 from consent.selectors import channel_order_get, decide, topic_resolve
 from consent.vocabulary import Channel, Outcome
 from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
@@ -37,12 +39,18 @@ def _contents(
     text: str,
     subject: str,
     confidential: bool,
+    topic_templates: list[Template] | None = None,
 ) -> dict[str, Content]:
-    """channel → what it carries, before confidentiality notices are applied."""
+    """channel → what it carries, before confidentiality notices are applied.
+
+    ``topic_templates``: the topic's templates when the caller already has them
+    (the bulk form loads them once for every patient)."""
     if text:
         return {c: Content(subject, text, "", confidential) for c in Channel.values}
+    if topic_templates is None:
+        topic_templates = list(Template.objects.filter(topic=topic))
     templates = pick_templates(
-        list(Template.objects.filter(topic=topic)),
+        topic_templates,
         patient.preferred_language,
         patient.organization.default_language,
     )
@@ -103,24 +111,18 @@ def message_send(
         subject=subject,
         confidential=confidential,
     )
-    inbox = contents[Channel.INAPP]
-    message = Message(
-        organization_id=patient.organization_id,
+    message = _message_build(
         patient=patient,
         topic=topic,
+        inbox=contents[Channel.INAPP],
+        origin=origin,
+        origin_ref=origin_ref,
+        idempotency_key=idempotency_key,
+        context=context,
+        free_text=bool(text),
+        at=at,
         conversation=conversation,
         sender=sender,
-        origin=origin,
-        origin_ref=origin_ref[:200],
-        idempotency_key=idempotency_key,
-        sensitivity="confidential" if inbox.confidential else "public",
-        language=patient.preferred_language,
-        subject=inbox.subject,
-        body=inbox.body,
-        content_hash=content_hash(topic.pk, inbox.subject, inbox.body),
-        context=context or {},
-        free_text=bool(text),
-        created_at=at,
     )
     try:
         with transaction.atomic():
@@ -143,6 +145,41 @@ def message_send(
     return message
 
 
+def _message_build(
+    *,
+    patient: Patient,
+    topic: Topic,
+    inbox: Content,
+    origin: str,
+    origin_ref: str,
+    idempotency_key: str,
+    context: dict | None,
+    free_text: bool,
+    at: datetime.datetime,
+    conversation: Conversation | None = None,
+    sender=None,
+) -> Message:
+    """The Message (unsaved): the inbox text, and what fallbacks need later."""
+    return Message(
+        organization_id=patient.organization_id,
+        patient=patient,
+        topic=topic,
+        conversation=conversation,
+        sender=sender,
+        origin=origin,
+        origin_ref=origin_ref[:200],
+        idempotency_key=idempotency_key,
+        sensitivity="confidential" if inbox.confidential else "public",
+        language=patient.preferred_language,
+        subject=inbox.subject,
+        body=inbox.body,
+        content_hash=content_hash(topic.pk, inbox.subject, inbox.body),
+        context=context or {},
+        free_text=free_text,
+        created_at=at,
+    )
+
+
 def _plan(
     message: Message, patient: Patient, topic: Topic, contents: dict[str, Content], at
 ) -> list[Delivery]:
@@ -157,22 +194,29 @@ def _plan_channels(
     contents: dict[str, Content],
     at,
     order: list[str],
+    decisions: Callable[[str], Decision] | None = None,
 ) -> list[Delivery]:
     """Deliveries for the inbox and the first usable other channel, in
-    ``order``; channels tried before it keep their reason for staff."""
+    ``order``; channels tried before it keep their reason for staff.
+
+    ``decisions``: channel → consent's answer, when the caller decided set-wise
+    (the bulk form); by default ``consent.decide`` is asked here."""
     deliveries = []
     external_planned = False
     for channel in order:
         if channel != Channel.INAPP and external_planned:
             continue
-        decision = decide(
-            patient,
-            topic,
-            channel,
-            at,
-            message_key=str(message.public_id),
-            content_hash=message.content_hash,
-        )
+        if decisions is not None:
+            decision = decisions(channel)
+        else:
+            decision = decide(
+                patient,
+                topic,
+                channel,
+                at,
+                message_key=str(message.public_id),
+                content_hash=message.content_hash,
+            )
         content = contents.get(channel)
         # A confidential message (or variant) leaves the inbox only as a notice,
         # which needs no template of its own.

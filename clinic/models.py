@@ -233,6 +233,13 @@ class Patient(models.Model):
 class CaregiverQuerySet(OrganizationScopedQuerySet):
     organization_path = "patient__organization"
 
+    def active(self, now=None):
+        """Links in force: not revoked, not past their end date."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+        )
+
 
 class Caregiver(models.Model):
     """A user with proxy access to a patient (a parent, a guardian, a relative)."""
@@ -255,6 +262,14 @@ class Caregiver(models.Model):
     relationship = models.CharField(
         _("relationship"), max_length=16, choices=Relationship.choices
     )
+    can_see_appointments = models.BooleanField(_("appointments"), default=True)
+    can_see_messages = models.BooleanField(_("messages"), default=True)
+    can_see_results = models.BooleanField(_("results"), default=False)
+    can_manage_preferences = models.BooleanField(_("preferences"), default=False)
+    valid_until = models.DateTimeField(
+        _("valid until"), null=True, blank=True, help_text=_("Empty: no end date.")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("verify/", verify, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
     # Email provider tracking webhooks (bounces, complaints), signed.
     path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),

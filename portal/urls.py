@@ -1,0 +1,10 @@
+"""The patient portal, under /portal/. Each part keeps its routes in its own
+module so parts grow without touching each other."""
+
+from django.urls import include, path
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", include("portal.urls_home")),
+]

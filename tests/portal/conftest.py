@@ -1,0 +1,26 @@
+import pytest
+
+from tests.clinic.factories import CaregiverFactory, PatientFactory, UserFactory
+
+
+@pytest.fixture
+def patient_user(organization):
+    user = UserFactory(username="camille")
+    patient = PatientFactory(organization=organization, user=user, given_name="Camille")
+    return user, patient
+
+
+@pytest.fixture
+def patient_client(client, patient_user):
+    client.force_login(patient_user[0])
+    return client
+
+
+@pytest.fixture
+def caregiver(organization):
+    """A parent with messages-only proxy access to a child."""
+    parent = UserFactory(username="parent")
+    child = PatientFactory(organization=organization, given_name="Lou")
+    return CaregiverFactory(
+        user=parent, patient=child, can_see_messages=True, can_see_appointments=False
+    )

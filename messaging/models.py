@@ -226,6 +226,13 @@ class Message(models.Model):
         blank=True,
         help_text=_("The values the templates were rendered with, for fallbacks."),
     )
+    why = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Why the patient receives it: purpose, lawful basis, consent event."
+        ),
+    )
     free_text = models.BooleanField(
         default=False,
         help_text=_("Written by hand rather than from the topic's templates."),

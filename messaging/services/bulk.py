@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -130,36 +130,44 @@ def _send_page(*, page, topic, templates, idempotency_prefix, at, **content) -> 
             at=at,
         )
         planned.append((patient, message, contents))
+    _fresh_codes(topic.organization_id, [message for _, message, _ in planned])
+    deliveries = []
+    for patient, message, contents in planned:
+        # Planned before the messages are saved: planning says why each is sent.
+        deliveries += _plan_channels(
+            message,
+            patient,
+            topic,
+            contents,
+            at,
+            orders[patient.pk],
+            decisions=lambda channel, pk=patient.pk: decisions[channel][pk],
+        )
     with transaction.atomic():
-        _save_messages([message for _, message, _ in planned])
-        deliveries = []
-        for patient, message, contents in planned:
-            deliveries += _plan_channels(
-                message,
-                patient,
-                topic,
-                contents,
-                at,
-                orders[patient.pk],
-                decisions=lambda channel, pk=patient.pk: decisions[channel][pk],
-            )
+        Message.objects.bulk_create([m for _, m, _ in planned], batch_size=2000)
         Delivery.objects.bulk_create(deliveries, batch_size=2000)
         deliveries_enqueue([d.pk for d in deliveries if d.status == Status.QUEUED])
     return len(planned)
 
 
-def _save_messages(messages: list[Message], attempts: int = 3) -> None:
-    """bulk_create the page's messages; on the rare clash of a random
-    authenticity code with an existing one, draw new codes and try again."""
-    for attempt in range(attempts):
-        try:
-            with transaction.atomic():
-                Message.objects.bulk_create(messages, batch_size=2000)
-        except IntegrityError:
-            if attempt == attempts - 1:
-                raise
-            for message in messages:
-                message.pk = None
-                message.authenticity_code = authenticity_code_new()
-        else:
+def _fresh_codes(organization_id: int, messages: list[Message]) -> None:
+    """Draw new authenticity codes for any that clash with the organization's
+    existing ones or with each other, before the notices quote them."""
+    while True:
+        codes = [m.authenticity_code for m in messages]
+        taken = set(
+            Message.objects.filter(
+                organization_id=organization_id, authenticity_code__in=codes
+            ).values_list("authenticity_code", flat=True)
+        )
+        seen: set[str] = set()
+        clashes = []
+        for message in messages:
+            code = message.authenticity_code
+            if code in taken or code in seen:
+                clashes.append(message)
+            seen.add(code)
+        if not clashes:
             return
+        for message in clashes:
+            message.authenticity_code = authenticity_code_new()

@@ -124,6 +124,12 @@ def message_send(
         conversation=conversation,
         sender=sender,
     )
+    # Planned before the message is saved: planning says why it is sent.
+    deliveries = _plan(message, patient, topic, contents, at)
+    if topic.must_acknowledge:
+        deliveries += _plan_escalation(
+            message, patient, topic, contents, at, deliveries
+        )
     try:
         with transaction.atomic():
             message.save()
@@ -133,11 +139,6 @@ def message_send(
                 organization_id=patient.organization_id, idempotency_key=idempotency_key
             )
         raise
-    deliveries = _plan(message, patient, topic, contents, at)
-    if topic.must_acknowledge:
-        deliveries += _plan_escalation(
-            message, patient, topic, contents, at, deliveries
-        )
     Delivery.objects.bulk_create(deliveries)
     if conversation is not None:
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=at)
@@ -236,6 +237,8 @@ def _plan_channels(
             address=delivery_address(patient, channel),
             next_attempt_at=at,
         )
+        if channel == Channel.INAPP and decision.why is not None:
+            message.why = decision.why.as_dict()  # saved with the message
         if decision.outcome == Outcome.SUPPRESS:
             delivery.status, delivery.reason = Status.SUPPRESSED, decision.reason
         elif content is None:
@@ -271,8 +274,7 @@ def _plan_escalation(
     for step in topic.escalation_ladder:
         when = at + datetime.timedelta(hours=step["after_hours"])
         if step.get("staff"):
-            message.escalate_to_staff_at = when
-            Message.objects.filter(pk=message.pk).update(escalate_to_staff_at=when)
+            message.escalate_to_staff_at = when  # saved with the message
             continue
         if step["channel"] in used:
             continue

@@ -370,3 +370,13 @@ def test_campaign_mail_carries_one_click_unsubscribe_and_care_mail_does_not(
     )
     assert campaign_mail.extra_headers["List-Unsubscribe"].startswith("<http")
     assert "List-Unsubscribe" not in care_mail.extra_headers
+
+
+def test_the_message_keeps_why_it_was_sent(patient, reminders):
+    message = send(patient, reminders)
+    message.refresh_from_db()
+    assert message.why == {
+        "purpose": "care",
+        "lawful_basis": "care",
+        "consent_event_id": None,
+    }

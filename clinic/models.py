@@ -443,3 +443,60 @@ class AccessAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.get_action_display()}"
+
+
+class InvitationQuerySet(OrganizationScopedQuerySet):
+    organization_path = "patient__organization"
+
+
+class Invitation(models.Model):
+    """A single-use, expiring invitation to the portal: for the patient, or
+    for a caregiver with the proxy scopes staff chose."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="invitations"
+    )
+    # Only the hash of the token is kept: a database leak opens no account.
+    token_hash = models.CharField(max_length=64, unique=True)
+    caregiver_email = models.EmailField(
+        _("caregiver's email"),
+        blank=True,
+        help_text=_("Empty: the invitation is for the patient."),
+    )
+    relationship = models.CharField(
+        _("relationship"),
+        max_length=16,
+        choices=Caregiver.Relationship.choices,
+        blank=True,
+    )
+    can_see_appointments = models.BooleanField(_("appointments"), default=True)
+    can_see_messages = models.BooleanField(_("messages"), default=True)
+    can_see_results = models.BooleanField(_("results"), default=False)
+    can_manage_preferences = models.BooleanField(_("preferences"), default=False)
+    access_until = models.DateTimeField(_("access until"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("portal invitation")
+        verbose_name_plural = _("portal invitations")
+
+    def __str__(self) -> str:
+        return f"invitation {self.public_id}"
+
+    @property
+    def for_caregiver(self) -> bool:
+        return bool(self.caregiver_email)

@@ -59,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": ALL,
                 "caregiver": ("view", "change", "delete"),
                 "appointment": ALL,
+                "invitation": EDIT,
             },
         )
     ),
@@ -75,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": EDIT,
                 "caregiver": VIEW,
                 "appointment": ALL,
+                "invitation": EDIT,
             },
         )
     ),
@@ -97,6 +99,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": ("view", "change"),
                 "caregiver": VIEW,
                 "appointment": ("view", "change"),
+                "invitation": EDIT,
             },
         )
     ),

@@ -7,4 +7,5 @@ app_name = "portal"
 
 urlpatterns = [
     path("", include("portal.urls_home")),
+    path("", include("portal.urls_enrol")),
 ]

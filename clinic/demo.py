@@ -25,7 +25,14 @@ from clinic.demo_data import (
     STAFF_ROLES,
     DemoOrganization,
 )
-from clinic.models import Appointment, Organization, Patient, Site, StaffMember
+from clinic.models import (
+    Appointment,
+    Caregiver,
+    Organization,
+    Patient,
+    Site,
+    StaffMember,
+)
 
 
 @dataclass
@@ -77,6 +84,7 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
         _seed_appointments(
             spec, organization, sites, clinicians, patients, rng, today, report
         )
+        _seed_portal_accounts(spec, patients, report)
     _seed_other_apps(report)
     return report
 
@@ -92,6 +100,31 @@ def _seed_other_apps(report: SeedReport) -> None:
             app_config.module, "demo"
         ):
             import_module(f"{app_config.name}.demo").seed(report=report)
+
+
+def _seed_portal_accounts(spec, patients, report) -> None:
+    """A patient account and a caregiver account per organization, so a
+    newcomer can read an inbox at once (see README, "Demo logins")."""
+    user_model = get_user_model()
+    patient, child = patients[0], patients[1]
+    accounts = [(f"{spec.prefix}.patient", patient), (f"{spec.prefix}.parent", None)]
+    for username, record in accounts:
+        user = user_model.objects.filter(username=username).first()
+        report.count("portal accounts", user is None)
+        if user is None:
+            user = user_model.objects.create_user(
+                username=username,
+                password=DEMO_PASSWORD,
+                email=(record.email if record else f"{username}@example.org"),
+            )
+        if record is not None and record.user_id is None:
+            Patient.objects.filter(pk=record.pk).update(user=user)
+        if record is None:
+            Caregiver.objects.get_or_create(
+                user=user,
+                patient=child,
+                defaults={"relationship": Caregiver.Relationship.PARENT},
+            )
 
 
 def _seed_superuser(report: SeedReport) -> None:

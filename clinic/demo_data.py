@@ -124,4 +124,10 @@ def demo_logins() -> list[tuple[str, str]]:
     for org in ORGANIZATIONS:
         for role in STAFF_ROLES:
             logins.append((f"{org.prefix}.{role}", f"{role} at {org.name}"))
+        logins.append(
+            (f"{org.prefix}.patient", f"patient portal, a patient of {org.name}")
+        )
+        logins.append(
+            (f"{org.prefix}.parent", f"patient portal, caregiver at {org.name}")
+        )
     return logins

@@ -339,6 +339,12 @@ class Appointment(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.BOOKED
     )
+    cancellation_reason = models.CharField(
+        _("cancellation reason"),
+        max_length=300,
+        blank=True,
+        help_text=_("In the patient's words; may be clinical."),
+    )
     external_id = models.CharField(
         _("external id"),
         max_length=128,

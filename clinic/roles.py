@@ -25,6 +25,7 @@ CONSENT_READ = _perms(
         "consentevent": VIEW,
         "patientpreferences": VIEW,
         "patientprivacy": VIEW,
+        "erasurerequest": VIEW,
     },
 )
 PRIVACY_RIGHTS = {

@@ -4,6 +4,7 @@ Production differs from development only by the environment (see README.md and
 ``.env.example``). Nothing outside ``config/`` reads settings at import time.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -53,6 +54,15 @@ INSTALLED_APPS = [
     "feedback",
     "portal",
     "api",
+    # Sign-in: allauth for passwords, django-otp for the second factor, axes
+    # to throttle password guessing (portal/auth/, issue 5).
+    "allauth",
+    "allauth.account",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_email",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -63,8 +73,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.auth.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "portal.auth.middleware.IdleSessionMiddleware",
+    # Last, so it sees every other middleware's answer (STACK.md).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -157,7 +173,10 @@ Q_CLUSTER = {
 
 # --- Authentication -------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
     # Clinic staff get their admin permissions from their role (clinic/roles.py).
     "clinic.auth_backends.StaffRoleBackend",
 ]
@@ -169,7 +188,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "portal:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+
+# django-allauth: sign in by username or email; accounts come from enrolment
+# invitations, never from open sign-up; the clinic verified the address.
+ACCOUNT_ADAPTER = "portal.auth.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+# django-axes throttles failed logins (below), with one lockout page.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+
+# django-otp: the portal and admin ask for a second factor (portal/auth/).
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Liaison")
+OTP_EMAIL_TOKEN_VALIDITY = 600  # staff email codes (otp_email), seconds
+OTP_EMAIL_SUBJECT = "Liaison security code"
+# Patient codes by email or SMS (sent through messaging), seconds.
+OTP_CODE_VALIDITY = env.int("OTP_CODE_VALIDITY", default=600)
+OTP_CODE_COOLDOWN = env.int("OTP_CODE_COOLDOWN", default=30)
+
+# django-axes: 5 wrong passwords lock the username, and separately the address,
+# for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env.int("AXES_COOLOFF_MINUTES", default=15)
+)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_USERNAME_CALLABLE = "portal.auth.throttling.axes_username"
+AXES_LOCKOUT_TEMPLATE = "portal/auth/lockout.html"
+AXES_LOCKOUT_CALLABLE = "portal.auth.throttling.lockout_response"  # renders ^
+AXES_RESET_ON_SUCCESS = True
+
+# Idle sessions end after this many seconds; the page warns a minute before.
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=900)
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en"

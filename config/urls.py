@@ -1,9 +1,14 @@
+from django_otp.admin import OTPAdminSite
+
 from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
 from messaging.views import verify
+from portal.views_appointments import appointment_action
 
+# Admin asks for a second factor too (issue 5): same site object, OTP login.
+admin.site.__class__ = OTPAdminSite
 admin.site.site_header = "Liaison"
 admin.site.site_title = "Liaison"
 admin.site.index_title = "Clinic administration"
@@ -13,7 +18,10 @@ urlpatterns = [
     path("verify/", verify, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
     path("portal/", include("portal.urls")),
+    # One-tap confirm/cancel links in reminders: short, public, signed.
+    path("a/<str:token>/", appointment_action, name="appointment_action"),
     # Email provider tracking webhooks (bounces, complaints), signed.
     path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 import consent.admin_privacy  # noqa: F401 - registers the privacy requests admin
 from clinic.admin_scoping import OrganizationScopedAdmin
+from consent import admin_requests  # noqa: F401 - registers erasure requests admin
 from consent.models import ConsentEvent, OrganizationPolicy, PatientPreferences, Topic
 
 

@@ -567,3 +567,6 @@ class PatientPrivacy(Patient):
             ("erase_patient", _("Can erase a patient's identity")),
             ("record_objection", _("Can record a patient's objection")),
         ]
+
+
+from consent.models_requests import ErasureRequest  # noqa: E402,F401

@@ -8,4 +8,7 @@ app_name = "portal"
 urlpatterns = [
     path("", include("portal.urls_home")),
     path("", include("portal.urls_enrol")),
+    path("", include("portal.urls_care")),
+    path("", include("portal.urls_inbox")),
+    path("", include("portal.urls_auth")),
 ]

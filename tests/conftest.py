@@ -1,6 +1,10 @@
+import contextvars
+
 import pytest
 
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
+from django.test import Client
 
 from tests.clinic.factories import OrganizationFactory, StaffMemberFactory, UserFactory
 
@@ -11,6 +15,45 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+_forcing_login = contextvars.ContextVar("forcing_login", default=False)
+
+
+def _verify_forced_login(sender, request, user, **kwargs):
+    """``force_login`` also passes the second factor (portal and admin need
+    one, issue 5) with a backup-code device made for the purpose."""
+    if not _forcing_login.get():
+        return
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    device, _created = StaticDevice.objects.get_or_create(
+        user=user, name="test: verified", defaults={"confirmed": True}
+    )
+    request.user = user
+    otp_login(request, device)
+
+
+@pytest.fixture(autouse=True)
+def _otp_verified_force_login(request, monkeypatch):
+    """Tests of the second factor itself set ``REAL_OTP = True`` in their module."""
+    if getattr(request.module, "REAL_OTP", False):
+        yield
+        return
+    original = Client._login
+
+    def _login(self, user, backend=None):
+        token = _forcing_login.set(True)
+        try:
+            return original(self, user, backend)
+        finally:
+            _forcing_login.reset(token)
+
+    monkeypatch.setattr(Client, "_login", _login)
+    user_logged_in.connect(_verify_forced_login, dispatch_uid="tests-otp-force-login")
+    yield
+    user_logged_in.disconnect(dispatch_uid="tests-otp-force-login")
 
 
 @pytest.fixture

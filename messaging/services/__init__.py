@@ -9,6 +9,7 @@ Status callbacks, fallbacks and escalations follow in ``tracking``.
 
 from messaging.services.bulk import message_send_many
 from messaging.services.delivering import deliveries_process, deliveries_requeue_due
+from messaging.services.replies import message_reply
 from messaging.services.sending import (
     deliveries_enqueue,
     message_mark_read,
@@ -27,6 +28,7 @@ __all__ = [
     "delivery_fallback",
     "delivery_status_update",
     "message_mark_read",
+    "message_reply",
     "message_send",
     "message_send_many",
     "messages_escalate_due",

@@ -85,8 +85,12 @@ def message_send(
     sender=None,
     conversation: Conversation | None = None,
     at: datetime.datetime | None = None,
+    channels: list[str] | None = None,
 ) -> Message:
     """Plan one message to one patient and queue its deliveries.
+
+    ``channels`` limits the message to those channels (a code the patient
+    asked to receive by SMS goes by SMS, or not at all).
 
     Returns the Message; with an ``idempotency_key`` already used by this
     organization, returns that first Message and sends nothing more. Raises
@@ -125,7 +129,7 @@ def message_send(
         sender=sender,
     )
     # Planned before the message is saved: planning says why it is sent.
-    deliveries = _plan(message, patient, topic, contents, at)
+    deliveries = _plan(message, patient, topic, contents, at, channels)
     if topic.must_acknowledge:
         deliveries += _plan_escalation(
             message, patient, topic, contents, at, deliveries
@@ -182,9 +186,16 @@ def _message_build(
 
 
 def _plan(
-    message: Message, patient: Patient, topic: Topic, contents: dict[str, Content], at
+    message: Message,
+    patient: Patient,
+    topic: Topic,
+    contents: dict[str, Content],
+    at,
+    channels: list[str] | None = None,
 ) -> list[Delivery]:
     order = channel_order_get(patient=patient, topic=topic)
+    if channels is not None:
+        order = [channel for channel in order if channel in channels]
     return _plan_channels(message, patient, topic, contents, at, order)
 
 

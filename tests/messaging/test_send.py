@@ -380,3 +380,15 @@ def test_the_message_keeps_why_it_was_sent(patient, reminders):
         "lawful_basis": "care",
         "consent_event_id": None,
     }
+
+
+def test_a_message_can_be_limited_to_some_channels(patient, reminders, sms_outbox):
+    message = message_send(
+        patient=patient,
+        topic=reminders,
+        origin="system",
+        text="Code 123456",
+        channels=["sms"],
+    )
+    assert list(message.deliveries.values_list("channel", flat=True)) == ["sms"]
+    assert sms_outbox[0]["body"] == "Code 123456"

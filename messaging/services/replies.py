@@ -1,0 +1,96 @@
+"""A patient's answer from the portal: an inbound message in the staff conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Patient
+from messaging.backends.inapp import patient_group
+from messaging.models import Conversation, Message, Sensitivity
+
+REPLY_MAX_LENGTH = 5000
+
+
+class ReplyError(ValueError):
+    """The reply cannot be stored (empty or too long)."""
+
+
+def _inbox_notify_on_commit(message: Message) -> None:
+    """Tell the patient's other open pages to re-read the inbox (ids only)."""
+
+    def notify() -> None:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(
+                patient_group(message.patient_id),
+                {"type": "inbox.message", "message": str(message.public_id)},
+            )
+
+    transaction.on_commit(notify)
+
+
+@transaction.atomic
+def message_reply(
+    *,
+    patient: Patient,
+    message: Message,
+    text: str,
+    sender: Any = None,
+    sender_label: str = "",
+) -> Message:
+    """Store ``text`` as the patient's answer to ``message`` and return it.
+
+    The answer is an inbound, confidential Message (no deliveries) in the
+    message's conversation, which is reopened; a message outside any
+    conversation gets one, so staff see question and answer together.
+    ``message`` must belong to ``patient``. Raises ReplyError for an empty or
+    too long text. Open portal pages are notified after commit.
+    """
+    if message.patient_id != patient.pk:
+        raise ValueError("The message belongs to another patient.")
+    text = (text or "").strip()
+    if not text:
+        raise ReplyError("The reply is empty.")
+    if len(text) > REPLY_MAX_LENGTH:
+        raise ReplyError("The reply is too long.")
+    now = timezone.now()
+    conversation = message.conversation
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            organization_id=patient.organization_id,
+            patient=patient,
+            subject=message.subject,
+            last_message_at=now,
+        )
+        Message.objects.filter(pk=message.pk).update(conversation=conversation)
+        message.conversation = conversation
+    else:
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=Conversation.Status.OPEN, last_message_at=now
+        )
+    reply = Message(
+        organization_id=patient.organization_id,
+        patient=patient,
+        topic_id=message.topic_id,
+        conversation=conversation,
+        sender=sender,
+        origin=Message.Origin.PATIENT,
+        origin_ref=("portal " + sender_label).strip()[:200],
+        direction=Message.Direction.INBOUND,
+        # What a patient writes may be clinical: keep it to the inbox.
+        sensitivity=Sensitivity.CONFIDENTIAL,
+        language=patient.preferred_language,
+        subject=message.subject,
+        body=text,
+        free_text=True,
+        created_at=now,
+    )
+    reply.save()
+    _inbox_notify_on_commit(reply)
+    return reply

@@ -1,0 +1,5 @@
+"""The portal's models live with their feature; Django finds them here."""
+
+from portal.auth.devices import EmailCodeDevice, SmsCodeDevice
+
+__all__ = ["EmailCodeDevice", "SmsCodeDevice"]

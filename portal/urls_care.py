@@ -1,0 +1,31 @@
+"""The patient's appointments, preference centre and data rights."""
+
+from django.urls import path
+
+from portal import views_appointments, views_data, views_preferences
+
+urlpatterns = [
+    path("appointments/", views_appointments.appointment_list, name="appointments"),
+    path(
+        "appointments/<uuid:public_id>/confirm/",
+        views_appointments.appointment_confirm_view,
+        name="appointment_confirm",
+    ),
+    path(
+        "appointments/<uuid:public_id>/cancel/",
+        views_appointments.appointment_cancel_view,
+        name="appointment_cancel",
+    ),
+    path(
+        "appointments/<uuid:public_id>/calendar.ics",
+        views_appointments.appointment_calendar,
+        name="appointment_calendar",
+    ),
+    path("preferences/", views_preferences.preferences, name="preferences"),
+    path("data/", views_data.data_home, name="data"),
+    path("data/export.json", views_data.data_export_json, name="data_export_json"),
+    path("data/export.fhir.json", views_data.data_export_fhir, name="data_export_fhir"),
+    path("data/erasure/", views_data.data_erasure, name="data_erasure"),
+    path("data/objection/", views_data.data_objection, name="data_objection"),
+    path("data/access/", views_data.data_access_log, name="data_access_log"),
+]

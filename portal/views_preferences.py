@@ -1,0 +1,277 @@
+"""The preference centre: who may write to the patient, on which channel, when.
+
+Contact-point verification (a new phone or email confirmed by code) is not
+here; it belongs to the contact-details page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from clinic.models import Patient
+from clinic.services import patient_update
+from consent.errors import ConsentError
+from consent.models import (
+    ALL_CHANNELS,
+    ConsentEvent,
+    ConsentState,
+    Topic,
+    scope_key,
+)
+from consent.selectors import channel_order_get
+from consent.services import consent_grant, consent_withdraw, preferences_get
+from consent.services import preferences_update as preferences_save
+from consent.vocabulary import Channel, Purpose, Source
+from portal.access import patient_required
+from portal.forms import PreferencesForm
+from portal.views_appointments import patient_locale, render_for
+
+WORDING_VERSION = "portal-2026-11"
+HISTORY_PAGE_SIZE = 20
+
+
+@dataclass
+class Cell:
+    topic: Topic
+    channel: str
+    granted: bool
+    locked: bool  # shown, always on, cannot be changed here
+
+    @property
+    def name(self) -> str:
+        return f"consent_{self.topic.slug}_{self.channel}"
+
+    @property
+    def label(self) -> str:
+        return Channel(self.channel).label
+
+
+def _topics(patient: Patient) -> list[Topic]:
+    return list(
+        Topic.objects.for_organization(patient.organization_id).order_by(
+            "purpose", "slug"
+        )
+    )
+
+
+def _states(patient: Patient) -> dict[tuple[str, str], tuple]:
+    """(scope, channel) → (occurred_at, event id, granted) for the patient."""
+    return {
+        (scope, channel): (occurred_at, event_id, granted)
+        for scope, channel, occurred_at, event_id, granted in ConsentState.objects.filter(
+            patient=patient
+        ).values_list("scope", "channel", "occurred_at", "event_id", "granted")
+    }
+
+
+def _granted(states: dict, topic: Topic, channel: str) -> bool:
+    """The latest of the topic's and its purpose's states on this channel or
+    all channels, as ``consent.selectors.decide`` reads them; the purpose's
+    default when there is none (campaigns off, care and feedback on)."""
+    found = [
+        states[key]
+        for key in (
+            (scope_key(topic_id=topic.pk), channel),
+            (scope_key(topic_id=topic.pk), ALL_CHANNELS),
+            (scope_key(purpose=topic.purpose), channel),
+            (scope_key(purpose=topic.purpose), ALL_CHANNELS),
+        )
+        if key in states
+    ]
+    if not found:
+        return topic.purpose != Purpose.MARKETING
+    return max(found)[2]
+
+
+def _matrix(patient: Patient, topics: list[Topic]) -> list[tuple[Topic, list]]:
+    states = _states(patient)
+    rows = []
+    for topic in topics:
+        cells = []
+        for channel in Channel.values:
+            if channel not in topic.channels:
+                cells.append(None)
+                continue
+            locked = topic.purpose == Purpose.SECURITY or (
+                topic.purpose == Purpose.CARE and channel == Channel.INAPP
+            )
+            granted = locked or _granted(states, topic, channel)
+            cells.append(Cell(topic, channel, granted, locked))
+        rows.append((topic, cells))
+    return rows
+
+
+def _client_facts(request: HttpRequest) -> dict:
+    return {
+        "source": Source.PORTAL,
+        "actor": request.user,
+        "ip_address": request.META.get("REMOTE_ADDR") or None,
+        "user_agent": request.headers.get("user-agent", ""),
+        "wording_version": WORDING_VERSION,
+    }
+
+
+@transaction.atomic
+def _save_matrix(request: HttpRequest, patient: Patient, matrix: list) -> int:
+    """Write one ledger event per changed cell; return how many."""
+    changed = 0
+    for _topic, cells in matrix:
+        for cell in cells:
+            if cell is None or cell.locked:
+                continue
+            wanted = cell.name in request.POST
+            if wanted == cell.granted:
+                continue
+            record = consent_grant if wanted else consent_withdraw
+            record(
+                patient=patient,
+                topic=cell.topic,
+                channel=cell.channel,
+                **_client_facts(request),
+            )
+            changed += 1
+    return changed
+
+
+def _initial(patient: Patient, topics: list[Topic]) -> dict:
+    preferences = preferences_get(patient=patient)
+    initial = {
+        "send_from": preferences.send_from,
+        "send_until": preferences.send_until,
+        "marketing_per_week": preferences.marketing_per_week,
+        "preferred_language": patient.preferred_language,
+    }
+    for topic in topics:
+        initial[f"order_{topic.slug}"] = channel_order_get(
+            patient=patient, topic=topic
+        )[0]
+    return initial
+
+
+def _channel_order(patient: Patient, topics: list[Topic], data: dict) -> dict:
+    """The stored channel order, with the topics whose first choice changed."""
+    order = dict(preferences_get(patient=patient).channel_order)
+    for topic in topics:
+        first = data.get(f"order_{topic.slug}")
+        current = channel_order_get(patient=patient, topic=topic)
+        if first and first != current[0]:
+            order[topic.slug] = [first] + [c for c in current if c != first]
+    return order
+
+
+def _save_settings(patient: Patient, form: PreferencesForm, topics: list) -> bool:
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            preferences_save(
+                patient=patient,
+                send_from=data["send_from"],
+                send_until=data["send_until"],
+                marketing_per_week=data["marketing_per_week"],
+                channel_order=_channel_order(patient, topics, data),
+            )
+            if data["preferred_language"] != patient.preferred_language:
+                patient_update(
+                    patient=patient, preferred_language=data["preferred_language"]
+                )
+    except ValidationError as error:
+        for field, errors in error.message_dict.items():
+            for message in errors:
+                form.add_error(field if field in form.fields else None, message)
+        return False
+    except ConsentError as error:
+        form.add_error(None, str(error))
+        return False
+    return True
+
+
+def _history_line(event: ConsentEvent, language: str) -> str:
+    what = (
+        event.topic.name(language) if event.topic_id else Purpose(event.purpose).label
+    )
+    values = {
+        "date": formats.date_format(
+            timezone.localtime(event.occurred_at), "DATE_FORMAT"
+        ),
+        "what": what,
+        "source": Source(event.source).label,
+    }
+    if event.channel:
+        label = str(Channel(event.channel).label)
+        values["channel"] = label if label.isupper() else label.lower()
+        if event.granted:
+            text = _(
+                "On %(date)s you agreed to receive %(what)s by %(channel)s (%(source)s)."
+            )
+        else:
+            text = _(
+                "On %(date)s you stopped receiving %(what)s by %(channel)s (%(source)s)."
+            )
+    elif event.granted:
+        text = _(
+            "On %(date)s you agreed to receive %(what)s on every channel (%(source)s)."
+        )
+    else:
+        text = _(
+            "On %(date)s you stopped receiving %(what)s on every channel (%(source)s)."
+        )
+    return text % values
+
+
+def _history(request: HttpRequest, patient: Patient, language: str):
+    events = (
+        ConsentEvent.objects.for_patient(patient)
+        .select_related("topic")
+        .order_by("-occurred_at", "-id")
+    )
+    page = Paginator(events, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.lines = [_history_line(event, language) for event in page]
+    return page
+
+
+@patient_required("preferences")
+def preferences(request: HttpRequest) -> HttpResponse:
+    patient = request.portal.patient
+    topics = _topics(patient)
+    matrix = _matrix(patient, topics)
+    with patient_locale(request, patient):
+        language = translation.get_language()
+    data = request.POST if request.method == "POST" else None
+    if data is not None and data.get("form") == "consent":
+        changed = _save_matrix(request, patient, matrix)
+        messages.success(
+            request, _("Your choices are saved.") if changed else _("Nothing changed.")
+        )
+        return redirect("portal:preferences")
+    settings_posted = data is not None and data.get("form") == "settings"
+    form = PreferencesForm(
+        data if settings_posted else None,
+        initial=_initial(patient, topics),
+        topics=topics,
+        language=language,
+    )
+    if settings_posted and form.is_valid() and _save_settings(patient, form, topics):
+        messages.success(request, _("Your settings are saved."))
+        return redirect("portal:preferences")
+    with patient_locale(request, patient):
+        history = _history(request, patient, language)
+    return render_for(
+        request,
+        patient,
+        "portal/preferences/preferences.html",
+        {
+            "matrix": matrix,
+            "channels": Channel.choices,
+            "form": form,
+            "history": history,
+        },
+    )

@@ -96,7 +96,7 @@ def test_password_then_email_code_from_the_messaging_pipeline(client, patient):
     assert "We sent you a code." in response.content.decode()
     assert mail.outbox[-1].to == [patient.email]
     code = mailed_code()
-    assert "expires in 10 minutes" in mail.outbox[-1].body
+    assert "expire dans 10 minutes" in mail.outbox[-1].body  # the patient reads French
 
     response = enter_code(client, device, code, next=HOME)
     assert response.status_code == 302

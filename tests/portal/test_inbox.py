@@ -73,8 +73,8 @@ def test_the_inbox_lists_conversations_and_messages_newest_first(
         < text.index("About your knee")
         < text.index("Read note")
     )
-    assert "3 unread messages" in text
-    assert "2 unread" in text
+    assert "3 messages non lus" in text
+    assert "2 non lus" in text
     assert 'aria-live="polite"' in text
     assert "Body text" not in text  # bodies only on the message page
 
@@ -114,7 +114,7 @@ def test_opening_a_message_shows_the_confidential_body_and_marks_it_read(
     # then
     assert response.status_code == 200
     assert "Your HbA1c is 6.1%" in response.text
-    assert "Why am I receiving this?" in response.text
+    assert "Pourquoi ai-je reçu ce message ?" in response.text
     message.refresh_from_db()
     assert message.read_at is not None
     assert message.deliveries.get(channel="inapp").status == Delivery.Status.READ
@@ -195,13 +195,13 @@ def test_care_cannot_be_objected_to(patient_client, patient_user):
     """(Security messages never reach the inbox at all: see below.)"""
     message = inbox_message(patient_user[1], purpose="care")
     page = patient_client.get(reverse("portal:inbox_message", args=[message.public_id]))
-    assert "cannot be switched off" in page.text
+    assert "ne peuvent pas être désactivés" in page.text
     assert reverse("portal:inbox_object", args=[message.public_id]) not in page.text
     response = patient_client.post(
         reverse("portal:inbox_object", args=[message.public_id]), follow=True
     )
     assert not ConsentEvent.objects.exists()
-    assert "cannot be switched off" in response.text
+    assert "ne peuvent pas être désactivés" in response.text
 
 
 def _as_caregiver(client, caregiver):

@@ -6,8 +6,6 @@ here; it belongs to the contact-details page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -20,15 +18,13 @@ from django.utils.translation import gettext as _
 from clinic.models import Patient
 from clinic.services import patient_update
 from consent.errors import ConsentError
+from consent.matrix import consent_matrix, consent_matrix_save, matrix_topics
 from consent.models import (
-    ALL_CHANNELS,
     ConsentEvent,
-    ConsentState,
     Topic,
-    scope_key,
 )
 from consent.selectors import channel_order_get
-from consent.services import consent_grant, consent_withdraw, preferences_get
+from consent.services import preferences_get
 from consent.services import preferences_update as preferences_save
 from consent.vocabulary import Channel, Purpose, Source
 from portal.access import patient_required
@@ -39,77 +35,6 @@ WORDING_VERSION = "portal-2026-11"
 HISTORY_PAGE_SIZE = 20
 
 
-@dataclass
-class Cell:
-    topic: Topic
-    channel: str
-    granted: bool
-    locked: bool  # shown, always on, cannot be changed here
-
-    @property
-    def name(self) -> str:
-        return f"consent_{self.topic.slug}_{self.channel}"
-
-    @property
-    def label(self) -> str:
-        return Channel(self.channel).label
-
-
-def _topics(patient: Patient) -> list[Topic]:
-    return list(
-        Topic.objects.for_organization(patient.organization_id).order_by(
-            "purpose", "slug"
-        )
-    )
-
-
-def _states(patient: Patient) -> dict[tuple[str, str], tuple]:
-    """(scope, channel) → (occurred_at, event id, granted) for the patient."""
-    return {
-        (scope, channel): (occurred_at, event_id, granted)
-        for scope, channel, occurred_at, event_id, granted in ConsentState.objects.filter(
-            patient=patient
-        ).values_list("scope", "channel", "occurred_at", "event_id", "granted")
-    }
-
-
-def _granted(states: dict, topic: Topic, channel: str) -> bool:
-    """The latest of the topic's and its purpose's states on this channel or
-    all channels, as ``consent.selectors.decide`` reads them; the purpose's
-    default when there is none (campaigns off, care and feedback on)."""
-    found = [
-        states[key]
-        for key in (
-            (scope_key(topic_id=topic.pk), channel),
-            (scope_key(topic_id=topic.pk), ALL_CHANNELS),
-            (scope_key(purpose=topic.purpose), channel),
-            (scope_key(purpose=topic.purpose), ALL_CHANNELS),
-        )
-        if key in states
-    ]
-    if not found:
-        return topic.purpose != Purpose.MARKETING
-    return max(found)[2]
-
-
-def _matrix(patient: Patient, topics: list[Topic]) -> list[tuple[Topic, list]]:
-    states = _states(patient)
-    rows = []
-    for topic in topics:
-        cells = []
-        for channel in Channel.values:
-            if channel not in topic.channels:
-                cells.append(None)
-                continue
-            locked = topic.purpose == Purpose.SECURITY or (
-                topic.purpose == Purpose.CARE and channel == Channel.INAPP
-            )
-            granted = locked or _granted(states, topic, channel)
-            cells.append(Cell(topic, channel, granted, locked))
-        rows.append((topic, cells))
-    return rows
-
-
 def _client_facts(request: HttpRequest) -> dict:
     return {
         "source": Source.PORTAL,
@@ -118,28 +43,6 @@ def _client_facts(request: HttpRequest) -> dict:
         "user_agent": request.headers.get("user-agent", ""),
         "wording_version": WORDING_VERSION,
     }
-
-
-@transaction.atomic
-def _save_matrix(request: HttpRequest, patient: Patient, matrix: list) -> int:
-    """Write one ledger event per changed cell; return how many."""
-    changed = 0
-    for _topic, cells in matrix:
-        for cell in cells:
-            if cell is None or cell.locked:
-                continue
-            wanted = cell.name in request.POST
-            if wanted == cell.granted:
-                continue
-            record = consent_grant if wanted else consent_withdraw
-            record(
-                patient=patient,
-                topic=cell.topic,
-                channel=cell.channel,
-                **_client_facts(request),
-            )
-            changed += 1
-    return changed
 
 
 def _initial(patient: Patient, topics: list[Topic]) -> dict:
@@ -241,13 +144,18 @@ def _history(request: HttpRequest, patient: Patient, language: str):
 @patient_required("preferences")
 def preferences(request: HttpRequest) -> HttpResponse:
     patient = request.portal.patient
-    topics = _topics(patient)
-    matrix = _matrix(patient, topics)
+    topics = matrix_topics(patient)
+    matrix = consent_matrix(patient, topics)
     with patient_locale(request, patient):
         language = translation.get_language()
     data = request.POST if request.method == "POST" else None
     if data is not None and data.get("form") == "consent":
-        changed = _save_matrix(request, patient, matrix)
+        changed = consent_matrix_save(
+            patient=patient,
+            matrix=matrix,
+            wanted=set(request.POST),
+            **_client_facts(request),
+        )
         messages.success(
             request, _("Your choices are saved.") if changed else _("Nothing changed.")
         )

@@ -1,0 +1,262 @@
+"""Browser tests: the stack as `make run` starts it (web under daphne, a
+django-q2 cluster), in its own database, driven by Playwright in Debian's
+Chromium at phone width.
+
+They are skipped when Chromium is missing, unless E2E_REQUIRED=1 (set by
+.ci/run, which installs Chromium with apt): CI never skips them silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+# Variables of the suite's own process that must not reach the stack.
+_SUITE_ONLY = {
+    "DJANGO_SETTINGS_MODULE",
+    "SECRET_KEY",
+    "SECURE_SSL_REDIRECT",
+    "CACHE_KEY_PREFIX",
+    "CHANNEL_LAYER_PREFIX",
+    "PYTEST_ADDOPTS",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    available = Path(CHROMIUM).exists()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        available = False
+    if available or os.environ.get("E2E_REQUIRED") == "1":
+        return
+    skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """The running stack and the server-side steps of a scenario."""
+
+    url: str
+    env: dict
+    processes: list = field(default_factory=list)
+
+    def stage(self, *args: str) -> dict:
+        result = subprocess.run(  # noqa: S603 - our own module
+            [sys.executable, "-m", "tests.e2e.stage", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"stage {args[0]} failed:\n{result.stderr}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def outbox_wait(self, to: str, after: int = 0, timeout: float = 30) -> dict:
+        """The newest outbox entry for ``to`` (the worker sends it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = self.stage("outbox", "--to", to, "--after", str(after))
+            if entry:
+                return entry
+            time.sleep(0.5)
+        raise AssertionError(f"nothing reached the outbox for {to} in {timeout} s")
+
+    def code_wait(self, to: str, after: int = 0) -> tuple[str, int]:
+        entry = self.outbox_wait(to, after)
+        match = re.search(r"\b(\d{6})\b", entry["body"])
+        assert match, "no six-digit code in the message"
+        return match.group(1), entry["id"]
+
+
+def _database(env: dict, workdir: Path) -> tuple[str, callable]:
+    """A database of the stack's own: PostgreSQL when the suite runs on it."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{workdir / 'e2e.sqlite3'}", lambda: None
+    import psycopg
+
+    base, _, _ = url.rpartition("/")
+    name = f"liaison_e2e_{secrets.token_hex(4)}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{base}/{name}", drop
+
+
+def _manage(env: dict, *args: str) -> None:
+    subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def _wait_until_up(url: str, processes: list, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise AssertionError(f"{process.args[2]} exited: {process.returncode}")
+        try:
+            with urlopen(f"{url}/accounts/login/", timeout=2):  # noqa: S310
+                return
+        except (URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise AssertionError(f"the web server did not answer within {timeout} s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    run = secrets.token_hex(4)
+    env = {k: v for k, v in os.environ.items() if k not in _SUITE_ONLY}
+    env.update(
+        DEBUG="true",
+        SECRET_KEY=secrets.token_urlsafe(40),
+        CACHE_KEY_PREFIX=f"liaison-e2e-{run}",
+        CHANNEL_LAYER_PREFIX=f"liaison-e2e-{run}",
+        Q_WORKERS="1",
+    )
+    env["DATABASE_URL"], drop = _database(env, workdir)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    processes = []
+    try:
+        _manage(env, "migrate", "--no-input")
+        _manage(env, "seed_demo")
+        log = (workdir / "stack.log").open("w")
+        for command in (["runserver", f"127.0.0.1:{port}", "--noreload"], ["qcluster"]):
+            processes.append(
+                subprocess.Popen(  # noqa: S603 - our own manage.py
+                    [sys.executable, "manage.py", *command],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        _wait_until_up(url, processes)
+        yield Stack(url=url, env=env, processes=processes)
+    finally:
+        for process in processes:
+            _stop(process)
+        drop()
+        shutil.rmtree(workdir / "static", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # Root in a container has no user namespace for Chromium's sandbox.
+            args=["--no-sandbox"],
+        )
+        yield browser
+        browser.close()
+
+
+class PageErrors(list):
+    """Console errors (CSP violations included) and uncaught exceptions."""
+
+
+@pytest.fixture
+def phone(browser, request):
+    """A fresh phone-sized browser context in the test's language."""
+    language = getattr(request, "param", None) or request.node.callspec.params["lang"]
+    context = browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale={"fr": "fr-FR", "en": "en-GB"}[language],
+        accept_downloads=True,
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = PageErrors()
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if message.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "response",
+        lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    page.errors = errors
+    yield page
+    context.close()
+    assert not errors, f"browser errors: {errors}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def axe_check(page, name: str) -> None:
+    """No serious or critical axe-core violation on this page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(node["target"][0] for node in v["nodes"][:3])
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    assert not bad, f"axe on {name} ({page.url}):\n" + "\n".join(bad)

@@ -351,6 +351,15 @@ class Appointment(models.Model):
         blank=True,
         help_text=_("The booking system's id, unique within the organization."),
     )
+    hidden_from_proxies_at = models.DateTimeField(
+        _("hidden from caregivers at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set by the patient in the portal: people acting for them no longer "
+            "see this appointment."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ import datetime
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_otp.plugins.otp_email",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "portal.auth.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.auth.middleware.IdleSessionMiddleware",
     # Last, so it sees every other middleware's answer (STACK.md).
@@ -142,7 +145,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 times reads out after 5 s, as long as the
+                # layer's blocking pop: idle websockets crashed (STACK.md).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env("CHANNEL_LAYER_PREFIX", default="liaison"),
             },
         }
@@ -226,6 +231,13 @@ AXES_RESET_ON_SUCCESS = True
 
 # Idle sessions end after this many seconds; the page warns a minute before.
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=900)
+PORTAL_PROXY_PRIVACY_AGE = 15  # from this age a patient may hide items from proxies
+# Live inbox without a shared channel layer: the web and worker processes of
+# `make run` do not share the in-memory layer, so each open inbox re-checks
+# the database this often (seconds; 0 turns it off). With Redis, pushes do it.
+PORTAL_LIVE_POLL_SECONDS = env.float(
+    "PORTAL_LIVE_POLL_SECONDS", default=0 if REDIS_URL else 3
+)
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -311,9 +323,21 @@ _PROVIDER_OPTIONS = {
     "messaging.backends.sms.sinch.SmsBackend": _SINCH_SMS_OPTIONS | _SMS_TIMEOUTS,
     "messaging.backends.voice.sinch.VoiceBackend": _SINCH_VOICE_OPTIONS,
 }
-_SMS_BACKEND = env("SMS_BACKEND", default=_OUTBOX)
-_VOICE_BACKEND = env("VOICE_BACKEND", default=_OUTBOX)
-_SMS_FAILOVER_BACKEND = env("SMS_FAILOVER_BACKEND", default="")
+# Short names for the development backends, so `SMS_BACKEND=console` works.
+_SHORT_BACKENDS = {
+    name: f"messaging.backends.{name}.Backend"
+    for name in ("outbox", "console", "file", "locmem")
+}
+
+
+def _backend(variable: str, default: str) -> str:
+    value = env(variable, default=default)
+    return _SHORT_BACKENDS.get(value, value)
+
+
+_SMS_BACKEND = _backend("SMS_BACKEND", _OUTBOX)
+_VOICE_BACKEND = _backend("VOICE_BACKEND", _OUTBOX)
+_SMS_FAILOVER_BACKEND = _backend("SMS_FAILOVER_BACKEND", "")
 _SMS = {"BACKEND": _SMS_BACKEND, "OPTIONS": _PROVIDER_OPTIONS.get(_SMS_BACKEND, {})}
 if _SMS_FAILOVER_BACKEND:
     # SMS_BACKEND first; SMS_FAILOVER_BACKEND takes what it could not send.
@@ -329,7 +353,7 @@ if _SMS_FAILOVER_BACKEND:
     }
 MESSAGING_BACKENDS = {
     "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
-    "email": {"BACKEND": env("EMAIL_CHANNEL_BACKEND", default=_OUTBOX)},
+    "email": {"BACKEND": _backend("EMAIL_CHANNEL_BACKEND", _OUTBOX)},
     "sms": _SMS,
     "voice": {
         "BACKEND": _VOICE_BACKEND,
@@ -347,6 +371,26 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content Security Policy: every script and style is a file served by the app
+# (whitenoise), so nothing inline runs; no CDN, no third-party origin. The
+# template admin's email preview relaxes inline *styles* for that page only
+# (messaging/admin.py), never scripts.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # The TOTP QR code is inline SVG markup; data: covers admin icons.
+        "img-src": [SELF, "data:"],
+        # 'self' covers ws:/wss: to the same host (the live inbox) in CSP 3.
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)

@@ -2,6 +2,7 @@ from django_otp.admin import OTPAdminSite
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.health import healthz
 from messaging.views import verify
@@ -14,6 +15,8 @@ admin.site.site_title = "Liaison"
 admin.site.index_title = "Clinic administration"
 
 urlpatterns = [
+    # The brand link: patients land on the portal (or its sign-in page).
+    path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
     path("healthz", healthz, name="healthz"),
     path("verify/", verify, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),

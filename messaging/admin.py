@@ -1,9 +1,13 @@
 import json
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -85,6 +89,14 @@ class TemplateAdmin(OrganizationScopedAdmin):
 
     class Media:
         js = ["messaging/template_preview.js"]
+        css = {"all": ["messaging/template_preview.css"]}
+
+    # Email HTML carries inline styles (mail clients need them); the preview
+    # iframe inherits this page's policy, so this page alone allows inline
+    # styles. Scripts stay 'self' only.
+    @method_decorator(csp_update({"style-src": [UNSAFE_INLINE]}))
+    def changeform_view(self, *args, **kwargs):
+        return super().changeform_view(*args, **kwargs)
 
     def get_urls(self):
         return [

@@ -58,6 +58,10 @@ def email_event_receive(*, event_type: str, message_id: str) -> Delivery | None:
 
 
 def _mark_address_invalid(delivery: Delivery) -> None:
+    # Only the address on record: a bounce from a former address, or from an
+    # address the patient was still proving, says nothing about it.
+    if delivery.address != delivery.message.patient.email:
+        return
     preferences = preferences_get(patient=delivery.message.patient)
     preferences.email_invalid_at = timezone.now()
     preferences.save(update_fields=["email_invalid_at", "updated_at"])

@@ -247,6 +247,15 @@ class Message(models.Model):
         help_text=_("When an unread message becomes a staff task."),
     )
     escalated_at = models.DateTimeField(null=True, blank=True)
+    hidden_from_proxies_at = models.DateTimeField(
+        _("hidden from caregivers at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set by the patient in the portal: people acting for them no longer "
+            "see this message, nor the rest of its conversation."
+        ),
+    )
 
     objects = MessageQuerySet.as_manager()
 
@@ -361,6 +370,9 @@ class Delivery(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=254, blank=True)
+    # A security code sent to an address the patient is proving (not yet on
+    # the record): judged on that address and never moved to another channel.
+    to_address_being_verified = models.BooleanField(default=False)
     status = models.CharField(
         _("status"),
         max_length=12,

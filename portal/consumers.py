@@ -1,21 +1,34 @@
 """The live inbox: tells a patient's open pages that their inbox changed.
 
 The consumer only authenticates, joins the patient's group and forwards; the
-page re-reads the list itself (the channel layer is a bus, not storage).
+page re-reads the list itself (the channel layer is a bus, not storage). A
+caregiver's socket forwards neither a message the patient hid from proxies
+nor its unread count: the same selectors as the pages decide.
+
+Without a layer shared between processes (no Redis: `make run`'s worker
+delivers in another process), the consumer also re-reads a fingerprint of the
+inbox every PORTAL_LIVE_POLL_SECONDS and tells the page when it changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from messaging.backends.inapp import patient_group
-from messaging.inbox import inbox_unread_count
+from messaging.inbox import (
+    inbox_fingerprint,
+    inbox_message_is_visible,
+    inbox_unread_count,
+)
 from portal.access import PortalAccess, portal_access
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -50,11 +63,34 @@ def _access(scope: dict) -> PortalAccess | None:
 
 @database_sync_to_async
 def _unread(access: PortalAccess) -> int:
-    return inbox_unread_count(patient=access.patient)
+    return inbox_unread_count(
+        patient=access.patient, include_hidden=access.sees_hidden_items
+    )
+
+
+@database_sync_to_async
+def _fingerprint(access: PortalAccess) -> tuple[int, int | None]:
+    return inbox_fingerprint(
+        patient=access.patient, include_hidden=access.sees_hidden_items
+    )
+
+
+@database_sync_to_async
+def _visible(access: PortalAccess, public_id: str) -> bool:
+    """Whether this socket's pages may show message ``public_id``."""
+    if access.sees_hidden_items:
+        return True  # the group is the patient's: their own messages
+    try:
+        return inbox_message_is_visible(
+            patient=access.patient, public_id=public_id, include_hidden=False
+        )
+    except ValidationError:
+        return False
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    watcher: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -67,11 +103,37 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = patient_group(self.access.patient.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # Read before accepting: the page re-reads its list once connected, so
+        # anything newer than this read is news to it.
+        seen = (
+            await _fingerprint(self.access)
+            if settings.PORTAL_LIVE_POLL_SECONDS > 0
+            else None
+        )
         await self.accept()
+        if seen is not None:
+            self.watcher = asyncio.create_task(self._watch(seen))
 
     async def disconnect(self, code: int) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def _watch(self, seen: tuple) -> None:
+        """Tell the page when the inbox changed behind the layer's back."""
+        while True:
+            await asyncio.sleep(settings.PORTAL_LIVE_POLL_SECONDS)
+            now = await _fingerprint(self.access)
+            if now != seen:
+                seen = now
+                await self.send_json({"type": "message", "unread": now[0]})
+
     async def inbox_message(self, event: dict) -> None:
+        if not await _visible(self.access, event.get("message", "")):
+            return
+        await self.send_json({"type": "message", "unread": await _unread(self.access)})
+
+    async def inbox_changed(self, event: dict) -> None:
+        """Lines were hidden or shown again: the page re-reads what it may see."""
         await self.send_json({"type": "message", "unread": await _unread(self.access)})

@@ -3,8 +3,10 @@ bound to the patient record after confirming the patient's birth date.
 
 Invitations are single-use and expire; only a hash of their token is stored.
 The patient's invitation goes through the messaging pipeline (purpose
-``security``: a verified address only); a caregiver, who is no patient of the
-clinic, is invited by email directly.
+``security``) to the first of the patient's email or mobile number, verified
+or not: the link is what proves the address, so enrolling through it marks
+that address verified. A caregiver, who is no patient of the clinic, is
+invited by email directly.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clinic.models import Caregiver, Invitation, Patient
+from consent.contact_points import contact_point_verified
 from consent.models import Topic
-from consent.vocabulary import Purpose
+from consent.selectors import channel_order_get
+from consent.vocabulary import Channel, Purpose
+from messaging.models import Delivery, DeliveryStatus
+from messaging.planning import delivery_address
 from messaging.services import message_send
 
 INVITATION_VALIDITY = datetime.timedelta(days=7)
@@ -108,15 +114,51 @@ def invitation_send(
         text = _(
             "%(organization)s: create your patient portal account within 7 days: %(link)s"
         ) % {"organization": organization.name, "link": enrol_url(token)}
+    channel, address = _invitation_route(patient, topic)
     message_send(
         patient=patient,
         topic=topic,
         origin="staff",
         text=text,
-        idempotency_key=f"invitation:{invitation.public_id}",
+        idempotency_key=_idempotency_key(invitation),
         sender=created_by,
+        channels=[channel],
+        address=address,
     )
     return invitation
+
+
+def _idempotency_key(invitation: Invitation) -> str:
+    return f"invitation:{invitation.public_id}"
+
+
+def _invitation_route(patient: Patient, topic: Topic) -> tuple[str, str]:
+    """The first channel of the patient's order with an address on record."""
+    for channel in channel_order_get(patient=patient, topic=topic):
+        if channel == Channel.EMAIL and patient.email:
+            return channel, patient.email
+        if channel == Channel.SMS and patient.phone and patient.phone_is_mobile:
+            return channel, str(patient.phone)
+    raise EnrolmentError(
+        _("This patient has no email address or mobile number to invite.")
+    )
+
+
+def _prove_invitation_address(invitation: Invitation, at: datetime.datetime) -> None:
+    """The patient followed the link: the address it went to is theirs, if it
+    is still the one on record."""
+    patient = invitation.patient
+    deliveries = Delivery.objects.filter(
+        message__organization_id=patient.organization_id,
+        message__patient=patient,
+        message__idempotency_key=_idempotency_key(invitation),
+        to_address_being_verified=True,
+        status__in=[DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ],
+    )
+    for channel, address in deliveries.values_list("channel", "address"):
+        if address and address == delivery_address(patient, channel):
+            kind = "email" if channel == Channel.EMAIL else "phone"
+            contact_point_verified(patient=patient, kind=kind, at=at)
 
 
 def invitation_get(*, token: str) -> Invitation:
@@ -199,4 +241,5 @@ def enrol(*, token: str, birth_date: datetime.date, username: str, password: str
             )
             if not bound:
                 raise EnrolmentError(_("This patient already has a portal account."))
+            _prove_invitation_address(invitation, timezone.now())
     return user

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views_appointments, views_data, views_preferences
+from portal import views_appointments, views_contact, views_data, views_preferences
 
 urlpatterns = [
     path("appointments/", views_appointments.appointment_list, name="appointments"),
@@ -22,6 +22,12 @@ urlpatterns = [
         name="appointment_calendar",
     ),
     path("preferences/", views_preferences.preferences, name="preferences"),
+    path("preferences/contact/", views_contact.contact_details, name="contact_details"),
+    path(
+        "preferences/contact/<uuid:public_id>/",
+        views_contact.contact_confirm,
+        name="contact_confirm",
+    ),
     path("data/", views_data.data_home, name="data"),
     path("data/export.json", views_data.data_export_json, name="data_export_json"),
     path("data/export.fhir.json", views_data.data_export_fhir, name="data_export_fhir"),

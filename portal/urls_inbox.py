@@ -18,4 +18,10 @@ urlpatterns = [
         views_inbox.inbox_object,
         name="inbox_object",
     ),
+    path("inbox/<uuid:public_id>/hide/", views_inbox.inbox_hide, name="inbox_hide"),
+    path(
+        "inbox/<uuid:public_id>/unhide/",
+        views_inbox.inbox_unhide,
+        name="inbox_unhide",
+    ),
 ]

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -24,18 +24,10 @@ from clinic.appointments import (
     appointment_confirm,
     appointment_ics,
 )
-from clinic.models import Appointment, Patient
+from clinic.models import Patient
 from portal.access import patient_required
 from portal.forms import CancelForm
-
-
-def _appointment_get(patient: Patient, public_id: UUID) -> Appointment:
-    return get_object_or_404(
-        Appointment.objects.filter(patient=patient).select_related(
-            "organization", "site"
-        ),
-        public_id=public_id,
-    )
+from portal.privacy import PrivacyError, appointment_hide
 
 
 @contextmanager
@@ -59,11 +51,11 @@ def render_for(
 
 @patient_required("appointments")
 def appointment_list(request: HttpRequest) -> HttpResponse:
-    patient = request.portal.patient
+    access = request.portal
+    patient = access.patient
     now = timezone.now()
-    appointments = Appointment.objects.filter(patient=patient).select_related(
-        "organization", "site"
-    )
+    # Without what the patient hid, for a caregiver (PortalAccess decides).
+    appointments = access.appointments().select_related("organization", "site")
     upcoming = list(appointments.filter(starts_at__gte=now).order_by("starts_at"))
     past = list(appointments.filter(starts_at__lt=now).order_by("-starts_at")[:50])
     for appointment in upcoming:
@@ -77,14 +69,23 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
         request,
         patient,
         "portal/appointments/list.html",
-        {"upcoming": upcoming, "past": past},
+        {
+            "upcoming": upcoming,
+            "past": past,
+            "show_hidden_marker": not access.is_proxy,
+            # The past table's privacy column, when it has something to show.
+            "privacy_column": not access.is_proxy
+            and (access.may_hide_items or any(a.hidden_from_proxies_at for a in past)),
+            "may_hide": access.may_hide_items,
+            "may_unhide": access.may_unhide_items,
+        },
     )
 
 
 @require_POST
 @patient_required("appointments")
 def appointment_confirm_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    appointment = _appointment_get(request.portal.patient, public_id)
+    appointment = request.portal.appointment_get(public_id)
     try:
         appointment_confirm(appointment=appointment)
     except AppointmentActionError:
@@ -97,7 +98,7 @@ def appointment_confirm_view(request: HttpRequest, public_id: UUID) -> HttpRespo
 @patient_required("appointments")
 def appointment_cancel_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
     patient = request.portal.patient
-    appointment = _appointment_get(patient, public_id)
+    appointment = request.portal.appointment_get(public_id)
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -123,7 +124,7 @@ def appointment_cancel_view(request: HttpRequest, public_id: UUID) -> HttpRespon
 
 @patient_required("appointments")
 def appointment_calendar(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    appointment = _appointment_get(request.portal.patient, public_id)
+    appointment = request.portal.appointment_get(public_id)
     response = HttpResponse(
         appointment_ics(appointment=appointment),
         content_type="text/calendar; charset=utf-8",
@@ -132,6 +133,54 @@ def appointment_calendar(request: HttpRequest, public_id: UUID) -> HttpResponse:
         f'attachment; filename="appointment-{appointment.public_id}.ics"'
     )
     return response
+
+
+def _hide(request: HttpRequest, public_id: UUID, *, hidden: bool) -> HttpResponse:
+    access = request.portal
+    if access.is_proxy:
+        raise Http404  # only the patient decides what the proxies see
+    appointment = access.appointment_get(public_id)
+    try:
+        appointment_hide(
+            access=access, appointment=appointment, hidden=hidden, user=request.user
+        )
+    except PrivacyError:
+        messages.error(
+            request,
+            _(
+                "You can hide appointments from the people who act for you from "
+                "the age of %(age)s."
+            )
+            % {"age": settings.PORTAL_PROXY_PRIVACY_AGE},
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "Done: your parents, guardians and anyone else who acts for you "
+                "can no longer see this appointment. You and the clinic still "
+                "can. Messages about it are not hidden with it: hide them from "
+                "your messages."
+            )
+            if hidden
+            else _("Done: the people who act for you can see this appointment again."),
+        )
+    return redirect("portal:appointments")
+
+
+@require_POST
+@patient_required("appointments")
+def appointment_hide_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Hide the appointment from the people acting for the patient; the
+    patient only, from the privacy age."""
+    return _hide(request, public_id, hidden=True)
+
+
+@require_POST
+@patient_required("appointments")
+def appointment_unhide_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Show a hidden appointment to the people acting for the patient again."""
+    return _hide(request, public_id, hidden=False)
 
 
 @never_cache

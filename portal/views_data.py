@@ -20,6 +20,7 @@ from consent.gdpr.objection import object_to_automation, patient_objects_to_auto
 from consent.requests import erasure_request_create, erasure_request_open_get
 from consent.vocabulary import Source
 from portal.access import SCOPES, patient_required
+from portal.privacy import access_audit_entries, export_fhir_for, export_for
 from portal.views_appointments import render_for
 
 ACCESS_LOG_PAGE_SIZE = 25
@@ -74,7 +75,10 @@ def data_home(request: HttpRequest) -> HttpResponse:
 @data_rights_required
 def data_export_json(request: HttpRequest) -> HttpResponse:
     patient = request.portal.patient
-    document = export_patient(patient=patient)
+    # A caregiver's copy leaves out what the patient hid from proxies.
+    document = export_for(
+        access=request.portal, document=export_patient(patient=patient)
+    )
     _audit_export(request, patient, "JSON")
     return _attachment(
         document, "application/json", f"my-data-{patient.public_id}.json"
@@ -84,7 +88,9 @@ def data_export_json(request: HttpRequest) -> HttpResponse:
 @data_rights_required
 def data_export_fhir(request: HttpRequest) -> HttpResponse:
     patient = request.portal.patient
-    bundle = export_patient_fhir(patient=patient)
+    bundle = export_fhir_for(
+        access=request.portal, bundle=export_patient_fhir(patient=patient)
+    )
     _audit_export(request, patient, "FHIR Bundle")
     return _attachment(
         bundle, "application/fhir+json", f"my-data-{patient.public_id}.fhir.json"
@@ -122,8 +128,6 @@ def data_objection(request: HttpRequest) -> HttpResponse:
 @data_rights_required
 def data_access_log(request: HttpRequest) -> HttpResponse:
     patient = request.portal.patient
-    entries = AccessAudit.objects.filter(patient=patient).order_by(
-        "-occurred_at", "-id"
-    )
+    entries = access_audit_entries(access=request.portal)
     page = Paginator(entries, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
     return render_for(request, patient, "portal/data/access_log.html", {"page": page})

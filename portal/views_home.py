@@ -5,9 +5,13 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from portal.access import SESSION_KEY, caregiver_links, portal_access
+from clinic.models import Appointment
+from messaging.inbox import inbox_unread_count
+from portal.access import SESSION_KEY, PortalAccess, caregiver_links, portal_access
+from portal.views_appointments import render_for
 
 
 @login_required
@@ -21,7 +25,37 @@ def home(request: HttpRequest) -> HttpResponse:
         if not links:
             raise
         request.portal = None
-    return render(request, "portal/home.html", {"links": links})
+        return render(request, "portal/home.html", {"links": links})
+    access = request.portal
+    return render_for(
+        request,
+        access.patient,
+        "portal/home.html",
+        {"links": links, **_summary(access)},
+    )
+
+
+def _summary(access: PortalAccess) -> dict:
+    """What the patient (or proxy) would look for first, within its scopes:
+    unread messages and the next appointment (two queries)."""
+    summary = {
+        "shows_messages": access.allows("messages"),
+        "shows_appointments": access.allows("appointments"),
+    }
+    if summary["shows_messages"]:
+        summary["unread"] = inbox_unread_count(
+            patient=access.patient, include_hidden=access.sees_hidden_items
+        )
+    if summary["shows_appointments"]:
+        summary["next_appointment"] = (
+            access.appointments()
+            .filter(starts_at__gte=timezone.now())
+            .exclude(status=Appointment.Status.CANCELLED)
+            .select_related("site")
+            .order_by("starts_at")
+            .first()
+        )
+    return summary
 
 
 @require_POST

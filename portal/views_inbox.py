@@ -1,7 +1,9 @@
-"""The secure inbox in the portal: list, message, reply, mark read, object.
+"""The secure inbox in the portal: list, message, reply, mark read, object,
+hide from proxies.
 
 Reading the inbox needs the "messages" scope; a caregiver's objection changes
-the patient's consent, so it also needs the "preferences" scope.
+the patient's consent, so it also needs the "preferences" scope. Lines the
+patient hid from proxies are 404 for caregivers, like any other message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
@@ -36,6 +38,7 @@ from messaging.models import Message
 from messaging.services import message_mark_read, message_reply
 from messaging.services.replies import REPLY_MAX_LENGTH, ReplyError
 from portal.access import PortalAccess, patient_required
+from portal.privacy import PrivacyError, inbox_line_hide
 
 # Purposes a patient cannot refuse; the page explains why instead.
 NOT_OBJECTABLE = {Purpose.CARE, Purpose.SECURITY}
@@ -83,6 +86,15 @@ def _may_object(access: PortalAccess, message: Message, purpose: str) -> bool:
     )
 
 
+def _message_get(access: PortalAccess, public_id: UUID) -> Message:
+    """The message ``public_id`` if this request may see it; Http404 otherwise."""
+    return inbox_message_get(
+        patient=access.patient,
+        public_id=public_id,
+        include_hidden=access.sees_hidden_items,
+    )
+
+
 def _actor_label(request: HttpRequest) -> str:
     access = request.portal
     user = request.user
@@ -96,12 +108,16 @@ def _actor_label(request: HttpRequest) -> str:
 def inbox(request: HttpRequest) -> HttpResponse:
     """The inbox, newest first; ``?fragment=1`` returns the list region only
     (the live page re-reads it), ``?before=`` the next page."""
-    patient = request.portal.patient
+    access = request.portal
+    patient = access.patient
     before = _cursor(request.GET.get("before", ""))
-    page = inbox_item_list(patient=patient, before=before)
+    include_hidden = access.sees_hidden_items
+    page = inbox_item_list(
+        patient=patient, before=before, include_hidden=include_hidden
+    )
     context = {
         "page": page,
-        "unread": inbox_unread_count(patient=patient),
+        "unread": inbox_unread_count(patient=patient, include_hidden=include_hidden),
         "before": before,
     }
     template = (
@@ -120,7 +136,7 @@ def inbox_message(request: HttpRequest, public_id: UUID) -> HttpResponse:
     read; a caregiver reading it is recorded in the patient's access audit."""
     access = request.portal
     patient = access.patient
-    message = inbox_message_get(patient=patient, public_id=public_id)
+    message = _message_get(access, public_id)
     if access.is_proxy:
         access_audit_record(
             patient=patient,
@@ -138,13 +154,20 @@ def inbox_message(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "portal/inbox/message.html",
         {
             "message": message,
-            "thread": inbox_thread_list(patient=patient, message=message),
+            "thread": inbox_thread_list(
+                patient=patient,
+                message=message,
+                include_hidden=access.sees_hidden_items,
+            ),
             "why_text": why_describe(why=why, language=_language(request, patient)),
             "purpose": why.purpose,
             "purpose_label": Purpose(why.purpose).label,
             "may_object": _may_object(access, message, why.purpose),
             "not_objectable": why.purpose in NOT_OBJECTABLE,
             "reply_max_length": REPLY_MAX_LENGTH,
+            "line_hidden": message.line_hidden and not access.is_proxy,
+            "may_hide": access.may_hide_items and not message.line_hidden,
+            "may_unhide": access.may_unhide_items and message.line_hidden,
         },
     )
 
@@ -153,7 +176,7 @@ def inbox_message(request: HttpRequest, public_id: UUID) -> HttpResponse:
 @patient_required("messages")
 def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
     patient = request.portal.patient
-    message = inbox_message_get(patient=patient, public_id=public_id)
+    message = _message_get(request.portal, public_id)
     try:
         message_reply(
             patient=patient,
@@ -172,7 +195,7 @@ def inbox_reply(request: HttpRequest, public_id: UUID) -> HttpResponse:
 @require_POST
 @patient_required("messages")
 def inbox_mark_read(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    message = inbox_message_get(patient=request.portal.patient, public_id=public_id)
+    message = _message_get(request.portal, public_id)
     if message.direction == Message.Direction.OUTBOUND:
         message_mark_read(message=message, channel=Channel.INAPP)
     return redirect("portal:inbox")
@@ -184,7 +207,7 @@ def inbox_object(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Withdraw the message's purpose on every channel (care and security
     cannot be refused: the answer explains why)."""
     access = request.portal
-    message = inbox_message_get(patient=access.patient, public_id=public_id)
+    message = _message_get(access, public_id)
     why = _why(message)
     if why.purpose in NOT_OBJECTABLE or not _may_object(access, message, why.purpose):
         messages.info(
@@ -215,3 +238,62 @@ def inbox_object(request: HttpRequest, public_id: UUID) -> HttpResponse:
                 % {"purpose": Purpose(why.purpose).label},
             )
     return redirect("portal:inbox_message", public_id=message.public_id)
+
+
+def _hide_done(message: Message, hidden: bool) -> str:
+    if message.conversation_id is None:
+        return (
+            _(
+                "Done: your parents, guardians and anyone else who acts for you "
+                "can no longer see this message. You and the clinic still can."
+            )
+            if hidden
+            else _("Done: the people who act for you can see this message again.")
+        )
+    return (
+        _(
+            "Done: your parents, guardians and anyone else who acts for you can "
+            "no longer see this conversation, nor later messages in it. You and "
+            "the clinic still can."
+        )
+        if hidden
+        else _("Done: the people who act for you can see this conversation again.")
+    )
+
+
+def _hide(request: HttpRequest, public_id: UUID, *, hidden: bool) -> HttpResponse:
+    access = request.portal
+    if access.is_proxy:
+        raise Http404  # only the patient decides what the proxies see
+    message = _message_get(access, public_id)
+    try:
+        inbox_line_hide(
+            access=access, message=message, hidden=hidden, user=request.user
+        )
+    except PrivacyError:
+        messages.error(
+            request,
+            _(
+                "You can hide messages from the people who act for you from "
+                "the age of %(age)s."
+            )
+            % {"age": settings.PORTAL_PROXY_PRIVACY_AGE},
+        )
+    else:
+        messages.success(request, _hide_done(message, hidden))
+    return redirect("portal:inbox_message", public_id=message.public_id)
+
+
+@require_POST
+@patient_required("messages")
+def inbox_hide(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Hide the message's line (the message or its conversation) from the
+    people acting for the patient; the patient only, from the privacy age."""
+    return _hide(request, public_id, hidden=True)
+
+
+@require_POST
+@patient_required("messages")
+def inbox_unhide(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Show a hidden line to the people acting for the patient again."""
+    return _hide(request, public_id, hidden=False)

@@ -15,13 +15,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from consent.models import SendRecord
+from consent.policy import Decision
 from consent.selectors import iter_decisions
 from consent.unsubscribe import unsubscribe_headers
 from consent.vocabulary import Channel, Outcome, Purpose
 from messaging.backends import get_backend
 from messaging.backends.base import DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason, Message
-from messaging.services.sending import deliveries_enqueue
+from messaging.services.sending import (
+    address_decision,
+    deliveries_enqueue,
+    delivery_to_other_address,
+)
 from messaging.services.tracking import delivery_fallback
 
 logger = logging.getLogger(__name__)
@@ -53,9 +58,21 @@ def _claim(ids: Iterable[int], now: datetime.datetime) -> list[Delivery]:
 def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
     """Ask consent again at send time: a STOP that landed since planning wins."""
     groups: dict[tuple, list[Delivery]] = defaultdict(list)
+    sendable: list[Delivery] = []
     for delivery in claimed:
+        if delivery_to_other_address(delivery):
+            # A code for an address being proven: judged on that address.
+            message = delivery.message
+            decision = address_decision(
+                patient=message.patient,
+                topic=message.topic,
+                channel=delivery.channel,
+                address=delivery.address,
+                at=now,
+            )
+            _apply_decision(delivery, decision, sendable)
+            continue
         groups[(delivery.message.topic_id, delivery.channel)].append(delivery)
-    sendable = []
     for (_topic_id, channel), group in groups.items():
         topic = group[0].message.topic
         keys = {str(d.message.public_id) for d in group}
@@ -69,19 +86,24 @@ def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
             )
         )
         for delivery in group:
-            decision = decisions[delivery.message.patient_id]
-            if decision.outcome == Outcome.ALLOW:
-                sendable.append(delivery)
-            elif decision.outcome == Outcome.DEFER:
-                _finish(
-                    delivery,
-                    Status.DEFERRED,
-                    reason=decision.reason,
-                    next_attempt_at=decision.until,
-                )
-            else:
-                _finish(delivery, Status.SUPPRESSED, reason=decision.reason)
+            _apply_decision(delivery, decisions[delivery.message.patient_id], sendable)
     return sendable
+
+
+def _apply_decision(
+    delivery: Delivery, decision: Decision, sendable: list[Delivery]
+) -> None:
+    if decision.outcome == Outcome.ALLOW:
+        sendable.append(delivery)
+    elif decision.outcome == Outcome.DEFER:
+        _finish(
+            delivery,
+            Status.DEFERRED,
+            reason=decision.reason,
+            next_attempt_at=decision.until,
+        )
+    else:
+        _finish(delivery, Status.SUPPRESSED, reason=decision.reason)
 
 
 def _finish(delivery: Delivery, status: str, **fields) -> None:

@@ -6,15 +6,20 @@ import datetime
 import logging
 from collections.abc import Callable
 
+from phonenumber_field.phonenumber import to_python
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.models import Patient
+from clinic.services import phone_is_mobile
 from consent.models import Topic
-from consent.policy import Decision
-from consent.selectors import channel_order_get, decide, topic_resolve
-from consent.vocabulary import Channel, Outcome
+from consent.policy import Decision, PatientFacts, evaluate
+from consent.selectors import channel_order_get, decide, rules_for, topic_resolve
+from consent.vocabulary import Channel, Outcome, Purpose
 from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
 from messaging.planning import (
     Content,
@@ -86,11 +91,19 @@ def message_send(
     conversation: Conversation | None = None,
     at: datetime.datetime | None = None,
     channels: list[str] | None = None,
+    address: str = "",
 ) -> Message:
     """Plan one message to one patient and queue its deliveries.
 
     ``channels`` limits the message to those channels (a code the patient
     asked to receive by SMS goes by SMS, or not at all).
+
+    ``address`` sends it to that address instead of the patient's own, on the
+    one external channel ``channels`` names, and only on a security topic: a
+    code proving that a new email or phone belongs to the patient before it is
+    saved, or a notice to the address a change replaced. Consent judges that
+    address as verified (the code is what verifies it); every other rule
+    still applies. Such a delivery never falls back to another channel.
 
     Returns the Message; with an ``idempotency_key`` already used by this
     organization, returns that first Message and sends nothing more. Raises
@@ -105,6 +118,8 @@ def message_send(
         if existing is not None:
             return existing
     topic = topic_resolve(patient=patient, topic=topic)
+    if address:
+        _check_address_override(topic, channels)
     at = at or timezone.now()
     values = context_for(patient, context)
     contents = _contents(
@@ -129,8 +144,8 @@ def message_send(
         sender=sender,
     )
     # Planned before the message is saved: planning says why it is sent.
-    deliveries = _plan(message, patient, topic, contents, at, channels)
-    if topic.must_acknowledge:
+    deliveries = _plan(message, patient, topic, contents, at, channels, address)
+    if topic.must_acknowledge and not address:
         deliveries += _plan_escalation(
             message, patient, topic, contents, at, deliveries
         )
@@ -192,11 +207,72 @@ def _plan(
     contents: dict[str, Content],
     at,
     channels: list[str] | None = None,
+    address: str = "",
 ) -> list[Delivery]:
     order = channel_order_get(patient=patient, topic=topic)
     if channels is not None:
         order = [channel for channel in order if channel in channels]
+    if address:
+        return _plan_channels(
+            message,
+            patient,
+            topic,
+            contents,
+            at,
+            order,
+            decisions=lambda channel: address_decision(
+                patient=patient, topic=topic, channel=channel, address=address, at=at
+            ),
+            address=address,
+        )
     return _plan_channels(message, patient, topic, contents, at, order)
+
+
+def _check_address_override(topic: Topic, channels: list[str] | None) -> None:
+    if topic.purpose != Purpose.SECURITY:
+        raise ValueError("Only security messages may go to another address.")
+    if not channels or len(channels) != 1 or channels[0] == Channel.INAPP:
+        raise ValueError("Another address needs exactly one channel, not the inbox.")
+
+
+def address_decision(
+    *,
+    patient: Patient,
+    topic: Topic,
+    channel: str,
+    address: str,
+    at: datetime.datetime,
+) -> Decision:
+    """Consent's answer for a security message to ``address`` rather than the
+    patient's own contact point: the patient's facts with that address in its
+    place, counted as verified, since the message is what verifies it. A
+    malformed address, or a landline for SMS, is still refused. Reads only."""
+    is_email = channel == Channel.EMAIL
+    well_formed = True
+    if is_email:
+        try:
+            validate_email(address)
+        except ValidationError:
+            well_formed = False
+    phone = None if is_email else to_python(address)
+    facts = PatientFacts(
+        patient_id=patient.pk,
+        time_zone=patient.time_zone,
+        erased=patient.erased_at is not None,
+        email=address if is_email else "",
+        email_verified=True,
+        email_invalid=not well_formed,
+        phone="" if is_email else address,
+        phone_is_mobile=phone_is_mobile(phone),
+        phone_verified=True,
+        phone_invalid=not is_email and not (phone and phone.is_valid()),
+    )
+    return evaluate(rules_for(topic), facts, channel, at)
+
+
+def delivery_to_other_address(delivery: Delivery) -> bool:
+    """Whether a delivery was planned with ``message_send(address=...)``."""
+    return delivery.to_address_being_verified
 
 
 def _plan_channels(
@@ -207,12 +283,14 @@ def _plan_channels(
     at,
     order: list[str],
     decisions: Callable[[str], Decision] | None = None,
+    address: str = "",
 ) -> list[Delivery]:
     """Deliveries for the inbox and the first usable other channel, in
     ``order``; channels tried before it keep their reason for staff.
 
     ``decisions``: channel → consent's answer, when the caller decided set-wise
-    (the bulk form); by default ``consent.decide`` is asked here."""
+    (the bulk form); by default ``consent.decide`` is asked here. ``address``:
+    where the external delivery goes instead of the patient's own address."""
     deliveries = []
     external_planned = False
     for channel in order:
@@ -245,7 +323,8 @@ def _plan_channels(
         delivery = Delivery(
             message=message,
             channel=channel,
-            address=delivery_address(patient, channel),
+            address=address or delivery_address(patient, channel),
+            to_address_being_verified=bool(address) and channel != Channel.INAPP,
             next_attempt_at=at,
         )
         if channel == Channel.INAPP and decision.why is not None:

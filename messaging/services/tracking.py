@@ -14,7 +14,12 @@ from messaging.models import Conversation, Delivery, DeliveryReason, Message
 from messaging.planning import (
     context_for,
 )
-from messaging.services.sending import _contents, _plan_channels, deliveries_enqueue
+from messaging.services.sending import (
+    _contents,
+    _plan_channels,
+    deliveries_enqueue,
+    delivery_to_other_address,
+)
 
 logger = logging.getLogger(__name__)
 REFERENCE_PREFIX = "liaison-"  # messaging.backends.http.delivery_reference
@@ -109,7 +114,12 @@ def _by_reference(reference: str, provider: str, provider_id: str) -> Delivery |
 @transaction.atomic
 def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
     """Plan the message on the next channel in the patient's order after a
-    permanent failure; return the new delivery, or None when none is left."""
+    permanent failure; return the new delivery, or None when none is left.
+
+    A delivery to an address other than the patient's own (a code proving a
+    new contact point) has no fallback: it goes there or nowhere."""
+    if delivery_to_other_address(delivery):
+        return None
     message = delivery.message
     patient, topic = message.patient, message.topic
     used = set(message.deliveries.values_list("channel", flat=True))

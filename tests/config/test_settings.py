@@ -58,7 +58,10 @@ def test_redis_url_switches_cache_and_channel_layer_to_redis():
     assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert found["cache_location"] == "redis://127.0.0.1:6379/3"
     assert found["channels"] == "channels_redis.core.RedisChannelLayer"
-    assert found["channel_hosts"] == ["redis://127.0.0.1:6379/3"]
+    [host] = found["channel_hosts"]
+    assert host["address"] == "redis://127.0.0.1:6379/3"
+    # Longer than the layer's 5-second blocking pop (test_channel_layer.py).
+    assert host["socket_timeout"] > 5
 
 
 def test_database_url_selects_postgresql_and_the_queue_stays_in_it():

@@ -64,6 +64,18 @@ def test_a_bounce_marks_the_delivery_and_the_address(email_delivery):
     )
 
 
+def test_a_bounce_from_another_address_leaves_the_current_one_valid(email_delivery):
+    patient = email_delivery.message.patient
+    patient.email = "new-address@example.org"
+    patient_save(patient=patient)
+    signal("bounced", email_delivery.provider_id)
+    email_delivery.refresh_from_db()
+    assert email_delivery.status == "bounced"
+    assert not PatientPreferences.objects.filter(
+        patient=patient, email_invalid_at__isnull=False
+    ).exists()
+
+
 def test_a_complaint_withdraws_email_for_that_purpose(email_delivery):
     signal("complained", email_delivery.provider_id)
     event = ConsentEvent.objects.get(patient=email_delivery.message.patient)

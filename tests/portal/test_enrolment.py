@@ -148,3 +148,49 @@ def test_staff_invite_from_the_patient_list(client, organization, patient):
     assert "Invited 1 patient." in response.text
     assert Invitation.objects.get().patient == patient
     assert "/portal/enrol/" in mail.outbox[-1].body
+
+
+def _unverified(organization, **fields):
+    TopicFactory(
+        organization=organization,
+        slug="security-codes",
+        purpose="security",
+        channels=["email", "sms"],
+    )
+    return patient_save(
+        patient=PatientFactory.build(
+            organization=organization, birth_date=datetime.date(2012, 4, 5), **fields
+        )
+    )
+
+
+def test_an_address_nobody_verified_yet_still_gets_the_invitation(client, organization):
+    """Staff typed the address at the desk: the invitation link is its proof."""
+    patient = _unverified(organization, email="new@example.org", phone="")
+    invitation_send(patient=patient)
+    assert mail.outbox[-1].to == ["new@example.org"]
+    assert not preferences_get(patient=patient).email_verified_at
+    # when the patient enrols through it
+    enrol_post(client, link_from_email())
+    # then the address is proven
+    assert preferences_get(patient=patient).email_verified_at is not None
+    assert preferences_get(patient=patient).phone_verified_at is None
+
+
+def test_an_address_changed_since_the_invitation_is_not_proven(client, organization):
+    patient = _unverified(organization, email="first@example.org", phone="")
+    invitation_send(patient=patient)
+    link = link_from_email()
+    patient.email = "second@example.org"
+    patient_save(patient=patient)
+    enrol_post(client, link)
+    patient.refresh_from_db()
+    assert patient.user is not None
+    assert preferences_get(patient=patient).email_verified_at is None
+
+
+def test_a_patient_without_email_or_mobile_cannot_be_invited(organization):
+    patient = _unverified(organization, email="", phone="")
+    with pytest.raises(EnrolmentError, match="no email address or mobile number"):
+        invitation_send(patient=patient)
+    assert not Invitation.objects.filter(patient=patient).exists()

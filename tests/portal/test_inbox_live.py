@@ -160,3 +160,52 @@ def test_the_asgi_application_authenticates_with_the_session_cookie(organization
         return event
 
     assert async_to_sync(scenario)()["type"] == "message"
+
+
+def _send_without_push(patient):
+    """A message stored by another process: nothing crosses this process's
+    in-memory layer (here, one that went by email only)."""
+    topic = TopicFactory(
+        organization=patient.organization,
+        slug="by-email",
+        channels=["inapp", "email"],
+    )
+    for language in ("fr", "en"):
+        TemplateFactory(topic=topic, channel="email", language=language, body="Hi")
+    return message_send(
+        patient=patient, topic=topic, origin="staff", text="New!", channels=["email"]
+    )
+
+
+def _first_event(user, patient, timeout: float):
+    """The first event after a message stored without a push; None if none
+    came within ``timeout`` seconds."""
+    communicator = _communicator(user)
+
+    async def scenario():
+        assert (await communicator.connect())[0]
+        await database_sync_to_async(_send_without_push)(patient)
+        if await communicator.receive_nothing(timeout=timeout):
+            event = None
+        else:
+            event = await communicator.receive_json_from()
+        await communicator.disconnect()
+        return event
+
+    return async_to_sync(scenario)()
+
+
+def test_without_a_shared_layer_the_socket_rereads_the_inbox(organization, settings):
+    settings.PORTAL_LIVE_POLL_SECONDS = 0.1
+    user, patient = _patient(organization)
+    patient.email = "live@example.org"
+    patient.save()
+    assert _first_event(user, patient, timeout=3) == {"type": "message", "unread": 1}
+
+
+def test_with_polling_off_only_pushes_reach_the_page(organization, settings):
+    settings.PORTAL_LIVE_POLL_SECONDS = 0
+    user, patient = _patient(organization)
+    patient.email = "live@example.org"
+    patient.save()
+    assert _first_event(user, patient, timeout=0.5) is None

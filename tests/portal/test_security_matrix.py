@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from clinic.models import Caregiver
 from messaging.models import Conversation, Message
+from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import (
     AppointmentFactory,
     CaregiverFactory,
@@ -72,11 +73,15 @@ def victim(organization):
         body="SECRET-BODY",
     )
     appointment = AppointmentFactory(patient=patient, kind="SECRET-KIND")
+    contact_change = ContactPointChange.objects.create(
+        patient=patient, kind="email", new_value="SECRET-NEW@example.org"
+    )
     ids = {
         "patient": str(patient.public_id),
         "message": str(message.public_id),
         "conversation": str(conversation.public_id),
         "appointment": str(appointment.public_id),
+        "contact_change": str(contact_change.public_id),
     }
     return patient, ids
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Appointment, AppointmentStatus
+from clinic.signals import appointment_changed
 
 
 class AppointmentActionError(Exception):
@@ -52,6 +53,7 @@ def _transition(
     locked.cancellation_reason = reason[:300]
     # save() bumps updated_at, which ends every one-tap link issued before.
     locked.save(update_fields=["status", "cancellation_reason", "updated_at"])
+    appointment_changed.send(sender=Appointment, appointment=locked, created=False)
     appointment.status, appointment.updated_at = locked.status, locked.updated_at
     return appointment
 

@@ -17,6 +17,7 @@ from clinic.models import (
     Site,
     StaffMember,
 )
+from clinic.signals import appointment_changed
 
 
 @transaction.atomic
@@ -60,7 +61,11 @@ def appointment_save(*, appointment: Appointment) -> Appointment:
     if appointment.patient_id and not appointment.organization_id:
         appointment.organization_id = appointment.patient.organization_id
     appointment.full_clean()
+    created = appointment.pk is None
     appointment.save()
+    appointment_changed.send(
+        sender=Appointment, appointment=appointment, created=created
+    )
     return appointment
 
 

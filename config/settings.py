@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "messaging",
     "feedback",
     "portal",
+    "outreach",
     "api",
     # Sign-in: allauth for passwords, django-otp for the second factor, axes
     # to throttle password guessing (portal/auth/, issue 5).

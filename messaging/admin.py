@@ -28,6 +28,7 @@ from messaging.rendering import (
     check_syntax,
     render,
     sms_segments,
+    sms_text,
     variables_used,
 )
 from messaging.selectors import channels_status
@@ -71,7 +72,8 @@ def template_preview_data(
         ),
     }
     if channel == "sms":
-        data["sms"] = sms_segments(rendered_body)
+        # Counted as sent: typography is made GSM-7 on the way out.
+        data["sms"] = sms_segments(sms_text(rendered_body))
         if data["sms"]["segments"] > 3:
             data["warnings"] = [
                 str(_("Longer than 3 SMS segments: consider shortening it."))

@@ -58,6 +58,29 @@ GSM7_BASIC = (
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = "^{}\\[~]|€\f"
+# Typography that looks the same on a phone but is not in GSM-7: one of them
+# turns a 160-character SMS into three 70-character UCS-2 segments. French
+# text is full of them (’ « » and the non-breaking spaces before : ; ? !).
+SMS_PLAIN = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+    }
+)
+
+
+def sms_text(text: str) -> str:
+    """``text`` with look-alike typography replaced by GSM-7 characters."""
+    return text.translate(SMS_PLAIN)
 
 
 def sms_segments(text: str) -> dict:

@@ -31,6 +31,7 @@ from messaging.planning import (
     pick_templates,
     render_template,
 )
+from messaging.rendering import sms_text
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -338,7 +339,10 @@ def _plan_channels(
             )
         else:
             if channel != Channel.INAPP:  # the inbox shows the Message itself
-                delivery.subject, delivery.body = content.subject, content.body
+                body = content.body
+                if channel == Channel.SMS:
+                    body = sms_text(body)  # GSM-7 where it costs nothing
+                delivery.subject, delivery.body = content.subject, body
                 delivery.body_html = content.body_html
             if decision.outcome == Outcome.DEFER:
                 delivery.status, delivery.reason = Status.DEFERRED, decision.reason

@@ -392,3 +392,19 @@ def test_a_message_can_be_limited_to_some_channels(patient, reminders, sms_outbo
     )
     assert list(message.deliveries.values_list("channel", flat=True)) == ["sms"]
     assert sms_outbox[0]["body"] == "Code 123456"
+
+
+def test_sms_typography_is_kept_to_gsm7_so_one_segment_stays_one(patient, organization):
+    """French text carries ’ and non-breaking spaces that look the same on a
+    phone but make an SMS three times more expensive (UCS-2)."""
+    from messaging.rendering import sms_segments
+
+    topic = TopicFactory(organization=organization, slug="typo", channels=["sms"])
+    text = "Votre rendez-vous d\u2019aujourd\u2019hui\u00a0: «\u00a0confirmé\u00a0»\u2026"
+    TemplateFactory(topic=topic, channel="sms", body=text)
+    TemplateFactory(topic=topic, channel="inapp", body=text)
+    message = send(patient, topic)
+    sms = message.deliveries.get(channel="sms").body
+    assert sms == "Votre rendez-vous d'aujourd'hui : \" confirmé \"..."
+    assert sms_segments(sms)["encoding"] == "GSM-7"
+    assert message.body == text  # the inbox keeps the typography

@@ -70,7 +70,7 @@ def test_erasure_request_is_created_with_a_due_date(patient_client, patient_user
     assert request.status == ErasureRequest.Status.OPEN
     assert request.requested_by == user
     assert request.due_at - request.requested_at == datetime.timedelta(days=30)
-    assert "Vous avez demandé l'effacement" in patient_client.get("/portal/data/").text
+    assert "Vous avez demandé l’effacement" in patient_client.get("/portal/data/").text
 
 
 def test_erasure_needs_post(patient_client, patient_user):

@@ -126,6 +126,20 @@ def _download_data(page, stack, patient: dict, lang: str) -> None:
     _visit(page, stack, "/portal/data/access/", "data-access", lang)
 
 
+def _other_pages(page, stack, lang: str) -> None:
+    """Every other portal page a patient can open, checked by axe too."""
+    page.goto(stack.url + "/portal/appointments/")
+    cancel = page.locator("a[href$='/cancel/']").first.get_attribute("href")
+    for path, name in (
+        (cancel, "appointment-cancel"),
+        ("/portal/preferences/contact/", "contact-details"),
+        ("/portal/security/app/", "security-app"),
+        ("/portal/security/sms/", "security-sms"),
+        ("/portal/security/backup-codes/", "security-backup-codes"),
+    ):
+        _visit(page, stack, path, name, lang)
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_patient_journey(stack, phone, lang):
     patient = stack.stage("prepare", "--lang", lang)
@@ -137,4 +151,5 @@ def test_patient_journey(stack, phone, lang):
     _confirm_appointment(page, stack, patient, lang)
     _change_preference(page, stack, patient, lang)
     _download_data(page, stack, patient, lang)
+    _other_pages(page, stack, lang)
     _visit(page, stack, "/verify/", "verify", lang)

@@ -1,8 +1,14 @@
-from django.contrib import admin
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from clinic import services
+from clinic import imports, services
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import (
     Appointment,
@@ -12,6 +18,7 @@ from clinic.models import (
     Site,
     StaffMember,
 )
+from clinic.scoping import staff_organization_id
 
 
 @admin.register(Organization)
@@ -142,3 +149,195 @@ class AppointmentAdmin(OrganizationScopedAdmin):
         self, request: HttpRequest, obj: Appointment, form, change: bool
     ) -> None:
         services.appointment_save(appointment=obj)
+
+    # Import from CSV (clinic.imports): upload, preview, confirm.
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="clinic_appointment_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a CSV, see what it would do row by row, then confirm.
+
+        Between the two steps the validated file travels in a signed hidden
+        field (bound to the user and organization, valid 30 minutes), not in
+        the session or on disk: patient identifiers are not stored anywhere on
+        the server. The confirmation plans again and imports only if the plan
+        is still the one previewed.
+        """
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        may_update = self.has_change_permission(request)
+        form = AppointmentImportForm(user=request.user)
+        plan = token = None
+        organization = None
+        if request.method == "POST" and "token" in request.POST:
+            try:
+                payload = signing.loads(
+                    request.POST["token"],
+                    salt=IMPORT_SALT,
+                    max_age=IMPORT_TOKEN_MAX_AGE,
+                )
+            except signing.BadSignature:
+                messages.error(
+                    request, gettext("This preview expired. Upload the file again.")
+                )
+                return HttpResponseRedirect(request.path)
+            organization = _import_organization(request, payload.get("organization"))
+            if payload.get("user") != request.user.pk or organization is None:
+                raise PermissionDenied
+            try:
+                plan = imports.appointments_import(
+                    organization=organization,
+                    text=payload["text"],
+                    may_update=may_update,
+                    expected_fingerprint=payload["fingerprint"],
+                )
+            except imports.ImportRefusedError as refused:
+                plan = refused.plan
+            except imports.ImportChangedError as changed:
+                plan = changed.plan
+                token = _import_token(request, organization, payload["text"], plan)
+                messages.warning(
+                    request,
+                    gettext(
+                        "The appointments changed since the preview. Check this "
+                        "new preview and confirm again."
+                    ),
+                )
+            else:
+                messages.success(
+                    request,
+                    gettext(
+                        "Imported: %(created)d created, %(updated)d updated, "
+                        "%(unchanged)d unchanged."
+                    )
+                    % {
+                        "created": plan.count(imports.Action.CREATE),
+                        "updated": plan.count(imports.Action.UPDATE),
+                        "unchanged": plan.count(imports.Action.UNCHANGED),
+                    },
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:clinic_appointment_changelist")
+                )
+        elif request.method == "POST":
+            form = AppointmentImportForm(request.POST, request.FILES, user=request.user)
+            if form.is_valid():
+                organization = form.cleaned_data["organization"]
+                upload = form.cleaned_data["file"]
+                try:
+                    if upload.size > imports.MAX_BYTES:
+                        raise imports.too_big()
+                    text = imports.csv_decode(upload.read())
+                except imports.ImportRefusedError as refused:
+                    plan = refused.plan
+                else:
+                    plan = imports.appointments_import_plan(
+                        organization=organization, text=text, may_update=may_update
+                    )
+                    if plan.ok:
+                        token = _import_token(request, organization, text, plan)
+        rows = []
+        if plan is not None and organization is not None:
+            rows = [
+                {
+                    "line": row.line,
+                    "action": row.action,
+                    "patient": row.appointment.patient.identifier,
+                    "site": row.appointment.site.name,
+                    "starts_at": imports.local_display(
+                        row.appointment.starts_at, organization
+                    ),
+                    "ends_at": imports.local_display(
+                        row.appointment.ends_at, organization
+                    ),
+                    "kind": row.appointment.kind,
+                    "practitioner": row.appointment.practitioner or "",
+                    "external_id": row.appointment.external_id,
+                    "changes": ", ".join(row.changes),
+                }
+                for row in plan.rows
+            ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Import appointments from CSV"),
+            "form": form,
+            "plan": plan,
+            "rows": rows,
+            "token": token,
+            "organization": organization,
+            "required_columns": imports.REQUIRED_COLUMNS,
+            "optional_columns": imports.OPTIONAL_COLUMNS,
+            "max_kb": imports.MAX_BYTES // 1000,
+            "max_rows": imports.MAX_ROWS,
+            "counts": plan
+            and {
+                "create": plan.count(imports.Action.CREATE),
+                "update": plan.count(imports.Action.UPDATE),
+                "unchanged": plan.count(imports.Action.UNCHANGED),
+            },
+        }
+        return TemplateResponse(
+            request, "admin/clinic/appointment/import.html", context
+        )
+
+
+IMPORT_SALT = "clinic.imports.appointments"
+IMPORT_TOKEN_MAX_AGE = 30 * 60
+
+
+def _import_organization(request: HttpRequest, organization_id) -> Organization | None:
+    """The organization the user may import into: their own, or any for a superuser."""
+    if not request.user.is_superuser:
+        organization_id = staff_organization_id(request.user)
+    return Organization.objects.filter(pk=organization_id).first()
+
+
+def _import_token(
+    request: HttpRequest, organization: Organization, text: str, plan
+) -> str:
+    return signing.dumps(
+        {
+            "user": request.user.pk,
+            "organization": organization.pk,
+            "text": text,
+            "fingerprint": plan.fingerprint,
+        },
+        salt=IMPORT_SALT,
+        compress=True,
+    )
+
+
+class AppointmentImportForm(forms.Form):
+    organization = forms.ModelChoiceField(
+        label=_("Organization"), queryset=Organization.objects.all()
+    )
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8, columns separated by commas or semicolons."),
+    )
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.is_superuser:
+            # Staff import into their own organization only.
+            del self.fields["organization"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.user.is_superuser:
+            data["organization"] = Organization.objects.filter(
+                pk=staff_organization_id(self.user)
+            ).first()
+            if data["organization"] is None:
+                raise PermissionDenied
+        return data

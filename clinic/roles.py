@@ -44,12 +44,49 @@ MESSAGING_READ = _perms(
     },
 )
 
+# Reminder rules are deactivated rather than deleted: their reminders are
+# the history of what patients were sent.
+# Care schedules hold a medication label (health data): only roles that see
+# patients' records edit them. Slot offers are written by the workflow only.
+REMINDERS_EDIT = _perms(
+    "outreach",
+    {
+        "reminderrule": EDIT,
+        "reminder": VIEW,
+        "careschedule": EDIT,
+        "waitlistentry": ALL,
+        "slotoffer": VIEW,
+    },
+)
+REMINDERS_READ = _perms(
+    "outreach",
+    {
+        "reminderrule": VIEW,
+        "reminder": VIEW,
+        "careschedule": VIEW,
+        "waitlistentry": VIEW,
+        "slotoffer": VIEW,
+    },
+)
+
+# Campaigns: a second person approves (the author never can, whatever the
+# role); marketing writes and runs them, admins also approve.
+CAMPAIGNS_RUN = _perms(
+    "campaigns", {"campaign": EDIT, "campaignrecipient": VIEW, "patienttag": ALL}
+) | {"campaigns.send_campaign"}
+CAMPAIGNS_READ = _perms(
+    "campaigns", {"campaign": VIEW, "campaignrecipient": VIEW, "patienttag": VIEW}
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CONSENT_READ
         | PRIVACY_RIGHTS
         | _perms("consent", {"topic": EDIT, "organizationpolicy": ("view", "change")})
         | MESSAGING_READ
+        | REMINDERS_EDIT
+        | CAMPAIGNS_RUN
+        | {"campaigns.approve_campaign"}
         | _perms("messaging", {"template": ALL, "conversation": EDIT})
         | _perms(
             "clinic",
@@ -67,6 +104,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "coordinator": frozenset(
         CONSENT_READ
         | MESSAGING_READ
+        | REMINDERS_EDIT
+        | CAMPAIGNS_READ
         | _perms("messaging", {"template": VIEW, "conversation": EDIT})
         | _perms(
             "clinic",
@@ -91,6 +130,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "support": frozenset(
         CONSENT_READ
         | MESSAGING_READ
+        | REMINDERS_READ
         | _perms("messaging", {"conversation": EDIT})
         | {"consent.export_patient_data", "consent.record_objection"}
         | _perms(
@@ -108,5 +148,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _perms("clinic", {"site": VIEW, "patient": VIEW})
         | _perms("consent", {"topic": EDIT, "organizationpolicy": VIEW})
         | _perms("messaging", {"template": EDIT, "delivery": VIEW, "outboxentry": VIEW})
+        | CAMPAIGNS_RUN
+        | {"campaigns.approve_campaign"}
     ),
 }

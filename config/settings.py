@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "feedback",
     "portal",
     "outreach",
+    "campaigns",
     "api",
     # Sign-in: allauth for passwords, django-otp for the second factor, axes
     # to throttle password guessing (portal/auth/, issue 5).

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from config.health import healthz
 from messaging.views import verify
+from outreach.views import slot_offer
 from portal.views_appointments import appointment_action
 
 # Admin asks for a second factor too (issue 5): same site object, OTP login.
@@ -25,6 +26,8 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     # One-tap confirm/cancel links in reminders: short, public, signed.
     path("a/<str:token>/", appointment_action, name="appointment_action"),
+    # A freed slot offered to a waiting patient: take it in one tap.
+    path("w/<str:token>/", slot_offer, name="slot_offer"),
     # Email provider tracking webhooks (bounces, complaints), signed.
     path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),

@@ -22,11 +22,11 @@ TEMPLATES = {
         "sms": {
             "fr": (
                 "",
-                "{{ organization_name }} : RDV le {{ appointment_date }} à {{ appointment_time }}, {{ site_name }}.",
+                "{{ organization_name }} : RDV le {{ appointment_date }} à {{ appointment_time }}, {{ site_name }}. Répondez C pour confirmer, A pour annuler. {{ confirm_link }}",
             ),
             "en": (
                 "",
-                "{{ organization_name }}: appointment on {{ appointment_date }} at {{ appointment_time }}, {{ site_name }}.",
+                "{{ organization_name }}: appointment on {{ appointment_date }} at {{ appointment_time }}, {{ site_name }}. Reply C to confirm, A to cancel. {{ confirm_link }}",
             ),
         },
         "email": {

@@ -4,12 +4,18 @@ An inbound SMS belongs to the organization whose ``sms_number`` it was sent
 to; when no organization has that number (a shared provider number), it is
 matched through the patient's phone in every organization with a patient at
 that number. A number matching no patient lands in the unmatched queue.
+
+Other apps answer some replies themselves (an appointment reminder's "C" or
+"ANNULER") through ``register_reply_handler``, so messaging never imports
+them; consent keywords always come first.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
@@ -23,6 +29,35 @@ from messaging.models import Conversation, Message, Sensitivity, UnmatchedInboun
 from messaging.services import message_mark_read
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """One SMS from a patient, as reply handlers see it."""
+
+    patient: Patient
+    text: str
+    from_number: str
+    provider: str
+    provider_message_id: str
+
+
+#: Takes an SMS that is not a consent keyword; returns True when it dealt
+#: with it (it then joins no conversation). Must be idempotent per
+#: ``provider_message_id``: providers retry webhooks.
+ReplyHandler = Callable[[InboundSms], bool]
+_reply_handlers: list[ReplyHandler] = []
+
+
+def register_reply_handler(handler: ReplyHandler) -> ReplyHandler:
+    """Offer every non-keyword SMS to ``handler`` first (from an AppConfig.ready)."""
+    if handler not in _reply_handlers:
+        _reply_handlers.append(handler)
+    return handler
+
+
+def _reply_handled(sms: InboundSms) -> bool:
+    return any(handler(sms) for handler in _reply_handlers)
 
 
 def _patients_by_organization(
@@ -164,8 +199,9 @@ def inbound_sms_receive(
     The organization is the one whose ``sms_number`` is ``to_number``, else
     every organization with a patient at ``from_number``. A keyword (STOP,
     START, HELP… as ``consent.keywords`` knows them) is handled by consent
-    and its required reply returned. Any other text becomes an inbound
-    Message (no deliveries) in the patient's open conversation, created when
+    and its required reply returned. A registered reply handler may take
+    any other text (``register_reply_handler``); what none takes becomes an
+    inbound Message (no deliveries) in the patient's open conversation, created when
     there is none, and acknowledges their unread must-acknowledge messages.
     A number that matches no patient is kept in ``UnmatchedInbound`` for staff
     (logged without the number or the text).
@@ -192,6 +228,14 @@ def inbound_sms_receive(
     if handled:
         return next((r.reply for r in handled if r.reply), None)
     for patient in chosen.values():
+        sms = InboundSms(patient, text, from_number, provider, provider_message_id)
+        if _reply_handled(sms):
+            logger.info(
+                "inbound sms %s:%s answered by a reply handler",
+                provider,
+                provider_message_id,
+            )
+            continue
         message = _store(
             patient=patient,
             text=text,

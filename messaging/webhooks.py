@@ -35,6 +35,20 @@ from messaging.services import delivery_status_update
 logger = logging.getLogger(__name__)
 View = Callable[[HttpRequest], HttpResponse]
 
+#: Takes the call's delivery and the key pressed; returns what the call says
+#: back (in the delivery's language), or None when the key is not its
+#: business. Registered by other apps (reminders) so messaging imports none.
+KeypadHandler = Callable[[Delivery, str], str | None]
+_keypad_handlers: list[KeypadHandler] = []
+
+
+def register_keypad_handler(handler: KeypadHandler) -> KeypadHandler:
+    """Offer every keypad answer to ``handler`` (from an AppConfig.ready)."""
+    if handler not in _keypad_handlers:
+        _keypad_handlers.append(handler)
+    return handler
+
+
 # Provider words → ours. Words left out (queued, ringing, Dispatched…) say
 # nothing a delivery does not already know, and are acknowledged and dropped.
 TWILIO_MESSAGE_STATUSES = {
@@ -175,11 +189,8 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
 
 @signed(_twilio_signed, "twilio/voice/keypad")
 def twilio_voice_keypad(request: HttpRequest) -> HttpResponse:
-    """A key pressed during a call-out (1 confirm, 2 cancel): thanked and logged.
-
-    Confirming or cancelling the appointment is left to a later issue; until
-    then the digit is only logged with the delivery it answers.
-    """
+    """A key pressed during a call-out (1 confirm, 2 cancel): handed to the
+    registered keypad handlers, whose answer the call says; else thanked."""
     call_sid = request.POST.get("CallSid", "")
     digit = request.POST.get("Digits", "")[:1]
     delivery = (
@@ -191,8 +202,14 @@ def twilio_voice_keypad(request: HttpRequest) -> HttpResponse:
     )
     logger.info("keypad %r on delivery %s", digit, delivery.pk if delivery else None)
     language = delivery.message.language if delivery else settings.LANGUAGE_CODE
+    answer = None
+    if delivery is not None and digit:
+        answer = next(
+            (a for h in _keypad_handlers if (a := h(delivery, digit)) is not None),
+            None,
+        )
     with translation.override(language):
-        thanks = _("Thank you. Goodbye.")
+        thanks = answer or _("Thank you. Goodbye.")
     return _twiml(
         f"<Say language={quoteattr(tts_language(language))}>{escape(thanks)}</Say>"
     )

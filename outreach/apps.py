@@ -4,4 +4,18 @@ from django.utils.translation import gettext_lazy as _
 
 class OutreachConfig(AppConfig):
     name = "outreach"
-    verbose_name = _("Reminders and campaigns")
+    verbose_name = _("Reminders and waitlists")
+
+    def ready(self) -> None:
+        from clinic.signals import appointment_changed
+        from messaging.inbound import register_reply_handler
+        from outreach import recurring, reminders_hooks, waitlist
+
+        # Before the reminders' handler: OUI/YES answers whichever of an offer
+        # and a reminder came last, and the offer's handler decides that.
+        register_reply_handler(waitlist.slot_offer_sms_answer)
+        reminders_hooks.connect()
+        recurring.register()
+        appointment_changed.connect(
+            waitlist.on_appointment_changed, dispatch_uid="outreach.waitlist"
+        )

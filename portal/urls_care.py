@@ -2,7 +2,13 @@
 
 from django.urls import path
 
-from portal import views_appointments, views_contact, views_data, views_preferences
+from portal import (
+    views_appointments,
+    views_contact,
+    views_data,
+    views_preferences,
+    views_waitlist,
+)
 
 urlpatterns = [
     path("appointments/", views_appointments.appointment_list, name="appointments"),
@@ -20,6 +26,12 @@ urlpatterns = [
         "appointments/<uuid:public_id>/calendar.ics",
         views_appointments.appointment_calendar,
         name="appointment_calendar",
+    ),
+    path("appointments/waitlist/", views_waitlist.waitlist, name="waitlist"),
+    path(
+        "appointments/waitlist/<uuid:public_id>/leave/",
+        views_waitlist.waitlist_leave,
+        name="waitlist_leave",
     ),
     path("preferences/", views_preferences.preferences, name="preferences"),
     path("preferences/contact/", views_contact.contact_details, name="contact_details"),

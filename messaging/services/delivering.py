@@ -6,7 +6,7 @@ import datetime
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -34,6 +34,40 @@ logger = logging.getLogger(__name__)
 UNKNOWN_GIVE_UP = datetime.timedelta(hours=24)
 Status = Delivery.Status
 
+# Message origin → check(origin_refs, now) → {origin_ref: Decision} for the
+# messages no longer wanted (a cancelled or paused campaign): asked at claim
+# time, so the sender's own state wins like a STOP does. Registered by the
+# sending app (``CampaignsConfig.ready``); messaging imports none of them.
+StillWanted = Callable[[set[str], datetime.datetime], dict[str, Decision]]
+_still_wanted: dict[str, StillWanted] = {}
+
+
+def register_still_wanted(origin: str, check: StillWanted) -> StillWanted:
+    """Ask ``check`` at claim time whether messages of ``origin`` are still wanted.
+
+    ``check`` returns, for the ``origin_ref`` values it refuses, a suppress
+    (with reason) or defer (until, reason) Decision; refs it omits go ahead.
+    """
+    _still_wanted[origin] = check
+    return check
+
+
+def _not_wanted(claimed: list[Delivery], now) -> dict[int, Decision]:
+    """delivery id → Decision for the claimed deliveries their sender withdrew."""
+    refs: dict[str, set[str]] = defaultdict(set)
+    for delivery in claimed:
+        message = delivery.message
+        if message.origin in _still_wanted and message.origin_ref:
+            refs[message.origin].add(message.origin_ref)
+    refused: dict[str, Decision] = {}
+    for origin, origin_refs in refs.items():
+        refused |= _still_wanted[origin](origin_refs, now)
+    return {
+        d.pk: refused[d.message.origin_ref]
+        for d in claimed
+        if d.message.origin in refs and d.message.origin_ref in refused
+    }
+
 
 def _claim(ids: Iterable[int], now: datetime.datetime) -> list[Delivery]:
     """Take due rows for this worker with a lease; rows another worker holds
@@ -59,7 +93,11 @@ def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
     """Ask consent again at send time: a STOP that landed since planning wins."""
     groups: dict[tuple, list[Delivery]] = defaultdict(list)
     sendable: list[Delivery] = []
+    withdrawn = _not_wanted(claimed, now)
     for delivery in claimed:
+        if delivery.pk in withdrawn:
+            _apply_decision(delivery, withdrawn[delivery.pk], sendable)
+            continue
         if delivery_to_other_address(delivery):
             # A code for an address being proven: judged on that address.
             message = delivery.message

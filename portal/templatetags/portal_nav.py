@@ -9,6 +9,7 @@ register = template.Library()
 SECTIONS = (
     ("inbox", "inbox"),
     ("appointment", "appointments"),
+    ("waitlist", "appointments"),
     ("preferences", "preferences"),
     ("contact", "preferences"),
     ("data", "data"),

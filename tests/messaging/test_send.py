@@ -400,7 +400,9 @@ def test_sms_typography_is_kept_to_gsm7_so_one_segment_stays_one(patient, organi
     from messaging.rendering import sms_segments
 
     topic = TopicFactory(organization=organization, slug="typo", channels=["sms"])
-    text = "Votre rendez-vous d\u2019aujourd\u2019hui\u00a0: «\u00a0confirmé\u00a0»\u2026"
+    text = (
+        "Votre rendez-vous d\u2019aujourd\u2019hui\u00a0: «\u00a0confirmé\u00a0»\u2026"
+    )
     TemplateFactory(topic=topic, channel="sms", body=text)
     TemplateFactory(topic=topic, channel="inapp", body=text)
     message = send(patient, topic)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from clinic.models import Caregiver
 from messaging.models import Conversation, Message
+from outreach.models_waitlist import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import (
     AppointmentFactory,
@@ -76,7 +77,14 @@ def victim(organization):
     contact_change = ContactPointChange.objects.create(
         patient=patient, kind="email", new_value="SECRET-NEW@example.org"
     )
+    waiting = WaitlistEntry.objects.create(
+        organization=organization,
+        patient=patient,
+        earliest=datetime.date(2026, 1, 1),
+        latest=datetime.date(2026, 12, 31),
+    )
     ids = {
+        "waitlist": str(waiting.public_id),
         "patient": str(patient.public_id),
         "message": str(message.public_id),
         "conversation": str(conversation.public_id),

@@ -1,0 +1,285 @@
+"""Campaigns in admin: written, approved, sent and followed, per organization."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from campaigns import services
+from campaigns.audience import audience_count, reason_label
+from campaigns.models import Campaign, CampaignRecipient, PatientTag
+from campaigns.selectors import campaign_progress
+from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.scoping import staff_organization_id
+
+AUDIENCE_FIELDS = [
+    "site",
+    "age_min",
+    "age_max",
+    "language",
+    "tags",
+    "last_visit_before",
+    "last_visit_after",
+    "upcoming_appointment_kind",
+    "require_opt_in",
+]
+SCHEDULE_FIELDS = [
+    "schedule",
+    "send_at",
+    "local_date",
+    "local_time",
+    "throttle_per_minute",
+]
+WORKFLOW_FIELDS = [
+    "status",
+    "author",
+    "approver",
+    "submitted_at",
+    "approved_at",
+    "scheduled_at",
+    "started_at",
+    "paused_at",
+    "finished_at",
+    "cancelled_at",
+]
+# action → (service, success message)
+ACTIONS = {
+    "submit": (services.campaign_submit, _("Submitted for approval.")),
+    "reopen": (services.campaign_reopen, _("Back to draft.")),
+    "approve": (services.campaign_approve, _("Approved.")),
+    "schedule": (services.campaign_schedule, _("Scheduled.")),
+    "pause": (services.campaign_pause, _("Paused.")),
+    "resume": (services.campaign_resume, _("Resumed.")),
+    "cancel": (services.campaign_cancel, _("Cancelled.")),
+    "test_send": (services.campaign_test_send, _("Test sent to your email.")),
+}
+# Which buttons a campaign shows in each status.
+BUTTONS = {
+    Campaign.Status.DRAFT: ["test_send", "submit", "cancel"],
+    Campaign.Status.AWAITING_APPROVAL: ["test_send", "approve", "reopen", "cancel"],
+    Campaign.Status.APPROVED: ["test_send", "schedule", "reopen", "cancel"],
+    Campaign.Status.SCHEDULED: ["pause", "cancel"],
+    Campaign.Status.SENDING: ["pause", "cancel"],
+    Campaign.Status.PAUSED: ["resume", "cancel"],
+    Campaign.Status.DONE: ["pause", "cancel"],
+    Campaign.Status.CANCELLED: [],
+}
+BUTTON_LABELS = {
+    "submit": _("Submit for approval"),
+    "reopen": _("Back to draft"),
+    "approve": _("Approve"),
+    "schedule": _("Schedule"),
+    "pause": _("Pause"),
+    "resume": _("Resume"),
+    "cancel": _("Cancel the campaign"),
+    "test_send": _("Send me a test"),
+}
+
+
+@admin.register(Campaign)
+class CampaignAdmin(OrganizationScopedAdmin):
+    list_display = [
+        "name",
+        "topic",
+        "status",
+        "schedule",
+        "author",
+        "approver",
+        "created_at",
+    ]
+    list_filter = ["status", "topic"]
+    search_fields = ["name"]
+    list_select_related = ["topic", "author", "approver"]
+    readonly_fields = WORKFLOW_FIELDS
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+    actions = [
+        "submit_selected",
+        "approve_selected",
+        "pause_selected",
+        "resume_selected",
+        "cancel_selected",
+        "test_send_selected",
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        main = ["name", "topic"]
+        if request.user.is_superuser:
+            main.insert(0, "organization")
+        return [
+            (None, {"fields": main}),
+            (_("Audience"), {"fields": AUDIENCE_FIELDS}),
+            (_("When and how fast"), {"fields": SCHEDULE_FIELDS}),
+            (_("Workflow"), {"fields": WORKFLOW_FIELDS}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is not None and not obj.editable:
+            return [
+                "organization",
+                "name",
+                "topic",
+                *AUDIENCE_FIELDS,
+                *SCHEDULE_FIELDS,
+                *WORKFLOW_FIELDS,
+            ]
+        return WORKFLOW_FIELDS
+
+    def save_model(
+        self, request: HttpRequest, obj: Campaign, form, change: bool
+    ) -> None:
+        if not change:
+            obj.author = request.user
+            if not request.user.is_superuser:
+                obj.organization_id = staff_organization_id(request.user)
+        services.campaign_save(campaign=obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/do/<str:action>/",
+                self.admin_site.admin_view(self.action_view),
+                name="campaigns_campaign_do",
+            ),
+            *super().get_urls(),
+        ]
+
+    def action_view(self, request: HttpRequest, object_id: str, action: str):
+        if request.method != "POST" or action not in ACTIONS:
+            raise PermissionDenied
+        campaign = self.get_object(request, object_id)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        self._run(request, campaign, action)
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        )
+
+    def _run(self, request: HttpRequest, campaign: Campaign, action: str) -> bool:
+        service, done = ACTIONS[action]
+        try:
+            service(campaign=campaign, user=request.user)
+        except services.CampaignError as exc:
+            self.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+            return False
+        self.message_user(request, f"{campaign}: {done}", messages.SUCCESS)
+        return True
+
+    def _bulk(self, request: HttpRequest, queryset, action: str) -> None:
+        for campaign in queryset:
+            self._run(request, campaign, action)
+
+    @admin.action(description=_("Submit for approval"))
+    def submit_selected(self, request, queryset):
+        self._bulk(request, queryset, "submit")
+
+    @admin.action(description=_("Approve"))
+    def approve_selected(self, request, queryset):
+        self._bulk(request, queryset, "approve")
+
+    @admin.action(description=_("Pause"))
+    def pause_selected(self, request, queryset):
+        self._bulk(request, queryset, "pause")
+
+    @admin.action(description=_("Resume"))
+    def resume_selected(self, request, queryset):
+        self._bulk(request, queryset, "resume")
+
+    @admin.action(description=_("Cancel"))
+    def cancel_selected(self, request, queryset):
+        self._bulk(request, queryset, "cancel")
+
+    @admin.action(description=_("Send me a test"))
+    def test_send_selected(self, request, queryset):
+        self._bulk(request, queryset, "test_send")
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        if obj is not None:
+            context.update(self._panel(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _panel(self, campaign: Campaign) -> dict:
+        panel: dict = {
+            "buttons": [
+                (action, BUTTON_LABELS[action]) for action in BUTTONS[campaign.status]
+            ],
+            "recipients_url": reverse("admin:campaigns_campaignrecipient_changelist")
+            + f"?campaign__id__exact={campaign.pk}",
+        }
+        if campaign.status in (
+            Campaign.Status.DRAFT,
+            Campaign.Status.AWAITING_APPROVAL,
+            Campaign.Status.APPROVED,
+        ):
+            count = audience_count(campaign)
+            panel["count"] = count
+            panel["excluded"] = count.excluded_labelled()
+            panel["by_channel"] = sorted(count.by_channel.items())
+        else:
+            progress = campaign_progress(campaign=campaign)
+            panel["progress"] = progress
+            panel["excluded"] = [
+                (reason, reason_label(reason), n)
+                for reason, n in sorted(progress.excluded.items())
+            ]
+            panel["stopped"] = [
+                (reason, reason_label(reason), n)
+                for reason, n in sorted(progress.stopped.items())
+            ]
+            panel["deliveries"] = sorted(
+                (channel, status, n)
+                for (channel, status), n in progress.deliveries.items()
+            )
+        return panel
+
+
+@admin.register(CampaignRecipient)
+class CampaignRecipientAdmin(OrganizationScopedAdmin):
+    """The per-patient drill-down: who got the campaign, who did not and why."""
+
+    list_display = [
+        "patient",
+        "campaign",
+        "status",
+        "why_not",
+        "due_at",
+        "planned_at",
+        "message_link",
+    ]
+    list_filter = ["status", "reason", "campaign"]
+    search_fields = ["patient__identifier", "patient__family_name"]
+    list_select_related = ["patient", "campaign"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("reason"))
+    def why_not(self, obj: CampaignRecipient) -> str:
+        return reason_label(obj.reason) if obj.reason else ""
+
+    @admin.display(description=_("message"))
+    def message_link(self, obj: CampaignRecipient) -> str:
+        if not obj.message_id:
+            return ""
+        url = reverse("admin:messaging_message_change", args=[obj.message_id])
+        return format_html('<a href="{}">{}</a>', url, gettext("deliveries"))
+
+
+@admin.register(PatientTag)
+class PatientTagAdmin(OrganizationScopedAdmin):
+    list_display = ["name", "patient", "created_at"]
+    list_filter = ["name"]
+    search_fields = ["name", "patient__identifier", "patient__family_name"]
+    raw_id_fields = ["patient"]

@@ -1,0 +1,175 @@
+"""Waitlists and the offers of freed slots (issue 6).
+
+A patient waits for a slot at a site (or any), with a practitioner (or any),
+of a kind (or any), between two dates and within daily time ranges. When an
+appointment is cancelled, the freed slot is offered to matching waiting
+patients; the first valid answer wins and the others are told it is gone.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Appointment, Organization, Patient, Site, StaffMember
+from clinic.scoping import OrganizationScopedQuerySet
+
+
+class WaitlistEntryQuerySet(OrganizationScopedQuerySet):
+    def waiting(self):
+        return self.filter(status=WaitlistEntry.Status.WAITING)
+
+
+class WaitlistEntry(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        SERVED = "served", _("Got a slot")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("site"),
+        help_text=_("Empty: any site."),
+    )
+    practitioner = models.ForeignKey(
+        StaffMember,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("practitioner"),
+        help_text=_("Empty: any practitioner."),
+    )
+    kind = models.CharField(
+        _("kind"), max_length=64, blank=True, help_text=_("Empty: any kind.")
+    )
+    earliest = models.DateField(_("from"))
+    latest = models.DateField(_("until"))
+    # Daily windows in the patient's time zone, e.g. [["08:00", "12:00"]];
+    # empty: any time of day.
+    time_ranges = models.JSONField(_("time ranges"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.WAITING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WaitlistEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("waitlist entry")
+        verbose_name_plural = _("waitlist")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["organization", "status", "earliest"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(latest__gte=models.F("earliest")),
+                name="outreach_waitlist_latest_after_earliest",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"waitlist {self.pk}"
+
+    def clean(self) -> None:
+        from outreach.waitlist import time_ranges_clean
+
+        if self.earliest and self.latest and self.latest < self.earliest:
+            raise ValidationError({"latest": _("The end is before the start.")})
+        self.time_ranges = time_ranges_clean(self.time_ranges)
+
+
+class SlotOfferQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class SlotOffer(models.Model):
+    """A freed slot offered to several waiting patients; taken once."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        TAKEN = "taken", _("Taken")
+        CLOSED = "closed", _("Closed without taker")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    freed = models.OneToOneField(
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="slot_offer",
+        verbose_name=_("cancelled appointment"),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    taken_by = models.ForeignKey(
+        WaitlistEntry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    booked = models.OneToOneField(
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("new appointment"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SlotOfferQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("slot offer")
+        verbose_name_plural = _("slot offers")
+
+    def __str__(self) -> str:
+        return f"offer {self.pk}"
+
+
+class SlotOfferRecipient(models.Model):
+    """One waiting patient an offer went to, and what became of it."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", _("Offered")
+        WON = "won", _("Took the slot")
+        GONE = "gone", _("Told it was gone")
+
+    offer = models.ForeignKey(
+        SlotOffer, on_delete=models.CASCADE, related_name="recipients"
+    )
+    entry = models.ForeignKey(
+        WaitlistEntry, on_delete=models.CASCADE, related_name="offers"
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OFFERED
+    )
+    offered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "entry"], name="outreach_offer_once_per_entry"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"offer {self.offer_id} to entry {self.entry_id}"

@@ -1,0 +1,72 @@
+"""The patient's waitlist: ask to be offered an earlier slot, or stop."""
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from clinic.models import Site
+from outreach.models_waitlist import WaitlistEntry
+from outreach.waitlist import waitlist_join, waitlist_withdraw
+from portal.access import patient_required
+from portal.forms_waitlist import MOMENTS, WaitlistForm
+from portal.views_appointments import render_for
+
+
+def _sites(patient):
+    return list(Site.objects.for_organization(patient.organization_id).order_by("name"))
+
+
+@patient_required("appointments")
+def waitlist(request: HttpRequest) -> HttpResponse:
+    patient = request.portal.patient
+    sites = _sites(patient)
+    form = WaitlistForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        site = next((s for s in sites if str(s.pk) == data["site"]), None)
+        try:
+            waitlist_join(
+                patient=patient,
+                site=site,
+                earliest=data["earliest"],
+                latest=data["latest"],
+                time_ranges=MOMENTS[data["moment"]],
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                for text in errors:
+                    form.add_error(field if field in form.fields else None, text)
+        else:
+            messages.success(
+                request,
+                _("You are on the waitlist. We will tell you when a slot frees up."),
+            )
+            return redirect("portal:waitlist")
+    entries = WaitlistEntry.objects.for_organization(patient.organization_id).filter(
+        patient=patient, status=WaitlistEntry.Status.WAITING
+    )
+    return render_for(
+        request,
+        patient,
+        "portal/appointments/waitlist.html",
+        {"form": form, "entries": entries.select_related("site")},
+    )
+
+
+@require_POST
+@patient_required("appointments")
+def waitlist_leave(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    patient = request.portal.patient
+    entry = get_object_or_404(
+        WaitlistEntry.objects.for_organization(patient.organization_id),
+        patient=patient,
+        public_id=public_id,
+    )
+    waitlist_withdraw(entry=entry)
+    messages.success(request, _("You are no longer on this waitlist."))
+    return redirect("portal:waitlist")

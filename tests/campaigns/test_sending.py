@@ -1,0 +1,224 @@
+"""The finder plans due recipients once, within the throttle; pause and cancel
+win, down to the deliveries a worker claims."""
+
+import datetime
+
+import pytest
+
+from django.db.models import Count
+
+from campaigns.models import Campaign, CampaignRecipient
+from campaigns.sending import campaign_plan_due, campaigns_plan_due
+from campaigns.services import (
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    campaign_schedule,
+)
+from messaging.models import Delivery, Message
+from messaging.services import deliveries_process
+from outreach import scheduler
+from tests.campaigns.conftest import NOON, move, patient
+
+pytestmark = pytest.mark.django_db
+MINUTE = datetime.timedelta(minutes=1)
+
+
+def scheduled(make_campaign, user, **fields):
+    campaign = move(make_campaign(**fields), "approved")
+    campaign_schedule(campaign=campaign, user=user)
+    return campaign
+
+
+def statuses(campaign):
+    return dict(
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+
+
+def test_the_finder_is_registered_with_the_scheduler():
+    assert scheduler._finders["campaigns"] is campaigns_plan_due
+
+
+def test_due_recipients_are_planned_once_with_campaign_keys(
+    make_campaign, approver, organization
+):
+    # given
+    patients = [patient(organization) for _ in range(5)]
+    campaign = scheduled(make_campaign, approver)
+    # when: two ticks (or two clusters, one after the other)
+    first = campaigns_plan_due(NOON)
+    second = campaigns_plan_due(NOON + MINUTE)
+    # then
+    assert (first, second) == (5, 0)
+    messages = Message.objects.filter(origin_ref=f"campaign:{campaign.pk}")
+    assert sorted(messages.values_list("idempotency_key", flat=True)) == sorted(
+        f"campaign:{campaign.pk}:{p.pk}" for p in patients
+    )
+    assert set(messages.values_list("origin", flat=True)) == {"campaign"}
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
+    assert campaign.started_at == NOON
+
+
+def test_the_throttle_limits_each_minute(make_campaign, approver, organization):
+    # given
+    for _ in range(7):
+        patient(organization)
+    campaign = scheduled(make_campaign, approver, throttle_per_minute=3)
+    # when / then
+    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON) == 3
+    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON + MINUTE / 2) == 0
+    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON + MINUTE) == 3
+    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON + 2 * MINUTE) == 1
+    assert Message.objects.count() == 7
+
+
+def test_pages_are_bounded_and_cover_everyone(make_campaign, approver, organization):
+    # given
+    for _ in range(11):
+        patient(organization)
+    campaign = scheduled(make_campaign, approver)
+    # when
+    planned = campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=4)
+    # then
+    assert planned == 11
+    assert statuses(campaign) == {"planned": 11}
+
+
+def test_each_time_zone_is_planned_when_its_local_time_comes(
+    make_campaign, approver, organization
+):
+    # given: 18:00 local; Paris is due at 17:00 UTC, New York at 22:00 UTC
+    paris = patient(organization, time_zone="Europe/Paris")
+    new_york = patient(organization, time_zone="America/New_York")
+    scheduled(
+        make_campaign,
+        approver,
+        schedule="local",
+        local_date=datetime.date(2026, 3, 10),
+        local_time=datetime.time(18, 0),
+    )
+    at_five = datetime.datetime(2026, 3, 10, 17, 0, tzinfo=datetime.UTC)
+    # when / then
+    assert campaigns_plan_due(at_five - MINUTE) == 0
+    assert campaigns_plan_due(at_five) == 1
+    assert Message.objects.get().patient == paris
+    assert campaigns_plan_due(at_five + 4 * 60 * MINUTE) == 0
+    assert campaigns_plan_due(at_five + 5 * 60 * MINUTE) == 1
+    assert Message.objects.filter(patient=new_york).exists()
+
+
+def test_a_paused_campaign_plans_nobody_until_resumed(
+    make_campaign, approver, organization
+):
+    # given
+    for _ in range(4):
+        patient(organization)
+    campaign = scheduled(make_campaign, approver, throttle_per_minute=2)
+    campaigns_plan_due(NOON)
+    # when
+    campaign_pause(campaign=campaign, user=approver)
+    # then
+    assert campaigns_plan_due(NOON + MINUTE) == 0
+    campaign_resume(campaign=campaign, user=approver)
+    assert campaign.status == Campaign.Status.SENDING
+    assert campaigns_plan_due(NOON + 2 * MINUTE) == 2
+
+
+def test_cancel_stops_planning_and_the_deliveries_not_yet_sent(
+    make_campaign, approver, organization, sms_outbox
+):
+    # given: two planned (their SMS queued), two still pending
+    for _ in range(4):
+        patient(organization, email="")
+    campaign = scheduled(make_campaign, approver, throttle_per_minute=2)
+    campaigns_plan_due(NOON)
+    queued = Delivery.objects.filter(channel="sms", status="queued")
+    assert queued.count() == 2
+    # when
+    stopped = campaign_cancel(campaign=campaign, user=approver)
+    # then
+    assert stopped == 4  # two SMS and their two inbox copies
+    assert campaigns_plan_due(NOON + MINUTE) == 0
+    assert statuses(campaign) == {"planned": 2, "cancelled": 2}
+    assert set(Delivery.objects.values_list("status", "reason")) == {
+        ("cancelled", "campaign_cancelled")
+    }
+    deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
+    assert sms_outbox == []
+
+
+def test_a_delivery_claimed_after_the_cancel_is_not_sent(
+    make_campaign, approver, organization, sms_outbox
+):
+    """The claim-time check: a row the cancel did not catch (already taken
+    back from a dead worker, say) is suppressed when a worker claims it."""
+    # given
+    patient(organization, email="")
+    campaign = scheduled(make_campaign, approver)
+    campaigns_plan_due(NOON)
+    Campaign.objects.filter(pk=campaign.pk).update(status="cancelled")
+    # when
+    deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
+    # then
+    assert sms_outbox == []
+    assert set(Delivery.objects.values_list("status", "reason")) == {
+        ("suppressed", "campaign_cancelled")
+    }
+
+
+def test_a_paused_campaigns_deliveries_wait_and_go_after_resume(
+    make_campaign, approver, organization, sms_outbox
+):
+    # given
+    patient(organization, email="")
+    campaign = scheduled(make_campaign, approver)
+    campaigns_plan_due(NOON)
+    campaign_pause(campaign=campaign, user=approver)
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    # when
+    deliveries_process(ids)
+    # then
+    assert sms_outbox == []
+    sms = Delivery.objects.get(channel="sms")
+    assert (sms.status, sms.reason) == ("deferred", "campaign_paused")
+    assert sms.next_attempt_at == NOON + MINUTE
+    # when resumed, the next claim sends it
+    campaign_resume(campaign=campaign, user=approver)
+    Delivery.objects.update(next_attempt_at=NOON)
+    deliveries_process(ids)
+    assert len(sms_outbox) == 1
+    assert Delivery.objects.get(channel="sms").status == "sent"
+
+
+def test_other_origins_are_not_asked(organization, sms_outbox):
+    """A reminder with an origin_ref that looks like a campaign's is untouched."""
+    from messaging.services import message_send
+    from tests.consent.factories import TopicFactory
+    from tests.messaging.factories import TemplateFactory
+
+    topic = TopicFactory(organization=organization, slug="rdv", purpose="care")
+    TemplateFactory(topic=topic, channel="sms", body="Rappel")
+    someone = patient(organization, email="", opted_in=False)
+    message_send(
+        patient=someone, topic=topic, origin="reminder", origin_ref="campaign:1"
+    )
+    deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
+    assert len(sms_outbox) == 1
+
+
+def test_the_finder_skips_a_campaign_another_cluster_is_planning(
+    make_campaign, approver, organization, monkeypatch
+):
+    # given: the campaign row is held by another planner
+    from campaigns import sending
+
+    patient(organization)
+    campaign = scheduled(make_campaign, approver)
+    monkeypatch.setattr(sending, "_locked_campaign", lambda campaign_id: None)
+    # then
+    assert campaigns_plan_due(NOON) == 0
+    assert statuses(campaign) == {"pending": 1}

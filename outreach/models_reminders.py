@@ -34,7 +34,7 @@ class ReminderRule(models.Model):
         help_text=_("Only appointments of this kind (any case). Empty: every kind."),
     )
     offsets = models.CharField(
-        _("when"),
+        _("when to remind"),
         max_length=200,
         validators=[validate_offsets],
         help_text=_(
@@ -48,6 +48,7 @@ class ReminderRule(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         limit_choices_to={"purpose": Purpose.CARE},
+        verbose_name=_("topic"),
         help_text=_("A care topic: its templates are the reminder's text."),
     )
     channel = models.CharField(
@@ -149,7 +150,10 @@ class Reminder(models.Model):
         Appointment, on_delete=models.CASCADE, related_name="reminders"
     )
     rule = models.ForeignKey(
-        ReminderRule, on_delete=models.CASCADE, related_name="reminders"
+        ReminderRule,
+        on_delete=models.CASCADE,
+        related_name="reminders",
+        verbose_name=_("rule"),
     )
     offset = models.CharField(_("offset"), max_length=16)
     due_at = models.DateTimeField(_("due at"))

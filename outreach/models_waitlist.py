@@ -57,8 +57,8 @@ class WaitlistEntry(models.Model):
     kind = models.CharField(
         _("kind"), max_length=64, blank=True, help_text=_("Empty: any kind.")
     )
-    earliest = models.DateField(_("from"))
-    latest = models.DateField(_("until"))
+    earliest = models.DateField(_("earliest date"))
+    latest = models.DateField(_("latest date"))
     # Daily windows in the patient's time zone, e.g. [["08:00", "12:00"]];
     # empty: any time of day.
     time_ranges = models.JSONField(_("time ranges"), default=list, blank=True)
@@ -82,7 +82,7 @@ class WaitlistEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"waitlist {self.pk}"
+        return _("waitlist entry %(id)s") % {"id": self.pk}
 
     def clean(self) -> None:
         from outreach.waitlist import time_ranges_clean
@@ -123,6 +123,7 @@ class SlotOffer(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("taken by"),
     )
     booked = models.OneToOneField(
         Appointment,
@@ -142,7 +143,7 @@ class SlotOffer(models.Model):
         verbose_name_plural = _("slot offers")
 
     def __str__(self) -> str:
-        return f"offer {self.pk}"
+        return _("slot offer %(id)s") % {"id": self.pk}
 
 
 class SlotOfferRecipient(models.Model):

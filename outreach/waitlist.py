@@ -59,7 +59,11 @@ def time_ranges_clean(value) -> list[list[str]]:
             or not all(isinstance(t, str) and TIME.match(t) for t in pair)
         ):
             raise ValidationError(
-                {"time_ranges": _("Give each time range as two times, like 08:00.")}
+                {
+                    "time_ranges": _(
+                        "Write each time range as a start and an end, such as 08:00 and 12:00."
+                    )
+                }
             )
         if pair[1] <= pair[0]:
             raise ValidationError(

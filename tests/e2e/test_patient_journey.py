@@ -133,6 +133,7 @@ def _other_pages(page, stack, lang: str) -> None:
     for path, name in (
         (cancel, "appointment-cancel"),
         ("/portal/preferences/contact/", "contact-details"),
+        ("/portal/appointments/waitlist/", "waitlist"),
         ("/portal/security/app/", "security-app"),
         ("/portal/security/sms/", "security-sms"),
         ("/portal/security/backup-codes/", "security-backup-codes"),

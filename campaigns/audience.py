@@ -1,12 +1,14 @@
 """Who a campaign reaches, and who it does not and why, computed set-wise.
 
 ``audience_queryset`` applies the campaign's filters (always its organization).
-``page_outcomes`` says, for a page of those patients, whether each will
-receive the message and, if not, why: consent's own answers
-(``consent.selectors.iter_decisions``, a few queries per channel for the whole
-page), walked along each patient's channel order exactly as
-``messaging.services`` plans a message. The live count (``audience_count``)
-and the real send (``campaigns.sending``) both call it, so they agree.
+``rows_outcomes`` (and ``page_outcomes`` for model instances) says, for a page
+of those patients, whether each will receive the message and, if not, why:
+consent's own answers for the channels the walk reaches
+(``messaging.services.bulk.decisions_walk``, three queries for the page),
+walked along each patient's channel order exactly as ``messaging.services``
+plans a message. The live count (``audience_count``) and the real send
+(``campaigns.sending``) both call it, so they agree, and the send plans with
+the very answers it walked.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, PatientTag
 from clinic.models import Appointment, AppointmentStatus, Patient
-from consent.selectors import channel_order_get, iter_decisions
 from consent.vocabulary import Channel, Outcome, Reason
 from messaging.models import DeliveryReason, Sensitivity, Template
+from messaging.services.bulk import ChannelOrders, decisions_walk
 
-PAGE_SIZE = 1000
+PAGE_SIZE = 10_000
 
 # Reasons of the campaign's own, beside consent's (consent.vocabulary.Reason).
 OBJECTS_TO_AUTOMATION = "objects_to_automation"
@@ -157,33 +159,87 @@ def page_outcomes(
     plans: dict[str, LanguagePlan],
 ) -> dict[int, PatientOutcome]:
     """patient id → outcome, for one page of patients (loaded with
-    ``organization`` and ``preferences``). A few queries per channel."""
-    topic = campaign.topic
-    orders = {p.pk: channel_order_get(patient=p, topic=topic) for p in patients}
-    channels = {channel for order in orders.values() for channel in order}
-    ids = [p.pk for p in patients]
-    decisions = {
-        channel: dict(iter_decisions(ids, topic, channel, at)) for channel in channels
-    }
-    outcomes = {}
+    ``preferences``). A few queries per channel."""
+    rows = []
     for patient in patients:
         preferences = getattr(patient, "preferences", None)
-        if preferences is not None and preferences.objects_to_automation:
-            outcomes[patient.pk] = PatientOutcome(False, reason=OBJECTS_TO_AUTOMATION)
-            continue
-        plan = plans.get(patient.preferred_language)
-        if plan is None or not plan.channels:
-            outcomes[patient.pk] = PatientOutcome(
-                False, reason=DeliveryReason.NO_TEMPLATE
+        rows.append(
+            AudienceRow(
+                patient.pk,
+                patient.preferred_language,
+                bool(preferences and preferences.objects_to_automation),
+                preferences.channel_order if preferences else None,
             )
-            continue
-        outcomes[patient.pk] = _walk(
-            orders[patient.pk],
-            {c: decisions[c][patient.pk] for c in orders[patient.pk]},
-            plan,
-            campaign.require_opt_in,
         )
+    outcomes, _ = rows_outcomes(rows, campaign, at, plans)
     return outcomes
+
+
+@dataclass(slots=True)
+class AudienceRow:
+    """What the outcome of a patient depends on, besides consent."""
+
+    pk: int
+    language: str
+    objects_to_automation: bool
+    channel_order: dict | None
+
+
+AUDIENCE_ROW_FIELDS = (
+    "pk",
+    "preferred_language",
+    "preferences__objects_to_automation",
+    "preferences__channel_order",
+)
+
+
+def rows_outcomes(
+    rows: list[AudienceRow],
+    campaign: Campaign,
+    at: datetime.datetime,
+    plans: dict[str, LanguagePlan],
+    *,
+    everyone: QuerySet[Patient] | None = None,
+) -> tuple[dict[int, PatientOutcome], dict[int, dict]]:
+    """(patient id → outcome, patient id → channel → Decision) for a page.
+
+    Consent is asked only about the channels the walk reaches
+    (``messaging.services.bulk.decisions_walk``), and those answers are the
+    ones the send plans with: each patient is decided once. ``everyone``: a
+    queryset of exactly these patients (consent reads by id range)."""
+    topic = campaign.topic
+    orders_for = ChannelOrders(topic)
+    outcomes: dict[int, PatientOutcome] = {}
+    orders: dict[int, list[str]] = {}
+    language: dict[int, LanguagePlan] = {}
+    for row in rows:
+        if row.objects_to_automation:
+            outcomes[row.pk] = PatientOutcome(False, reason=OBJECTS_TO_AUTOMATION)
+            continue
+        plan = plans.get(row.language)
+        if plan is None or not plan.channels:
+            outcomes[row.pk] = PatientOutcome(False, reason=DeliveryReason.NO_TEMPLATE)
+            continue
+        orders[row.pk] = orders_for(row.channel_order)
+        language[row.pk] = plan
+    ids = list(orders)
+    decisions = decisions_walk(
+        ids,
+        orders,
+        lambda pk, channel: _has_content(language[pk], channel),
+        topic,
+        at,
+        everyone=everyone if len(ids) == len(rows) else None,
+    )
+    for pk in ids:
+        outcomes[pk] = _walk(
+            orders[pk], decisions[pk], language[pk], campaign.require_opt_in
+        )
+    return outcomes, decisions
+
+
+def _has_content(plan: LanguagePlan, channel: str) -> bool:
+    return channel in plan.channels or (plan.confidential and channel != Channel.INAPP)
 
 
 def _walk(order, decisions, plan: LanguagePlan, require_opt_in: bool) -> PatientOutcome:
@@ -195,9 +251,7 @@ def _walk(order, decisions, plan: LanguagePlan, require_opt_in: bool) -> Patient
     chosen = ""
     for channel in order:
         decision = decisions[channel]
-        has_content = channel in plan.channels or (
-            plan.confidential and channel != Channel.INAPP
-        )
+        has_content = _has_content(plan, channel)
         if decision.outcome == Outcome.SUPPRESS:
             first_reason = first_reason or decision.reason
         elif not has_content:
@@ -215,16 +269,19 @@ def _walk(order, decisions, plan: LanguagePlan, require_opt_in: bool) -> Patient
     return PatientOutcome(True, channel=chosen)
 
 
-def iter_pages(patients: QuerySet[Patient], size: int = PAGE_SIZE) -> Iterator[list]:
-    """Keyset pages of patients with what ``page_outcomes`` needs."""
-    queryset = patients.select_related("organization", "preferences").order_by("pk")
+def iter_pages(
+    patients: QuerySet[Patient], size: int = PAGE_SIZE
+) -> Iterator[tuple[list[AudienceRow], QuerySet[Patient]]]:
+    """Keyset pages of what ``rows_outcomes`` needs (plain rows, no model
+    instances), each with a queryset of exactly its patients."""
+    queryset = patients.order_by("pk").values_list(*AUDIENCE_ROW_FIELDS)
     last = 0
     while True:
-        page = list(queryset.filter(pk__gt=last)[:size])
+        page = [AudienceRow(*row) for row in queryset.filter(pk__gt=last)[:size]]
         if not page:
             return
-        last = page[-1].pk
-        yield page
+        first, last = page[0].pk, page[-1].pk
+        yield page, patients.filter(pk__gte=first, pk__lte=last)
 
 
 @dataclass
@@ -263,15 +320,15 @@ def audience_count(
     at = at or timezone.now()
     count = AudienceCount()
     plans = language_plans(campaign)
-    for page in iter_pages(audience_queryset(campaign, today=at.date())):
-        outcomes = page_outcomes(page, campaign, at, plans)
+    for page, everyone in iter_pages(audience_queryset(campaign, today=at.date())):
+        outcomes, _ = rows_outcomes(page, campaign, at, plans, everyone=everyone)
         for patient in page:
             outcome = outcomes[patient.pk]
             count.total += 1
             if outcome.receives:
                 count.receiving += 1
                 count.by_channel[outcome.channel] += 1
-                plan = plans.get(patient.preferred_language)
+                plan = plans.get(patient.language)
                 if plan is not None and plan.fell_back:
                     count.language_fallback += 1
             else:

@@ -26,17 +26,27 @@ from django.db import connection, transaction
 from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 
-from campaigns.audience import iter_pages, language_plans, page_outcomes
+from campaigns.audience import (
+    AudienceRow,
+    language_plans,
+    rows_outcomes,
+)
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from clinic.models import Patient
 from consent.policy import Decision
 from consent.vocabulary import Outcome
 from messaging.models import Message
-from messaging.services import message_send_many
+from messaging.services.bulk import (
+    LoadedPage,
+    PatientRow,
+    filter_ids,
+    messages_plan_many,
+    patient_rows,
+)
 
 logger = logging.getLogger(__name__)
 RecipientStatus = CampaignRecipient.Status
-PAGE_SIZE = 1000
+PAGE_SIZE = 10_000
 CANCELLED = "campaign_cancelled"
 PAUSED = "campaign_paused"
 PAUSE_RECHECK = datetime.timedelta(seconds=60)
@@ -107,8 +117,7 @@ def _plan_page(campaign_id: int, now: datetime.datetime, page_size: int) -> int 
         return None
     if campaign.status == CampaignStatus.SCHEDULED:
         campaign.status, campaign.started_at = CampaignStatus.SENDING, now
-    patient_ids = [patient_id for _, patient_id in rows]
-    _plan_patients(campaign, patient_ids, now)
+    _plan_patients(campaign, rows, now)
     _count_in_window(campaign, now, len(rows))
     Campaign.objects.filter(pk=campaign.pk).update(
         status=campaign.status,
@@ -137,50 +146,114 @@ def _count_in_window(campaign: Campaign, now: datetime.datetime, n: int) -> None
     campaign.window_planned += n
 
 
-def _plan_patients(campaign: Campaign, patient_ids: list[int], now) -> None:
-    """Decide, send to those who receive, and mark every recipient, set-wise."""
+def _plan_patients(
+    campaign: Campaign, rows: list[tuple[int, int]], now: datetime.datetime
+) -> None:
+    """Decide, send to those who receive, and mark every recipient, set-wise.
+
+    ``rows``: (recipient id, patient id) of the page. Consent is decided once
+    per patient: the answers ``rows_outcomes`` walked are the ones
+    ``messages_plan_many`` plans with."""
     plans = language_plans(campaign)
-    patients = Patient.objects.filter(pk__in=patient_ids)
+    recipient_of = {patient_id: pk for pk, patient_id in rows}
+    everyone = filter_ids(Patient.objects.all(), list(recipient_of))
+    # One read of the patients serves the outcomes and the messages.
+    loaded = {
+        row[0]: (PatientRow(*row[:-1]), row[-1])
+        for row in patient_rows(everyone, "preferences__objects_to_automation")
+    }
+    page = [
+        AudienceRow(row.pk, row.language, bool(objects), row.channel_order)
+        for row, objects in loaded.values()
+    ]
+    outcomes, decisions = rows_outcomes(page, campaign, now, plans, everyone=everyone)
     receiving: list[int] = []
     suppressed: dict[str, list[int]] = defaultdict(list)
-    for page in iter_pages(patients, size=len(patient_ids)):
-        for patient_id, outcome in page_outcomes(page, campaign, now, plans).items():
-            if outcome.receives:
-                receiving.append(patient_id)
-            else:
-                suppressed[outcome.reason].append(patient_id)
+    for patient_id, outcome in outcomes.items():
+        if outcome.receives:
+            receiving.append(patient_id)
+        else:
+            suppressed[outcome.reason].append(recipient_of[patient_id])
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     for reason, ids in suppressed.items():
-        recipients.filter(patient_id__in=ids).update(
+        filter_ids(recipients, ids).update(
             status=RecipientStatus.SUPPRESSED, reason=reason, planned_at=now
         )
     if not receiving:
         return
-    message_send_many(
-        patients=Patient.objects.filter(pk__in=receiving),
+    planned = messages_plan_many(
+        patients=LoadedPage(
+            [loaded[patient_id][0] for patient_id in receiving],
+            filter_ids(Patient.objects.all(), receiving),
+        ),
         topic=campaign.topic,
         origin=Message.Origin.CAMPAIGN,
         origin_ref=campaign.origin_ref,
         idempotency_prefix=campaign.idempotency_prefix,
         at=now,
-        page_size=len(receiving),
+        decisions=decisions,
     )
-    key = Concat(
-        Value(f"{campaign.idempotency_prefix}:"),
-        Cast(OuterRef("patient_id"), CharField()),
-        output_field=CharField(),
-    )
-    recipients.filter(patient_id__in=receiving).update(
-        status=RecipientStatus.PLANNED,
-        planned_at=now,
-        message_id=Subquery(
-            Message.objects.filter(
-                organization_id=campaign.organization_id, idempotency_key=key
+    _link_planned(campaign, recipient_of, planned, now)
+    already = [patient_id for patient_id in receiving if patient_id not in planned]
+    if already:
+        # Planned by an earlier attempt (the idempotency key held): link
+        # them to that message.
+        key = Concat(
+            Value(f"{campaign.idempotency_prefix}:"),
+            Cast(OuterRef("patient_id"), CharField()),
+            output_field=CharField(),
+        )
+        recipients.filter(patient_id__in=already).update(
+            status=RecipientStatus.PLANNED,
+            planned_at=now,
+            message_id=Subquery(
+                Message.objects.filter(
+                    organization_id=campaign.organization_id, idempotency_key=key
+                )
+                # Lets PostgreSQL use the partial unique index on the key.
+                .exclude(idempotency_key="")
+                .values("pk")[:1]
+            ),
+        )
+
+
+def _link_planned(
+    campaign: Campaign,
+    recipient_of: dict[int, int],
+    planned: dict[int, int],
+    now: datetime.datetime,
+) -> None:
+    """Mark the recipients planned now, each with its new Message."""
+    if not planned:
+        return
+    if connection.vendor == "postgresql":
+        # One statement joining the (recipient, message) pairs as arrays.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CampaignRecipient._meta.db_table} AS r "  # noqa: S608 - our own table name
+                "SET status = %s, planned_at = %s, message_id = v.message_id "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, message_id) "
+                "WHERE r.id = v.id AND r.campaign_id = %s",
+                [
+                    str(RecipientStatus.PLANNED),
+                    now,
+                    [recipient_of[p] for p in planned],
+                    list(planned.values()),
+                    campaign.pk,
+                ],
             )
-            # Lets PostgreSQL use the partial unique index on the key.
-            .exclude(idempotency_key="")
-            .values("pk")[:1]
-        ),
+        return
+    by_message = [
+        CampaignRecipient(
+            pk=recipient_of[patient_id],
+            status=RecipientStatus.PLANNED,
+            planned_at=now,
+            message_id=message_id,
+        )
+        for patient_id, message_id in planned.items()
+    ]
+    CampaignRecipient.objects.bulk_update(
+        by_message, ["status", "planned_at", "message_id"], batch_size=500
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from phonenumber_field.phonenumber import to_python
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 from clinic.models import Patient
 from clinic.services import phone_is_mobile
 from consent.models import Topic
-from consent.policy import Decision, PatientFacts, evaluate
+from consent.policy import Decision, PatientFacts, Why, evaluate
 from consent.selectors import channel_order_get, decide, rules_for, topic_resolve
 from consent.vocabulary import Channel, Outcome, Purpose
 from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
@@ -289,18 +290,13 @@ def _plan_channels(
     """Deliveries for the inbox and the first usable other channel, in
     ``order``; channels tried before it keep their reason for staff.
 
-    ``decisions``: channel → consent's answer, when the caller decided set-wise
-    (the bulk form); by default ``consent.decide`` is asked here. ``address``:
-    where the external delivery goes instead of the patient's own address."""
-    deliveries = []
-    external_planned = False
-    for channel in order:
-        if channel != Channel.INAPP and external_planned:
-            continue
-        if decisions is not None:
-            decision = decisions(channel)
-        else:
-            decision = decide(
+    ``decisions``: channel → consent's answer, when the caller decided set-wise;
+    by default ``consent.decide`` is asked here. ``address``: where the
+    external delivery goes instead of the patient's own address."""
+    if decisions is None:
+
+        def decisions(channel: str) -> Decision:
+            return decide(
                 patient,
                 topic,
                 channel,
@@ -308,49 +304,114 @@ def _plan_channels(
                 message_key=str(message.public_id),
                 content_hash=message.content_hash,
             )
+
+    plans, why = channel_plans(
+        order=order,
+        decision_for=decisions,
+        contents=contents,
+        at=at,
+        confidential=message.sensitivity == "confidential",
+        notice=lambda channel: confidential_notice(
+            organization_name=patient.organization.name,
+            code=message.authenticity_code,
+            channel=channel,
+            language=message.language,
+        ),
+        address_for=lambda channel: address or delivery_address(patient, channel),
+        to_other_address=bool(address),
+    )
+    if why is not None:
+        message.why = why.as_dict()  # saved with the message
+    return [
+        Delivery(
+            message=message,
+            channel=plan.channel,
+            address=plan.address,
+            to_address_being_verified=plan.to_address_being_verified,
+            status=plan.status,
+            reason=plan.reason,
+            subject=plan.subject,
+            body=plan.body,
+            body_html=plan.body_html,
+            next_attempt_at=plan.next_attempt_at,
+        )
+        for plan in plans
+    ]
+
+
+@dataclass(slots=True)
+class ChannelPlan:
+    """One Delivery row as planned, before it is a model instance (the bulk
+    form writes these with COPY)."""
+
+    channel: str
+    address: str
+    to_address_being_verified: bool
+    next_attempt_at: datetime.datetime
+    status: str = Status.QUEUED
+    reason: str = ""
+    subject: str = ""
+    body: str = ""
+    body_html: str = ""
+
+
+def channel_plans(
+    *,
+    order: list[str],
+    decision_for: Callable[[str], Decision],
+    contents: dict[str, Content],
+    at: datetime.datetime,
+    confidential: bool,
+    notice: Callable[[str], Content],
+    address_for: Callable[[str], str],
+    to_other_address: bool = False,
+) -> tuple[list[ChannelPlan], Why | None]:
+    """The walk along ``order`` that both forms share: the inbox, and the
+    first other channel not suppressed (those tried before it keep their
+    reason). Returns the plans and the inbox decision's ``why``.
+
+    ``confidential``: the message is (its inbox text is); ``notice(channel)``
+    is what a confidential message carries outside the inbox."""
+    plans = []
+    why = None
+    external_planned = False
+    for channel in order:
+        if channel != Channel.INAPP and external_planned:
+            continue
+        decision = decision_for(channel)
         content = contents.get(channel)
         # A confidential message (or variant) leaves the inbox only as a notice,
         # which needs no template of its own.
-        confidential = message.sensitivity == "confidential" or bool(
-            content and content.confidential
-        )
-        if channel != Channel.INAPP and confidential:
-            content = confidential_notice(
-                organization_name=patient.organization.name,
-                code=message.authenticity_code,
-                channel=channel,
-                language=message.language,
-            )
-        delivery = Delivery(
-            message=message,
-            channel=channel,
-            address=address or delivery_address(patient, channel),
-            to_address_being_verified=bool(address) and channel != Channel.INAPP,
-            next_attempt_at=at,
+        if channel != Channel.INAPP and (
+            confidential or (content is not None and content.confidential)
+        ):
+            content = notice(channel)
+        plan = ChannelPlan(
+            channel,
+            address_for(channel),
+            to_other_address and channel != Channel.INAPP,
+            at,
         )
         if channel == Channel.INAPP and decision.why is not None:
-            message.why = decision.why.as_dict()  # saved with the message
+            why = decision.why
         if decision.outcome == Outcome.SUPPRESS:
-            delivery.status, delivery.reason = Status.SUPPRESSED, decision.reason
+            plan.status, plan.reason = Status.SUPPRESSED, decision.reason
         elif content is None:
-            delivery.status, delivery.reason = (
-                Status.SUPPRESSED,
-                DeliveryReason.NO_TEMPLATE,
-            )
+            plan.status, plan.reason = Status.SUPPRESSED, DeliveryReason.NO_TEMPLATE
         else:
             if channel != Channel.INAPP:  # the inbox shows the Message itself
                 body = content.body
                 if channel == Channel.SMS:
                     body = sms_text(body)  # GSM-7 where it costs nothing
-                delivery.subject, delivery.body = content.subject, body
-                delivery.body_html = content.body_html
+                plan.subject, plan.body = content.subject, body
+                plan.body_html = content.body_html
             if decision.outcome == Outcome.DEFER:
-                delivery.status, delivery.reason = Status.DEFERRED, decision.reason
-                delivery.next_attempt_at = decision.until
+                plan.status, plan.reason = Status.DEFERRED, decision.reason
+                plan.next_attempt_at = decision.until
             if channel != Channel.INAPP:
                 external_planned = True
-        deliveries.append(delivery)
-    return deliveries
+        plans.append(plan)
+    return plans, why
 
 
 def _plan_escalation(

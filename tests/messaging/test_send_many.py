@@ -82,6 +82,64 @@ def outcome(message):
     )
 
 
+MESSAGE_FIELDS = (
+    "organization_id",
+    "topic_id",
+    "origin",
+    "origin_ref",
+    "direction",
+    "sensitivity",
+    "language",
+    "subject",
+    "body",
+    "context",
+    "why",
+    "free_text",
+    "content_hash",
+    "conversation_id",
+    "sender_id",
+    "read_at",
+    "escalate_to_staff_at",
+    "created_at",
+)
+DELIVERY_FIELDS = (
+    "channel",
+    "address",
+    "to_address_being_verified",
+    "status",
+    "reason",
+    "subject",
+    "body",
+    "body_html",
+    "provider",
+    "provider_id",
+    "error_code",
+    "attempts",
+    "next_attempt_at",
+    "lease_expires_at",
+    "sent_at",
+)
+
+
+def written(message):
+    """Everything a planned message row and its deliveries carry, but ids,
+    codes and the deliveries' write time (the authenticity code is replaced
+    by a placeholder where a notice quotes it)."""
+    code = message.authenticity_code
+    return (
+        tuple(getattr(message, f) for f in MESSAGE_FIELDS),
+        sorted(
+            tuple(
+                str(getattr(d, f)).replace(code, "<code>")
+                if f in ("body", "body_html")
+                else getattr(d, f)
+                for f in DELIVERY_FIELDS
+            )
+            for d in message.deliveries.all()
+        ),
+    )
+
+
 def test_bulk_plans_what_one_by_one_plans(organization, topic, monkeypatch):
     # given
     monkeypatch.setattr(
@@ -106,6 +164,105 @@ def test_bulk_plans_what_one_by_one_plans(organization, topic, monkeypatch):
     assert bulk == single
     assert any(("sms", "suppressed", "opted_out", "") in rows for rows in bulk.values())
     assert any(("sms", "suppressed", "no_opt_in", "") in rows for rows in bulk.values())
+
+
+def test_bulk_writes_every_column_as_one_by_one(organization, monkeypatch):
+    """Every column of the rows written (by COPY on PostgreSQL, bulk_create
+    elsewhere) equals what ``message_send`` writes: context, why, hashes,
+    HTML escaping, confidential notices quoting the message's own code."""
+    # given
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: None
+    )
+    topic = TopicFactory(
+        organization=organization,
+        slug="results",
+        purpose="care",
+        channels=["sms", "email", "inapp"],
+    )
+    TemplateFactory(
+        topic=topic,
+        channel="email",
+        subject="{{ site_name }} : résultats",
+        body="Bonjour {{ patient_first_name }} {{ patient_last_name }}\n\t\\ {{ site_name }}",
+        body_html="<p>{{ patient_first_name }} &amp; {{ site_name }}</p>",
+    )
+    TemplateFactory(
+        topic=topic,
+        channel="sms",
+        sensitivity="confidential",
+        body="Résultat d’analyse : {{ patient_first_name }}",
+    )
+    patients = population(organization, 9)
+    Patient.objects.filter(pk=patients[0].pk).update(given_name='<Zoé> & "Lou"')
+    audience = Patient.objects.for_organization(organization)
+    values = {"site_name": "Lilas {Belleville}"}
+    # when
+    planned = message_send_many(
+        patients=audience,
+        topic=topic,
+        origin="api",
+        origin_ref="key:1",
+        context=values,
+        idempotency_prefix="batch",
+        page_size=4,
+    )
+    # then
+    assert planned == 9
+    bulk = {m.patient_id: written(m) for m in Message.objects.all()}
+    assert len({m.authenticity_code for m in Message.objects.all()}) == 9
+    Message.objects.all().delete()
+    single = {
+        p.pk: written(
+            message_send(
+                patient=p,
+                topic=topic,
+                origin="api",
+                origin_ref="key:1",
+                context=values,
+                idempotency_key=f"batch:{p.pk}",
+            )
+        )
+        for p in audience
+    }
+    assert bulk == single
+    assert any("<code>" in str(rows) for rows in bulk.values())
+    assert any("&lt;Zoé&gt;" in str(rows) for rows in bulk.values())
+
+
+def test_decisions_given_are_the_ones_planned_with(organization, topic, monkeypatch):
+    """A caller that already decided (a campaign) is not asked again."""
+    from consent.policy import Decision
+
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: None
+    )
+    patients = population(organization, 4)
+    no = Decision("suppress", "opted_out")
+    decisions = {p.pk: {"inapp": no, "sms": no, "email": no} for p in patients}
+    message_send_many(
+        patients=Patient.objects.for_organization(organization),
+        topic=topic,
+        origin="campaign",
+        decisions=decisions,
+    )
+    assert set(Delivery.objects.values_list("status", "reason")) == {
+        ("suppressed", "opted_out")
+    }
+
+
+def test_page_facts_decide_as_decide_many(organization, topic):
+    """The bulk form reads consent's facts once for every channel; its answers
+    are ``decide_many``'s, channel by channel."""
+    from consent.selectors import decide_many
+    from messaging.services.bulk import PageFacts
+
+    patients = population(organization, 12)
+    ids = [p.pk for p in patients]
+    facts = PageFacts(ids, topic, topic.channels, NOON)
+    for channel in topic.channels:
+        expected = decide_many(ids, topic, channel, NOON)
+        assert {pk: facts.decide(pk, channel) for pk in ids} == expected
 
 
 def test_bulk_is_idempotent_with_a_prefix(organization, topic, monkeypatch):

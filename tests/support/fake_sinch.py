@@ -57,7 +57,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        payload = json.loads(self.rfile.read(length) or b"{}")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            # The sender died mid-request (a SIGKILLed worker): like a real
+            # provider, accept nothing from a truncated request.
+            return
+        payload = json.loads(body or b"{}")
         if self.path == "/_mode":
             STATE["mode"] = payload["mode"]
             self._json(200, STATE)
@@ -67,6 +72,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(500, {"code": "internal_error", "text": "try later"})
             return
         reference = payload.get("client_reference", "")
+        if not reference:
+            self._json(400, {"code": "syntax_invalid_json", "text": "no body"})
+            return
         with LOCK:
             SENT[reference] += 1
             batch_id = f"batch-{next(IDS)}"

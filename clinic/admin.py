@@ -25,7 +25,6 @@ from clinic.scoping import staff_organization_id
 class OrganizationAdmin(OrganizationScopedAdmin):
     list_display = ["name", "slug", "country", "time_zone", "default_language"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -35,6 +34,10 @@ class OrganizationAdmin(OrganizationScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return [] if request.user.is_superuser else ["slug"]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj=None):
+        # A read-only slug is not in the form: prepopulating it was a 500.
+        return {"slug": ["name"]} if request.user.is_superuser else {}
 
 
 @admin.register(Site)

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db import models
 from django.http import Http404, HttpRequest
 
@@ -50,7 +51,8 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
             if isinstance(entry, str) and not request.user.is_superuser:
                 if entry == "organization":
                     continue
-                field = self.model._meta.get_field(entry)
+                # A path ("topic__purpose") names its last field.
+                field = get_fields_from_path(self.model, entry)[-1]
                 if field.is_relation:
                     entry = (entry, ScopedRelatedFieldListFilter)
             filters.append(entry)

@@ -153,45 +153,11 @@ def raw_copy_rate(recipients: int) -> float:
     from django.db import connection
 
     from messaging.models import Delivery, Message
+    from messaging.services.copy_writer import DELIVERY_COLUMNS, MESSAGE_COLUMNS
 
-    message_columns = [
-        "public_id",
-        "organization_id",
-        "patient_id",
-        "topic_id",
-        "origin",
-        "origin_ref",
-        "direction",
-        "idempotency_key",
-        "sensitivity",
-        "language",
-        "subject",
-        "body",
-        "context",
-        "why",
-        "free_text",
-        "content_hash",
-        "authenticity_code",
-        "created_at",
-    ]
-    delivery_columns = [
-        "message_id",
-        "channel",
-        "address",
-        "to_address_being_verified",
-        "status",
-        "reason",
-        "subject",
-        "body",
-        "body_html",
-        "provider",
-        "provider_id",
-        "error_code",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "updated_at",
-    ]
+    # The columns the planner writes, less the ids the raw tables draw.
+    message_columns = [c for c in MESSAGE_COLUMNS if c != "id"]
+    delivery_columns = [c for c in DELIVERY_COLUMNS if c != "id"]
     with connection.cursor() as cursor:
         dumps = {}
         for table, columns in (

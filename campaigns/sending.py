@@ -33,13 +33,13 @@ from campaigns.audience import (
 )
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from clinic.models import Patient
+from clinic.scoping import filter_ids
 from consent.policy import Decision
 from consent.vocabulary import Outcome
 from messaging.models import Message
 from messaging.services.bulk import (
     LoadedPage,
     PatientRow,
-    filter_ids,
     messages_plan_many,
     patient_rows,
 )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
-from django.db import models
+from django.db import connection, models
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -48,3 +50,23 @@ class OrganizationScopedQuerySet(models.QuerySet):
         if organization_id is None:
             return self.none()
         return self.for_organization(organization_id)
+
+
+def filter_ids(queryset: QuerySet, ids: list[int], column: str = "") -> QuerySet:
+    """``queryset.filter(<column>__in=ids)`` (the primary key by default); on
+    PostgreSQL with one array parameter (``= ANY(%s)``): Django compiles an
+    IN list of 10,000 ids into 10,000 parameters, a quarter of a second per
+    query here."""
+    meta = queryset.model._meta
+    column = column or meta.pk.column
+    if connection.vendor != "postgresql":
+        return queryset.filter(**{f"{column}__in": ids})
+    if not ids:
+        return queryset.none()
+    sql = f'"{meta.db_table}"."{column}" = ANY(%s::bigint[])'
+    # The range lets PostgreSQL walk an index on the column rather than test
+    # every row of a large table against the array.
+    return queryset.filter(
+        RawSQL(sql, (list(ids),), BooleanField()),  # noqa: S611 - our own column
+        **{f"{column}__gte": min(ids), f"{column}__lte": max(ids)},
+    )

@@ -16,37 +16,26 @@ from __future__ import annotations
 
 import datetime
 import json
-import secrets
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
 from types import SimpleNamespace
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, CharField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.html import escape
 
 from clinic.models import Patient
+from clinic.scoping import filter_ids
 from consent.errors import ConsentError
-from consent.models import ALL_CHANNELS, ConsentState, SendRecord, Topic
-from consent.policy import Decision, History, evaluate
-from consent.selectors import (
-    _history_filter,
-    _latest,
-    _patient_facts,
-    _patient_rows,
-    _state_filter,
-    channel_order_get,
-    rules_for,
-)
+from consent.facts import PageFacts
+from consent.models import Topic
+from consent.policy import Decision
+from consent.selectors import channel_order_get
 from consent.vocabulary import Channel, Outcome
-from messaging.models import CODE_ALPHABET, Delivery, Message, Template
+from messaging.models import Delivery, Message, Template
 from messaging.planning import (
     Content,
     MessageContentError,
@@ -56,6 +45,7 @@ from messaging.planning import (
     pick_templates,
 )
 from messaging.rendering import PLACEHOLDER
+from messaging.services.bulk_codes import existing_values, fresh_codes
 from messaging.services.sending import (
     ChannelPlan,
     Status,
@@ -238,26 +228,6 @@ class ChannelOrders:
         return order
 
 
-def filter_ids(queryset: QuerySet, ids: list[int], column: str = "") -> QuerySet:
-    """``queryset.filter(<column>__in=ids)`` (the primary key by default); on
-    PostgreSQL with one array parameter (``= ANY(%s)``): Django compiles an
-    IN list of 10,000 ids into 10,000 parameters, a quarter of a second per
-    query here."""
-    meta = queryset.model._meta
-    column = column or meta.pk.column
-    if connection.vendor != "postgresql":
-        return queryset.filter(**{f"{column}__in": ids})
-    if not ids:
-        return queryset.none()
-    sql = f'"{meta.db_table}"."{column}" = ANY(%s::bigint[])'
-    # The range lets PostgreSQL walk an index on the column rather than test
-    # every row of a large table against the array.
-    return queryset.filter(
-        RawSQL(sql, (list(ids),), BooleanField()),  # noqa: S611 - our own column
-        **{f"{column}__gte": min(ids), f"{column}__lte": max(ids)},
-    )
-
-
 # --- Consent, set-wise ---------------------------------------------------------
 
 
@@ -277,7 +247,7 @@ def decisions_walk(
     there). ``known``: answers already made, not asked again (when they cover
     everything, nothing is read). ``everyone``: a queryset of exactly ``ids``.
 
-    The facts are read once for every channel (``PageFacts``), then each answer
+    The facts are read once for every channel (``consent.facts.PageFacts``), then each answer
     is consent's own ``evaluate``."""
     result: dict[int, dict[str, Decision]] = {
         pk: dict(known.get(pk, ())) if known else {} for pk in ids
@@ -302,75 +272,6 @@ def decisions_walk(
             ):
                 external = True
     return result
-
-
-class PageFacts:
-    """What ``consent.selectors.iter_decisions`` reads for one channel, read
-    once for several: the patients, their consent states on any of the
-    channels, their send history (which no channel changes). Three queries
-    for the page, instead of three per channel; each answer is then
-    ``consent.policy.evaluate`` on the same facts ``iter_decisions`` builds
-    (a test compares both on every channel)."""
-
-    def __init__(
-        self,
-        ids: list[int],
-        topic: Topic,
-        channels: Iterable[str],
-        at: datetime.datetime,
-        everyone: QuerySet[Patient] | None = None,
-    ):
-        self.rules = rules_for(topic)
-        self.at = at
-        patients = (
-            everyone if everyone is not None else filter_ids(Patient.objects.all(), ids)
-        )
-        self.rows = {row["id"]: row for row in _patient_rows(patients.order_by())}
-        if len(self.rows) != len(set(ids)):
-            raise ConsentError("Some patients do not exist.")
-        if any(
-            row["organization_id"] != topic.organization_id
-            for row in self.rows.values()
-        ):
-            raise ConsentError(
-                "Some patients belong to another organization than the topic."
-            )
-        states = filter_ids(
-            ConsentState.objects.filter(
-                reduce(or_, (_state_filter(self.rules, c) for c in channels))
-            ),
-            ids,
-            column="patient_id",
-        )
-        self.states: dict[int, list[tuple]] = defaultdict(list)
-        for patient_id, *state in states.values_list(
-            "patient_id", "channel", "granted", "occurred_at", "event_id"
-        ).order_by():
-            self.states[patient_id].append(tuple(state))
-        history_rows, counted = _history_filter(self.rules, at)
-        self.histories = {
-            row["patient_id"]: History(row["purpose_count"], row["budget_count"])
-            for row in filter_ids(
-                SendRecord.objects.filter(history_rows), ids, column="patient_id"
-            )
-            .values("patient_id")
-            .annotate(**counted)
-            .order_by()
-        }
-        self.empty = History()
-
-    def decide(self, patient_id: int, channel: str) -> Decision:
-        states = [
-            state
-            for state in self.states.get(patient_id, ())
-            if state[0] in (channel, ALL_CHANNELS)
-        ]
-        facts = _patient_facts(
-            self.rows[patient_id],
-            _latest(states),
-            self.histories.get(patient_id, self.empty),
-        )
-        return evaluate(self.rules, facts, channel, self.at)
 
 
 # --- Rendering -----------------------------------------------------------------
@@ -560,7 +461,9 @@ def _send_page(
     prefix = job.idempotency_prefix
     keys = {row.pk: f"{prefix}:{row.pk}" if prefix else "" for row in page}
     if prefix:
-        taken = _existing_keys(topic.organization_id, list(keys.values()))
+        taken = existing_values(
+            topic.organization_id, "idempotency_key", list(keys.values())
+        )
         if taken:
             page = [row for row in page if keys[row.pk] not in taken]
             everyone = filter_ids(everyone, [row.pk for row in page])
@@ -578,7 +481,7 @@ def _send_page(
         everyone=everyone,
     )
     contents = [job.contents(row) for row in page]  # raises before any write
-    codes = _fresh_codes(topic.organization_id, len(page))
+    codes = fresh_codes(topic.organization_id, len(page))
     planned = []
     for row, content, code in zip(page, contents, codes, strict=True):
         planned.append(_plan_one(job, row, content, code, orders, decisions))
@@ -633,76 +536,6 @@ def _plan_one(job, row, contents, code, orders, decisions) -> PlannedMessage:
         content_hash=content_hash(job.topic.pk, inbox.subject, inbox.body),
         authenticity_code=code,
         deliveries=deliveries,
-    )
-
-
-def _existing_keys(organization_id: int, keys: list[str]) -> set[str]:
-    if connection.vendor == "postgresql":
-        # One array parameter: an IN list of thousands of literals costs more
-        # to build and parse than the lookups themselves.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT idempotency_key FROM {Message._meta.db_table} "  # noqa: S608 - our own table name
-                "WHERE organization_id = %s AND idempotency_key <> '' "
-                "AND idempotency_key = ANY(%s)",
-                [organization_id, keys],
-            )
-            return {key for (key,) in cursor.fetchall()}
-    return set(
-        Message.objects.filter(
-            organization_id=organization_id, idempotency_key__in=keys
-        ).values_list("idempotency_key", flat=True)
-    )
-
-
-def _new_codes(count: int) -> list[str]:
-    """``count`` authenticity codes drawn like ``authenticity_code_new`` (8
-    characters, uniform over CODE_ALPHABET) from one call to the system's
-    random source."""
-    size = len(CODE_ALPHABET)
-    limit = 256 - 256 % size  # rejection keeps the draw uniform
-    chars: list[str] = []
-    needed = count * 8
-    while len(chars) < needed:
-        chars += [
-            CODE_ALPHABET[b % size]
-            for b in secrets.token_bytes(needed - len(chars) + 16)
-            if b < limit
-        ]
-    return ["".join(chars[i : i + 8]) for i in range(0, needed, 8)]
-
-
-def _fresh_codes(organization_id: int, count: int) -> list[str]:
-    """New authenticity codes clashing neither with the organization's existing
-    ones nor with each other, drawn before the notices quote them."""
-    codes = _new_codes(count)
-    while True:
-        taken = _existing_codes(organization_id, codes)
-        seen: set[str] = set()
-        clashes = []
-        for index, code in enumerate(codes):
-            if code in taken or code in seen:
-                clashes.append(index)
-            seen.add(code)
-        if not clashes:
-            return codes
-        for index, code in zip(clashes, _new_codes(len(clashes)), strict=True):
-            codes[index] = code
-
-
-def _existing_codes(organization_id: int, codes: list[str]) -> set[str]:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT authenticity_code FROM {Message._meta.db_table} "  # noqa: S608 - our own table name
-                "WHERE organization_id = %s AND authenticity_code = ANY(%s)",
-                [organization_id, codes],
-            )
-            return {code for (code,) in cursor.fetchall()}
-    return set(
-        Message.objects.filter(
-            organization_id=organization_id, authenticity_code__in=codes
-        ).values_list("authenticity_code", flat=True)
     )
 
 

@@ -254,8 +254,8 @@ def test_decisions_given_are_the_ones_planned_with(organization, topic, monkeypa
 def test_page_facts_decide_as_decide_many(organization, topic):
     """The bulk form reads consent's facts once for every channel; its answers
     are ``decide_many``'s, channel by channel."""
+    from consent.facts import PageFacts
     from consent.selectors import decide_many
-    from messaging.services.bulk import PageFacts
 
     patients = population(organization, 12)
     ids = [p.pk for p in patients]

@@ -1,6 +1,8 @@
 import pytest
 
+from clinic.models import Caregiver
 from tests.clinic.factories import CaregiverFactory, PatientFactory, UserFactory
+from tests.portal.privacy_support import _patient
 
 
 @pytest.fixture
@@ -23,4 +25,22 @@ def caregiver(organization):
     child = PatientFactory(organization=organization, given_name="Lou")
     return CaregiverFactory(
         user=parent, patient=child, can_see_messages=True, can_see_appointments=False
+    )
+
+
+@pytest.fixture
+def teen(organization):
+    """A 16-year-old with a portal account."""
+    return _patient(organization, 16, "teen")
+
+
+@pytest.fixture
+def parent(teen):
+    """The teen's parent, who may read messages and appointments."""
+    return CaregiverFactory(
+        user=UserFactory(username="parent"),
+        patient=teen,
+        relationship=Caregiver.Relationship.PARENT,
+        can_see_messages=True,
+        can_see_appointments=True,
     )

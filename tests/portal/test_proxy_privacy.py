@@ -3,7 +3,6 @@ appointments from the people acting for them, who then cannot see them
 anywhere; the patient still sees everything."""
 
 import datetime
-import json
 
 import pytest
 import time_machine
@@ -20,114 +19,29 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import AccessAudit, Appointment, Caregiver
-from clinic.services import access_audit_record
-from consent.models import SendRecord
-from messaging.models import Conversation, Delivery, Message
+from clinic.models import Caregiver
+from messaging.models import Message
 from messaging.services import message_send
 from portal.access import PortalAccess, patient_age
 from portal.routing import websocket_urlpatterns
 from tests.clinic.factories import (
-    AppointmentFactory,
     CaregiverFactory,
     PatientFactory,
-    UserFactory,
 )
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.portal.privacy_support import (
+    HIDDEN_MARK,
+    _act_for,
+    _hide,
+    _login,
+    _message,
+    _message_urls,
+    _patient,
+    _thread,
+)
 
 pytestmark = pytest.mark.django_db
-HIDDEN_MARK = "badge-private"
-
-
-def _born(age: int) -> datetime.date:
-    """A birth date giving ``age`` on any day of this year."""
-    return datetime.date(timezone.localdate().year - age, 1, 1)
-
-
-def _patient(organization, age: int, username: str):
-    return PatientFactory(
-        organization=organization,
-        user=UserFactory(username=username),
-        birth_date=_born(age),
-        preferred_language="en",
-    )
-
-
-@pytest.fixture
-def teen(organization):
-    """A 16-year-old with a portal account."""
-    return _patient(organization, 16, "teen")
-
-
-@pytest.fixture
-def parent(teen):
-    """The teen's parent, who may read messages and appointments."""
-    return CaregiverFactory(
-        user=UserFactory(username="parent"),
-        patient=teen,
-        relationship=Caregiver.Relationship.PARENT,
-        can_see_messages=True,
-        can_see_appointments=True,
-    )
-
-
-def _login(client, user):
-    client.logout()
-    client.force_login(user)
-    return client
-
-
-def _act_for(client, caregiver):
-    _login(client, caregiver.user)
-    session = client.session
-    session["portal_acting_for"] = str(caregiver.patient.public_id)
-    session.save()
-    return client
-
-
-def _message(patient, *, conversation=None, subject="Hello", minutes_ago=0, **kw):
-    topic = TopicFactory(
-        organization=patient.organization, slug="t-care", purpose="care"
-    )
-    message = Message.objects.create(
-        organization=patient.organization,
-        patient=patient,
-        topic=topic,
-        conversation=conversation,
-        origin="staff",
-        sensitivity="confidential",
-        language="en",
-        subject=subject,
-        body=f"Body of {subject}",
-        why={"purpose": "care", "lawful_basis": "care", "consent_event_id": None},
-        created_at=timezone.now() - datetime.timedelta(minutes=minutes_ago),
-        **kw,
-    )
-    Delivery.objects.create(message=message, channel="inapp", status="delivered")
-    return message
-
-
-def _thread(patient, subject="Thread"):
-    return Conversation.objects.create(
-        organization=patient.organization, patient=patient, subject=subject
-    )
-
-
-def _hide(client, message):
-    return client.post(reverse("portal:inbox_hide", args=[message.public_id]))
-
-
-def _message_urls(message):
-    args = [message.public_id]
-    return [
-        ("get", reverse("portal:inbox_message", args=args)),
-        ("post", reverse("portal:inbox_reply", args=args)),
-        ("post", reverse("portal:inbox_mark_read", args=args)),
-        ("post", reverse("portal:inbox_object", args=args)),
-    ]
-
-
 # --- who may hide -----------------------------------------------------------
 
 
@@ -384,237 +298,6 @@ def test_the_parents_inbox_query_count_does_not_grow(client, teen, parent):
             assert client.get(reverse("portal:inbox")).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
-
-
-# --- appointments -----------------------------------------------------------
-
-
-@pytest.fixture
-def hidden_appointment(client, teen):
-    appointment = AppointmentFactory(patient=teen, kind="SECRET-KIND")
-    _login(client, teen.user).post(
-        reverse("portal:appointment_hide", args=[appointment.public_id])
-    )
-    appointment.refresh_from_db()
-    return appointment
-
-
-def test_a_hidden_appointment_is_absent_and_404_for_the_parent(
-    client, parent, hidden_appointment
-):
-    # given
-    args = [hidden_appointment.public_id]
-    assert hidden_appointment.hidden_from_proxies_at is not None
-    _act_for(client, parent)
-    # when
-    listing = client.get(reverse("portal:appointments"))
-    # then
-    assert listing.status_code == 200
-    assert listing.context["upcoming"] == []
-    assert str(hidden_appointment.public_id) not in listing.text
-    assert (
-        client.post(reverse("portal:appointment_confirm", args=args)).status_code == 404
-    )
-    assert (
-        client.get(reverse("portal:appointment_cancel", args=args)).status_code == 404
-    )
-    assert (
-        client.post(reverse("portal:appointment_cancel", args=args)).status_code == 404
-    )
-    ics = client.get(reverse("portal:appointment_calendar", args=args))
-    assert ics.status_code == 404
-    hidden_appointment.refresh_from_db()
-    assert hidden_appointment.status == Appointment.Status.BOOKED
-
-
-def test_a_hidden_past_appointment_is_absent_for_the_parent(client, teen, parent):
-    starts = timezone.now() - datetime.timedelta(days=3)
-    past = AppointmentFactory(
-        patient=teen,
-        starts_at=starts,
-        ends_at=starts + datetime.timedelta(minutes=30),
-        hidden_from_proxies_at=timezone.now(),
-    )
-    own = _login(client, teen.user).get(reverse("portal:appointments"))
-    assert own.context["past"] == [past]
-    assert HIDDEN_MARK in own.text
-    _act_for(client, parent)
-    assert past not in client.get(reverse("portal:appointments")).context["past"]
-
-
-def test_the_patient_still_sees_and_uses_a_hidden_appointment(
-    client, teen, hidden_appointment
-):
-    # given
-    args = [hidden_appointment.public_id]
-    before = Appointment.objects.get(pk=hidden_appointment.pk).updated_at
-    # when
-    listing = client.get(reverse("portal:appointments"))
-    ics = client.get(reverse("portal:appointment_calendar", args=args))
-    # then
-    assert listing.context["upcoming"] == [hidden_appointment]
-    assert HIDDEN_MARK in listing.text
-    assert reverse("portal:appointment_unhide", args=args) in listing.text
-    assert ics.status_code == 200
-    # the reminder's one-tap links stay valid: hiding left updated_at alone
-    assert hidden_appointment.updated_at == before
-    confirm = client.post(reverse("portal:appointment_confirm", args=args))
-    assert confirm.status_code == 302
-    assert Appointment.objects.get(pk=hidden_appointment.pk).status == "confirmed"
-
-
-def test_unhiding_an_appointment_restores_it_for_the_parent(
-    client, teen, parent, hidden_appointment
-):
-    # given
-    args = [hidden_appointment.public_id]
-    # when
-    client.post(reverse("portal:appointment_unhide", args=args))
-    # then
-    _act_for(client, parent)
-    listing = client.get(reverse("portal:appointments"))
-    assert listing.context["upcoming"] == [hidden_appointment]
-    assert HIDDEN_MARK not in listing.text
-    ics = client.get(reverse("portal:appointment_calendar", args=args))
-    assert ics.status_code == 200
-
-
-def test_a_patient_under_15_cannot_hide_an_appointment(client, organization):
-    # given
-    child = _patient(organization, 14, "child")
-    appointment = AppointmentFactory(patient=child)
-    _login(client, child.user)
-    # when
-    listing = client.get(reverse("portal:appointments"))
-    response = client.post(
-        reverse("portal:appointment_hide", args=[appointment.public_id])
-    )
-    # then
-    hide_url = reverse("portal:appointment_hide", args=[appointment.public_id])
-    assert hide_url not in listing.text
-    assert response.status_code == 302
-    appointment.refresh_from_db()
-    assert appointment.hidden_from_proxies_at is None
-
-
-def test_the_appointment_controls_are_offered_from_15(client, teen):
-    appointment = AppointmentFactory(patient=teen)
-    listing = _login(client, teen.user).get(reverse("portal:appointments"))
-    hide_url = reverse("portal:appointment_hide", args=[appointment.public_id])
-    assert hide_url in listing.text
-
-
-def test_a_caregiver_cannot_hide_or_unhide_an_appointment(client, teen, parent):
-    # given
-    visible = AppointmentFactory(patient=teen)
-    hidden = AppointmentFactory(patient=teen, hidden_from_proxies_at=timezone.now())
-    _act_for(client, parent)
-    # when
-    listing = client.get(reverse("portal:appointments"))
-    responses = [
-        client.post(reverse(f"portal:appointment_{action}", args=[a.public_id]))
-        for action in ("hide", "unhide")
-        for a in (visible, hidden)
-    ]
-    # then
-    assert "appointment_hide" not in listing.text
-    assert reverse("portal:appointment_hide", args=[visible.public_id]) not in (
-        listing.text
-    )
-    assert [r.status_code for r in responses] == [404] * 4
-    assert Appointment.objects.get(pk=visible.pk).hidden_from_proxies_at is None
-    assert Appointment.objects.get(pk=hidden.pk).hidden_from_proxies_at is not None
-
-
-# --- my data ----------------------------------------------------------------
-
-
-@pytest.fixture
-def guardian_with_every_scope(teen):
-    return CaregiverFactory(
-        user=UserFactory(username="guardian"),
-        patient=teen,
-        relationship=Caregiver.Relationship.LEGAL_GUARDIAN,
-        can_see_appointments=True,
-        can_see_messages=True,
-        can_see_results=True,
-        can_manage_preferences=True,
-    )
-
-
-@pytest.fixture
-def hidden_items(teen):
-    message = _message(
-        teen, subject="SECRET-SUBJECT", hidden_from_proxies_at=timezone.now()
-    )
-    SendRecord.objects.create(
-        patient=teen,
-        topic=message.topic,
-        purpose="care",
-        channel="sms",
-        message_key=str(message.public_id),
-        sent_at=message.created_at,
-    )
-    appointment = AppointmentFactory(
-        patient=teen, kind="SECRET-KIND", hidden_from_proxies_at=timezone.now()
-    )
-    access_audit_record(
-        patient=teen,
-        action=AccessAudit.Action.VIEW_MESSAGE,
-        actor=UserFactory(username="dr"),
-        detail=f"message {message.public_id}",
-    )
-    visible = AppointmentFactory(patient=teen, kind="check-up")
-    return message, appointment, visible
-
-
-def test_a_caregivers_export_leaves_hidden_items_out(
-    client, guardian_with_every_scope, hidden_items
-):
-    # given
-    message, appointment, visible = hidden_items
-    _act_for(client, guardian_with_every_scope)
-    # when
-    document = json.loads(client.get("/portal/data/export.json").content)
-    bundle = json.loads(client.get("/portal/data/export.fhir.json").content)
-    # then
-    text = json.dumps([document, bundle])
-    assert "SECRET" not in text
-    assert str(message.public_id) not in text
-    assert str(appointment.public_id) not in text
-    assert [a["public_id"] for a in document["appointments"]] == [
-        str(visible.public_id)
-    ]
-    assert document["communications"] == []
-    ids = {entry["resource"]["id"] for entry in bundle["entry"]}
-    assert str(visible.public_id) in ids
-    assert not any(
-        e["resource"]["resourceType"] == "Communication" for e in bundle["entry"]
-    )
-
-
-def test_a_caregivers_access_log_leaves_hidden_items_out(
-    client, guardian_with_every_scope, hidden_items
-):
-    _act_for(client, guardian_with_every_scope)
-    response = client.get("/portal/data/access/")
-    assert response.status_code == 200
-    assert str(hidden_items[0].public_id) not in response.text
-    assert not any(
-        entry.action == AccessAudit.Action.VIEW_MESSAGE
-        for entry in response.context["page"]
-    )
-
-
-def test_the_patients_own_export_keeps_everything(client, teen, hidden_items):
-    message, appointment, _ = hidden_items
-    _login(client, teen.user)
-    document = json.loads(client.get("/portal/data/export.json").content)
-    bundle = json.loads(client.get("/portal/data/export.fhir.json").content)
-    assert str(message.public_id) in json.dumps(document["messages"])
-    assert len(document["appointments"]) == 2
-    assert len(document["communications"]) == 1
-    assert str(appointment.public_id) in {e["resource"]["id"] for e in bundle["entry"]}
 
 
 # --- the live inbox ---------------------------------------------------------

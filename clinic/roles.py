@@ -78,6 +78,12 @@ CAMPAIGNS_READ = _perms(
     "campaigns", {"campaign": VIEW, "campaignrecipient": VIEW, "patienttag": VIEW}
 )
 
+# Partner access (issue 7): only an organization's admins hand out API keys
+# and webhook subscriptions.
+API_KEYS_MANAGE = _perms(
+    "api", {"apikey": EDIT, "webhooksubscription": ALL, "webhookdelivery": VIEW}
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CONSENT_READ
@@ -87,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | REMINDERS_EDIT
         | CAMPAIGNS_RUN
         | {"campaigns.approve_campaign"}
+        | API_KEYS_MANAGE
         | _perms("messaging", {"template": ALL, "conversation": EDIT})
         | _perms(
             "clinic",

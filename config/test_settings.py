@@ -32,4 +32,7 @@ STORAGES = {
 }
 # Serve static files from the finders; tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
 SILENCED_SYSTEM_CHECKS = ["messaging.W001"]  # tests use the locmem backends on purpose
+# Webhook receivers in tests are local HTTP servers (pytest-httpserver).
+WEBHOOKS_ALLOW_PRIVATE = True

@@ -32,4 +32,9 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),
     path("webhooks/", include("messaging.urls")),
+    # Partner systems (issue 7): REST v1, its schema and docs.
+    path("api/", include("api.urls")),
 ]
+
+handler404 = "api.errors_http.not_found"
+handler500 = "api.errors_http.server_error"

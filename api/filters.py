@@ -1,0 +1,35 @@
+"""Query filters shared by the list endpoints."""
+
+from rest_framework import exceptions
+from rest_framework.filters import BaseFilterBackend
+
+from django.utils.dateparse import parse_datetime
+
+
+class UpdatedSinceFilter(BaseFilterBackend):
+    """``?updated_since=2026-11-01T00:00:00Z``: rows changed at or after it."""
+
+    param = "updated_since"
+
+    def filter_queryset(self, request, queryset, view):
+        raw = request.query_params.get(self.param)
+        if not raw:
+            return queryset
+        moment = parse_datetime(raw)
+        if moment is None or moment.tzinfo is None:
+            raise exceptions.ValidationError(
+                {self.param: ["Give an ISO 8601 date-time with a time zone."]}
+            )
+        return queryset.filter(updated_at__gte=moment)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.param,
+                "in": "query",
+                "required": False,
+                "description": "Only rows changed at or after this ISO 8601 "
+                "date-time (with time zone).",
+                "schema": {"type": "string", "format": "date-time"},
+            }
+        ]

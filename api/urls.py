@@ -1,0 +1,20 @@
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from django.urls import include, path
+
+from api import views_patients
+
+app_name = "api"
+
+router = SimpleRouter(trailing_slash=True)
+router.register("patients", views_patients.PatientViewSet, basename="patient")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The split view serves its start-up script as a file: CSP allows no inline script.
+    path(
+        "docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"
+    ),
+]

@@ -34,6 +34,7 @@ urlpatterns = [
     path("webhooks/", include("messaging.urls")),
     # Partner systems (issue 7): REST v1, its schema and docs.
     path("api/", include("api.urls")),
+    path("fhir/r4/", include("api.fhir.urls")),
 ]
 
 handler404 = "api.errors_http.not_found"

@@ -1,0 +1,5 @@
+"""FHIR R4 facade (``/fhir/r4/``)."""
+
+app_name = "fhir"
+
+urlpatterns: list = []

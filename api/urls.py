@@ -3,12 +3,15 @@ from rest_framework.routers import SimpleRouter
 
 from django.urls import include, path
 
-from api import views_patients
+from api import views_appointments, views_patients
 
 app_name = "api"
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", views_patients.PatientViewSet, basename="patient")
+router.register(
+    "appointments", views_appointments.AppointmentViewSet, basename="appointment"
+)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

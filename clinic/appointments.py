@@ -55,6 +55,7 @@ def _transition(
     locked.save(update_fields=["status", "cancellation_reason", "updated_at"])
     appointment_changed.send(sender=Appointment, appointment=locked, created=False)
     appointment.status, appointment.updated_at = locked.status, locked.updated_at
+    appointment.cancellation_reason = locked.cancellation_reason
     return appointment
 
 

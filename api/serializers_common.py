@@ -1,0 +1,95 @@
+"""Fields the partner endpoints share: objects referenced by their public id
+within the key's organization, time-zone-aware date-times, and the
+``?patient=`` filter."""
+
+import uuid
+
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, serializers
+
+from django.db.models import Model, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from clinic.models import Patient
+
+
+class OrganizationPublicIdField(serializers.SlugRelatedField):
+    """An object of the key's organization, given by its public id (a UUID).
+
+    Another organization's object is refused exactly like one that does not
+    exist: a 400 with a field error, never a hint that it exists elsewhere.
+    """
+
+    default_error_messages = {
+        "does_not_exist": "No such object in this organization.",
+        "invalid": "Give the object's id (a UUID).",
+    }
+
+    def __init__(self, queryset: QuerySet, **kwargs):
+        super().__init__(slug_field="public_id", queryset=queryset, **kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        organization = self.context["view"].organization
+        return super().get_queryset().for_organization(organization)
+
+    def to_internal_value(self, data) -> Model:
+        try:
+            uuid.UUID(str(data))
+        except ValueError:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that must carry its offset: a naive time is
+    ambiguous for a patient in another time zone than the server."""
+
+    default_error_messages = {
+        "naive": "Give the time zone offset (e.g. 2026-11-03T09:30:00+01:00 or Z).",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+def patient_param(description: str, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(
+        name="patient",
+        type=uuid.UUID,
+        location=OpenApiParameter.QUERY,
+        required=required,
+        description=description,
+    )
+
+
+def patient_from_query(view, *, required: bool = False) -> Patient | None:
+    """The ``?patient=<id>`` of the request, in the key's organization.
+
+    A malformed id, or one that names no patient of the organization (another
+    organization's included), is a 400 pointing at ``patient``.
+    """
+    raw = view.request.query_params.get("patient")
+    if not raw:
+        if required:
+            raise exceptions.ValidationError({"patient": ["This filter is required."]})
+        return None
+    try:
+        public_id = uuid.UUID(raw)
+    except ValueError:
+        raise exceptions.ValidationError(
+            {"patient": ["Give the patient's id (a UUID)."]}
+        ) from None
+    patient = (
+        Patient.objects.for_organization(view.organization)
+        .filter(public_id=public_id)
+        .first()
+    )
+    if patient is None:
+        raise exceptions.ValidationError(
+            {"patient": ["No such patient in this organization."]}
+        )
+    return patient

@@ -84,6 +84,21 @@ API_KEYS_MANAGE = _perms(
     "api", {"apikey": EDIT, "webhooksubscription": ALL, "webhookdelivery": VIEW}
 )
 
+# Feedback (issues 7 and 8): surveys built by admins and coordinators, read by support.
+SURVEYS_EDIT = _perms(
+    "feedback",
+    {"survey": ALL, "question": ALL, "surveyresponse": VIEW, "surveyinvitation": VIEW},
+)
+SURVEYS_READ = _perms(
+    "feedback",
+    {
+        "survey": VIEW,
+        "question": VIEW,
+        "surveyresponse": VIEW,
+        "surveyinvitation": VIEW,
+    },
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CONSENT_READ
@@ -94,6 +109,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | CAMPAIGNS_RUN
         | {"campaigns.approve_campaign"}
         | API_KEYS_MANAGE
+        | SURVEYS_EDIT
         | _perms("messaging", {"template": ALL, "conversation": EDIT})
         | _perms(
             "clinic",
@@ -113,6 +129,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | MESSAGING_READ
         | REMINDERS_EDIT
         | CAMPAIGNS_READ
+        | SURVEYS_EDIT
         | _perms("messaging", {"template": VIEW, "conversation": EDIT})
         | _perms(
             "clinic",
@@ -138,6 +155,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         CONSENT_READ
         | MESSAGING_READ
         | REMINDERS_READ
+        | SURVEYS_READ
         | _perms("messaging", {"conversation": EDIT})
         | {"consent.export_patient_data", "consent.record_objection"}
         | _perms(

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.health import healthz
+from feedback.views import survey_answer
 from messaging.views import verify
 from outreach.views import slot_offer
 from portal.views_appointments import appointment_action
@@ -26,6 +27,8 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     # One-tap confirm/cancel links in reminders: short, public, signed.
     path("a/<str:token>/", appointment_action, name="appointment_action"),
+    # A survey invitation's link: answer without signing in.
+    path("s/<str:token>/", survey_answer, name="survey_answer"),
     # A freed slot offered to a waiting patient: take it in one tap.
     path("w/<str:token>/", slot_offer, name="slot_offer"),
     # Email provider tracking webhooks (bounces, complaints), signed.

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class FeedbackConfig(AppConfig):
     name = "feedback"
     verbose_name = _("Feedback")
+
+    def ready(self) -> None:
+        from consent.gdpr import registry
+        from feedback import gdpr
+
+        registry.register_exporter("survey_responses", gdpr.responses_export)
+        registry.register_fhir_exporter(gdpr.responses_fhir)
+        registry.register_eraser(gdpr.responses_erase)

@@ -2,8 +2,9 @@
 
 Field errors are listed under ``errors``, each with a JSON pointer to the
 field (``#/starts_at``) and a sentence. Django errors raised by the domain
-services (ValidationError, a refused appointment action, a consent rule) are
-translated here, so views stay thin and never catch them one by one.
+services (ValidationError, a refused appointment action, a consent rule, a
+message that cannot be rendered) are translated here, so views stay thin and
+never catch them one by one.
 """
 
 from typing import Any
@@ -18,6 +19,7 @@ from django.http import Http404, JsonResponse
 
 from clinic.appointments import AppointmentActionError
 from consent.errors import ConsentError
+from messaging.planning import MessageContentError
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://liaison.example/problems/"
@@ -93,7 +95,7 @@ def _translate(exc: Exception) -> Exception:
         return exceptions.ValidationError(detail)
     if isinstance(exc, AppointmentActionError):
         return Conflict(str(exc))
-    if isinstance(exc, ConsentError):
+    if isinstance(exc, ConsentError | MessageContentError):
         return exceptions.ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, Http404):
         return exceptions.NotFound()

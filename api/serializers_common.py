@@ -13,8 +13,8 @@ from django.utils.dateparse import parse_datetime
 from clinic.models import Patient
 
 
-class OrganizationPublicIdField(serializers.SlugRelatedField):
-    """An object of the key's organization, given by its public id (a UUID).
+class OrganizationSlugField(serializers.SlugRelatedField):
+    """An object of the key's organization, given by ``slug_field``.
 
     Another organization's object is refused exactly like one that does not
     exist: a 400 with a field error, never a hint that it exists elsewhere.
@@ -22,15 +22,21 @@ class OrganizationPublicIdField(serializers.SlugRelatedField):
 
     default_error_messages = {
         "does_not_exist": "No such object in this organization.",
-        "invalid": "Give the object's id (a UUID).",
+        "invalid": "Invalid value.",
     }
-
-    def __init__(self, queryset: QuerySet, **kwargs):
-        super().__init__(slug_field="public_id", queryset=queryset, **kwargs)
 
     def get_queryset(self) -> QuerySet:
         organization = self.context["view"].organization
         return super().get_queryset().for_organization(organization)
+
+
+class OrganizationPublicIdField(OrganizationSlugField):
+    """An object of the key's organization, given by its public id (a UUID)."""
+
+    default_error_messages = {"invalid": "Give the object's id (a UUID)."}
+
+    def __init__(self, queryset: QuerySet, **kwargs):
+        super().__init__(slug_field="public_id", queryset=queryset, **kwargs)
 
     def to_internal_value(self, data) -> Model:
         try:

@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from django.urls import include, path
 
-from api import views_appointments, views_patients
+from api import views_appointments, views_messages, views_patients
 
 app_name = "api"
 
@@ -12,6 +12,7 @@ router.register("patients", views_patients.PatientViewSet, basename="patient")
 router.register(
     "appointments", views_appointments.AppointmentViewSet, basename="appointment"
 )
+router.register("messages", views_messages.MessageViewSet, basename="message")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -30,8 +30,14 @@ class ApiViewMixin:
     def organization(self) -> Organization:
         return self.request.auth.organization
 
-    def audit_read(self, patients: Patient | list[Patient], detail: str) -> None:
-        """Note in each patient's access log that this key read their record.
+    def audit_read(
+        self,
+        patients: Patient | list[Patient],
+        detail: str,
+        action: str = AccessAudit.Action.VIEW_RECORD,
+    ) -> None:
+        """Note in each patient's access log that this key read their record
+        (``action``: ``VIEW_MESSAGE`` for messages).
 
         ``detail`` names what was read ("API: appointment"), never its content.
         """
@@ -42,7 +48,7 @@ class ApiViewMixin:
                 organization_id=patient.organization_id,
                 patient_id=patient.pk,
                 actor_label=self.api_key.actor_label,
-                action=AccessAudit.Action.VIEW_RECORD,
+                action=action,
                 detail=detail[:200],
             )
             for patient in {p.pk: p for p in patients}.values()

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from clinic.models import Patient
 from clinic.services import phone_is_mobile
+from consent.errors import ConsentError
 from consent.models import Topic
 from consent.policy import Decision, PatientFacts, Why, evaluate
 from consent.selectors import channel_order_get, decide, rules_for, topic_resolve
@@ -109,7 +110,8 @@ def message_send(
 
     Returns the Message; with an ``idempotency_key`` already used by this
     organization, returns that first Message and sends nothing more. Raises
-    ConsentError (unknown topic, other organization) or MessageContentError
+    ConsentError (unknown topic, other organization, a security topic sent
+    by a partner system) or MessageContentError
     (unknown variable, no template). Writes Message + Delivery rows in one
     transaction; the delivery task is queued after commit.
     """
@@ -120,6 +122,10 @@ def message_send(
         if existing is not None:
             return existing
     topic = topic_resolve(patient=patient, topic=topic)
+    if origin == Message.Origin.API and topic.purpose == Purpose.SECURITY:
+        # Security topics ignore opt-outs and caps: only Liaison's own codes
+        # and alerts may use them.
+        raise ConsentError("A partner system cannot send on a security topic.")
     if address:
         _check_address_override(topic, channels)
     at = at or timezone.now()

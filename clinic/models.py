@@ -143,6 +143,56 @@ class StaffMember(models.Model):
         return self.user.get_full_name() or self.user.get_username()
 
 
+class TeamQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class Team(models.Model):
+    """Staff who share a conversation queue, e.g. a site's front desk or its
+    support team (which receives feedback follow-ups)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="teams"
+    )
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="teams",
+        help_text=_("Empty for a team serving every site."),
+    )
+    name = models.CharField(_("name"), max_length=120)
+    members = models.ManyToManyField(StaffMember, blank=True, related_name="teams")
+    handles_feedback = models.BooleanField(
+        _("handles feedback follow-ups"),
+        default=False,
+        help_text=_("Detractors' answers open a conversation assigned to this team."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if (
+            self.site_id
+            and self.organization_id
+            and self.site.organization_id != self.organization_id
+        ):
+            raise ValidationError(
+                {"site": _("This site belongs to another organization.")}
+            )
+
+
 class PatientQuerySet(OrganizationScopedQuerySet):
     pass
 

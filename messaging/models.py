@@ -126,6 +126,11 @@ class Conversation(models.Model):
         PENDING = "pending", _("Waiting for the patient")
         CLOSED = "closed", _("Closed")
 
+    class Kind(models.TextChoices):
+        QUESTION = "question", _("Question")
+        COMPLAINT = "complaint", _("Complaint")
+        FOLLOW_UP = "follow_up", _("Feedback follow-up")
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+"
@@ -137,6 +142,25 @@ class Conversation(models.Model):
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
     )
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=Kind.choices, default=Kind.QUESTION
+    )
+    site = models.ForeignKey(
+        "clinic.Site",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("site"),
+    )
+    team = models.ForeignKey(
+        "clinic.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("team"),
+    )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -144,7 +168,22 @@ class Conversation(models.Model):
         blank=True,
         related_name="+",
     )
+    # The channel the patient last wrote on: a staff reply goes back on it
+    # (or to the portal inbox when the content is confidential).
+    channel = models.CharField(
+        _("channel"), max_length=8, choices=Channel.choices, default=Channel.INAPP
+    )
     last_message_at = models.DateTimeField(default=timezone.now)
+    # Service levels (issue 8): when the patient first wrote and waits for an
+    # answer, by when staff should answer, when they did.
+    awaiting_since = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(
+        _("first response due"), null=True, blank=True
+    )
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    staff_reply_count = models.PositiveIntegerField(default=0)
+    reopened_count = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ConversationQuerySet.as_manager()
@@ -158,10 +197,70 @@ class Conversation(models.Model):
             models.Index(
                 fields=["patient", "-last_message_at"], name="messaging_conv_patient"
             ),
+            # The staff queue and the dashboard: an organization's threads by time.
+            models.Index(
+                fields=["organization", "created_at"], name="messaging_conv_org_created"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.subject or str(self.public_id)
+
+
+class ConversationNote(models.Model):
+    """A note staff leave on a conversation for each other: never sent."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    body = models.TextField(_("note"), max_length=4000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "created_at"]
+        verbose_name = _("internal note")
+        verbose_name_plural = _("internal notes")
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class SavedReplyQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class SavedReply(models.Model):
+    """A reply staff reuse; ``{{ variables }}`` as in templates."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    title = models.CharField(_("title"), max_length=120)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    body = models.TextField(_("text"), max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SavedReplyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "title"]
+        verbose_name = _("saved reply")
+        verbose_name_plural = _("saved replies")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        try:
+            check_syntax(self.body)
+        except TemplateContentError as error:
+            raise ValidationError({"body": str(error)}) from error
 
 
 class MessageQuerySet(OrganizationScopedQuerySet):

@@ -106,7 +106,8 @@ def send_record_public_id(record: SendRecord) -> uuid.UUID:
     return uuid.uuid5(SEND_RECORD_NAMESPACE, str(record.pk))
 
 
-def _topic_coding(topic: Topic, organization: Organization) -> dict[str, str]:
+def topic_coding(topic: Topic, organization: Organization) -> dict[str, str]:
+    """The topic as a Coding in the organization's topic system."""
     # A topic always belongs to its patient's organization (consent_record checks).
     return {
         "system": organization_system(organization, "topic"),
@@ -150,7 +151,7 @@ def consent_event_to_fhir(
     }
     if event.topic_id:
         provision["code"] = [
-            {"coding": [_topic_coding(event.topic, patient.organization)]}
+            {"coding": [topic_coding(event.topic, patient.organization)]}
         ]
     if event.channel:
         provision["extension"] = [
@@ -179,6 +180,18 @@ def consent_event_to_fhir(
     return fhir_validate(FhirConsent, resource)
 
 
+def channel_medium(channel: str) -> dict[str, Any]:
+    """A channel as a Communication.medium CodeableConcept (v3 ParticipationMode
+    and Liaison's own channel code)."""
+    code, display = CHANNEL_MEDIUM[channel]
+    return {
+        "coding": [
+            {"system": PARTICIPATION_MODE_SYSTEM, "code": code, "display": display},
+            {"system": CHANNEL_SYSTEM, "code": channel},
+        ]
+    }
+
+
 def send_record_to_fhir(record: SendRecord) -> dict[str, Any]:
     """A message that left for the patient as a FHIR R4 Communication (dict).
 
@@ -186,26 +199,14 @@ def send_record_to_fhir(record: SendRecord) -> dict[str, Any]:
     the content. Raises FhirMappingError.
     """
     patient = record.patient
-    code, display = CHANNEL_MEDIUM[record.channel]
     resource = {
         "resourceType": "Communication",
         "id": str(send_record_public_id(record)),
         "status": fhir_code("Communication.status", "completed", EVENT_STATUSES),
         "category": [{"coding": [{"system": PURPOSE_SYSTEM, "code": record.purpose}]}],
         "priority": "urgent" if record.urgent else "routine",
-        "medium": [
-            {
-                "coding": [
-                    {
-                        "system": PARTICIPATION_MODE_SYSTEM,
-                        "code": code,
-                        "display": display,
-                    },
-                    {"system": CHANNEL_SYSTEM, "code": record.channel},
-                ]
-            }
-        ],
-        "topic": {"coding": [_topic_coding(record.topic, patient.organization)]},
+        "medium": [channel_medium(record.channel)],
+        "topic": {"coding": [topic_coding(record.topic, patient.organization)]},
         "subject": patient_reference(patient),
         "recipient": [patient_reference(patient)],
         "sender": organization_reference(patient.organization),

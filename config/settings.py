@@ -162,6 +162,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Conversations (issue 8) ---------------------------------------------------------
+# Staff should answer a patient's first message within this many hours (the SLA clock).
+CONVERSATION_FIRST_RESPONSE_HOURS = env.int("CONVERSATION_FIRST_RESPONSE_HOURS", default=24)
+
 # --- Partner API (docs/api.md) ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],

@@ -13,10 +13,13 @@ from django.db.models import Model, QuerySet
 
 from api.fhir.base import FhirView
 from api.fhir.search import search_filter, search_page, searchset
-from clinic.models import Patient
+from clinic.models import AccessAudit, Patient
 
 
 class FhirResourceView(FhirView):
+    #: How a read shows in the patient's access log.
+    audit_action: str = AccessAudit.Action.VIEW_RECORD
+
     def queryset(self) -> QuerySet:
         """The organization's rows of this resource, ready for ``to_fhir``."""
         raise NotImplementedError
@@ -46,7 +49,11 @@ class FhirInstanceView(FhirResourceView):
 
     def get(self, request, id):
         obj = self.object_get(id)
-        self.audit_read(self.patient_of(obj), f"API: FHIR {self.resource_type}")
+        self.audit_read(
+            self.patient_of(obj),
+            f"API: FHIR {self.resource_type}",
+            action=self.audit_action,
+        )
         return Response(self.to_fhir(obj))
 
 
@@ -62,5 +69,6 @@ class FhirTypeView(FhirResourceView):
         self.audit_read(
             [self.patient_of(row) for row in rows],
             f"API: FHIR {self.resource_type} search",
+            action=self.audit_action,
         )
         return Response(searchset(self, self.to_fhir_page(rows), total, next_url))

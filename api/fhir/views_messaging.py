@@ -18,6 +18,7 @@ from api.fhir.resources import (
 from api.fhir.search import reference_param
 from api.fhir.views_base import FhirInstanceView, FhirResourceView, FhirTypeView
 from api.scopes import Scope
+from clinic.models import AccessAudit
 from consent.errors import ConsentError
 from consent.models import ConsentEvent, ConsentState
 from consent.selectors import topic_resolve
@@ -27,6 +28,7 @@ from messaging.services.sending import message_send
 
 class MessageMixin:
     read_scope = Scope.MESSAGES_READ
+    audit_action = AccessAudit.Action.VIEW_MESSAGE
 
     def queryset(self, origin: str = ""):
         queryset = (

@@ -152,12 +152,11 @@ def test_communication_status_follows_the_deliveries(api, organization, patient,
     body = fhir_ok(api.get(url))
     assert body["status"] == "not-done"
     assert body["statusReason"]["coding"][0]["code"] == "opted_out"
-    assert (
-        AccessAudit.objects.filter(
-            patient=patient, detail="API: FHIR Communication"
-        ).count()
-        == 3
+    audits = AccessAudit.objects.filter(
+        patient=patient, detail="API: FHIR Communication"
     )
+    assert audits.count() == 3
+    assert {a.action for a in audits} == {AccessAudit.Action.VIEW_MESSAGE}
 
 
 def test_communication_search_by_patient_pages(api, organization, patient, topic):

@@ -3,7 +3,12 @@ from rest_framework.routers import SimpleRouter
 
 from django.urls import include, path
 
-from api import views_appointments, views_messages, views_patients
+from api import (
+    views_appointments,
+    views_conversations,
+    views_messages,
+    views_patients,
+)
 
 app_name = "api"
 
@@ -13,6 +18,9 @@ router.register(
     "appointments", views_appointments.AppointmentViewSet, basename="appointment"
 )
 router.register("messages", views_messages.MessageViewSet, basename="message")
+router.register(
+    "conversations", views_conversations.ConversationViewSet, basename="conversation"
+)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -198,7 +198,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a "status" field, each with its own choices.
+    "ENUM_NAME_OVERRIDES": {
+        "AppointmentStatusEnum": "clinic.models.AppointmentStatus",
+        "DeliveryStatusEnum": "messaging.models.DeliveryStatus",
+        "ConversationStatusEnum": "messaging.models.Conversation.Status",
+    },
 }
 # Webhook receivers at private, loopback or link-local addresses are refused
 # (SSRF); tests and local development allow them.

@@ -159,7 +159,9 @@ class AppointmentInstanceView(AppointmentMixin, FhirInstanceView):
 
     @transaction.atomic
     def put(self, request, id):
-        appointment = self.object_get(id, self.queryset().select_for_update())
+        appointment = self.object_get(
+            id, self.queryset().select_for_update(of=("self",))
+        )
         body_id = request.data.get("id") if isinstance(request.data, dict) else None
         if str(body_id).lower() != str(id):
             raise FhirError(

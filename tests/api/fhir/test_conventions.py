@@ -148,13 +148,14 @@ def test_idempotency_key_reused_for_another_body_is_422_outcome(api, patient, si
     from tests.api.fhir.test_appointment import new_appointment
 
     headers = {"HTTP_IDEMPOTENCY_KEY": "k-1"}
-    first = post_fhir(api, BASE + "Appointment", new_appointment(patient), **headers)
+    body = new_appointment(patient)
+    first = post_fhir(api, BASE + "Appointment", body, **headers)
     assert first.status_code == 201
-    again = post_fhir(api, BASE + "Appointment", new_appointment(patient), **headers)
+    again = post_fhir(api, BASE + "Appointment", body, **headers)
     assert again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    other = new_appointment(patient, kind="vaccination")
+    other = {**body, "appointmentType": {"text": "vaccination"}}
     assert_outcome(
         post_fhir(api, BASE + "Appointment", other, **headers), 422, "business-rule"
     )
@@ -169,3 +170,12 @@ def test_server_error_is_500_outcome(api, monkeypatch):
     api.raise_request_exception = False
     issue = assert_outcome(api.get(BASE + "Patient"), 500, "exception")
     assert "boom" not in issue["diagnostics"]
+
+
+def test_reads_answer_304_when_unchanged(api, patient):
+    """Searches carry no random id or timestamp, so their ETag holds too."""
+    for path in (f"{BASE}Patient/{patient.public_id}", f"{BASE}Patient"):
+        first = api.get(path)
+        assert first["ETag"]
+        again = api.get(path, HTTP_IF_NONE_MATCH=first["ETag"])
+        assert again.status_code == 304

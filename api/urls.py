@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from api import (
     views_appointments,
+    views_consent,
     views_conversations,
     views_messages,
     views_patients,
@@ -21,6 +22,7 @@ router.register("messages", views_messages.MessageViewSet, basename="message")
 router.register(
     "conversations", views_conversations.ConversationViewSet, basename="conversation"
 )
+router.register("consent", views_consent.ConsentViewSet, basename="consent")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -168,32 +168,27 @@ def _plan_patients(
     ]
     outcomes, decisions = rows_outcomes(page, campaign, now, plans, everyone=everyone)
     receiving: list[int] = []
-    suppressed: dict[str, list[int]] = defaultdict(list)
+    suppressed: dict[int, str] = {}
     for patient_id, outcome in outcomes.items():
         if outcome.receives:
             receiving.append(patient_id)
         else:
-            suppressed[outcome.reason].append(recipient_of[patient_id])
-    recipients = CampaignRecipient.objects.filter(campaign=campaign)
-    for reason, ids in suppressed.items():
-        filter_ids(recipients, ids).update(
-            status=RecipientStatus.SUPPRESSED, reason=reason, planned_at=now
+            suppressed[recipient_of[patient_id]] = outcome.reason
+    planned = {}
+    if receiving:
+        planned = messages_plan_many(
+            patients=LoadedPage(
+                [loaded[patient_id][0] for patient_id in receiving],
+                filter_ids(Patient.objects.all(), receiving),
+            ),
+            topic=campaign.topic,
+            origin=Message.Origin.CAMPAIGN,
+            origin_ref=campaign.origin_ref,
+            idempotency_prefix=campaign.idempotency_prefix,
+            at=now,
+            decisions=decisions,
         )
-    if not receiving:
-        return
-    planned = messages_plan_many(
-        patients=LoadedPage(
-            [loaded[patient_id][0] for patient_id in receiving],
-            filter_ids(Patient.objects.all(), receiving),
-        ),
-        topic=campaign.topic,
-        origin=Message.Origin.CAMPAIGN,
-        origin_ref=campaign.origin_ref,
-        idempotency_prefix=campaign.idempotency_prefix,
-        at=now,
-        decisions=decisions,
-    )
-    _link_planned(campaign, recipient_of, planned, now)
+    _mark(campaign, recipient_of, suppressed, planned, now)
     already = [patient_id for patient_id in receiving if patient_id not in planned]
     if already:
         # Planned by an earlier attempt (the idempotency key held): link
@@ -203,7 +198,9 @@ def _plan_patients(
             Cast(OuterRef("patient_id"), CharField()),
             output_field=CharField(),
         )
-        recipients.filter(patient_id__in=already).update(
+        CampaignRecipient.objects.filter(
+            campaign=campaign, patient_id__in=already
+        ).update(
             status=RecipientStatus.PLANNED,
             planned_at=now,
             message_id=Subquery(
@@ -217,43 +214,62 @@ def _plan_patients(
         )
 
 
-def _link_planned(
+def _mark(
     campaign: Campaign,
     recipient_of: dict[int, int],
+    suppressed: dict[int, str],
     planned: dict[int, int],
     now: datetime.datetime,
 ) -> None:
-    """Mark the recipients planned now, each with its new Message."""
-    if not planned:
+    """Mark the page's recipients: suppressed with their reason, planned
+    with their new Message."""
+    if not suppressed and not planned:
         return
     if connection.vendor == "postgresql":
-        # One statement joining the (recipient, message) pairs as arrays.
+        # One statement for the whole page, the rows joined as arrays: a
+        # statement per reason and another for the planned ones each walk
+        # the same index.
+        ids = list(suppressed) + [recipient_of[p] for p in planned]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {CampaignRecipient._meta.db_table} AS r "  # noqa: S608 - our own table name
-                "SET status = %s, planned_at = %s, message_id = v.message_id "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, message_id) "
+                "SET status = v.status, reason = v.reason, planned_at = %s, "
+                "message_id = v.message_id "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) "
+                "AS v(id, status, reason, message_id) "
                 "WHERE r.id = v.id AND r.campaign_id = %s",
                 [
-                    str(RecipientStatus.PLANNED),
                     now,
-                    [recipient_of[p] for p in planned],
-                    list(planned.values()),
+                    ids,
+                    [str(RecipientStatus.SUPPRESSED)] * len(suppressed)
+                    + [str(RecipientStatus.PLANNED)] * len(planned),
+                    [str(reason) for reason in suppressed.values()]
+                    + [""] * len(planned),
+                    [None] * len(suppressed) + list(planned.values()),
                     campaign.pk,
                 ],
             )
         return
-    by_message = [
-        CampaignRecipient(
-            pk=recipient_of[patient_id],
-            status=RecipientStatus.PLANNED,
-            planned_at=now,
-            message_id=message_id,
+    recipients = CampaignRecipient.objects.filter(campaign=campaign)
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for recipient_id, reason in suppressed.items():
+        by_reason[reason].append(recipient_id)
+    for reason, ids in by_reason.items():
+        filter_ids(recipients, ids).update(
+            status=RecipientStatus.SUPPRESSED, reason=reason, planned_at=now
         )
-        for patient_id, message_id in planned.items()
-    ]
     CampaignRecipient.objects.bulk_update(
-        by_message, ["status", "planned_at", "message_id"], batch_size=500
+        [
+            CampaignRecipient(
+                pk=recipient_of[patient_id],
+                status=RecipientStatus.PLANNED,
+                planned_at=now,
+                message_id=message_id,
+            )
+            for patient_id, message_id in planned.items()
+        ],
+        ["status", "planned_at", "message_id"],
+        batch_size=500,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from clinic.scoping import filter_ids
 from consent.errors import ConsentError
 from consent.facts import PageFacts
 from consent.models import Topic
-from consent.policy import Decision
+from consent.policy import Decision, Why
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel, Outcome
 from messaging.models import Delivery, Message, Template
@@ -249,25 +250,35 @@ def decisions_walk(
 
     The facts are read once for every channel (``consent.facts.PageFacts``), then each answer
     is consent's own ``evaluate``."""
-    result: dict[int, dict[str, Decision]] = {
-        pk: dict(known.get(pk, ())) if known else {} for pk in ids
-    }
+    known = known or {}
+    result: dict[int, dict[str, Decision]] = {}
     facts: PageFacts | None = None
+    inbox, suppress = Channel.INAPP, Outcome.SUPPRESS
     for pk in ids:
-        answers = result[pk]
+        # The caller's answers are shared, not copied: a campaign's page
+        # arrives fully decided, and copying 10,000 dicts costs more than
+        # the walk.
+        answers = known.get(pk)
+        copied = answers is None
+        if copied:
+            answers = {}
+        result[pk] = answers
         external = False
         for channel in orders[pk]:
-            if channel != Channel.INAPP and external:
+            if channel != inbox and external:
                 continue
             decision = answers.get(channel)
             if decision is None:
                 if facts is None:
                     channels = {c for pk in ids for c in orders[pk]}
                     facts = PageFacts(ids, topic, channels, at, everyone)
+                if not copied:
+                    answers = result[pk] = dict(answers)
+                    copied = True
                 decision = answers[channel] = facts.decide(pk, channel)
             if (
-                channel != Channel.INAPP
-                and decision.outcome != Outcome.SUPPRESS
+                channel != inbox
+                and decision.outcome != suppress
                 and has_content(pk, channel)
             ):
                 external = True
@@ -304,10 +315,19 @@ class _Compiled:
             for index, piece in enumerate(pieces)
         )
 
-    def __call__(self, values: _Values, escaped: Callable[[], _Values]) -> str:
+    def __call__(
+        self, values: _Values, escaped: Callable[[], _Values], rendered: dict
+    ) -> str:
         if self.constant is not None:
             return self.constant
-        return self.pattern.format_map(escaped() if self.html else values)
+        # Channels often share a text (the inbox, the email and the SMS
+        # saying the same): rendered once per patient.
+        text = rendered.get(self)
+        if text is None:
+            text = rendered[self] = self.pattern.format_map(
+                escaped() if self.html else values
+            )
+        return text
 
 
 @dataclass(slots=True)
@@ -317,11 +337,13 @@ class _Variant:
     body_html: _Compiled
     confidential: bool
 
-    def render(self, values: _Values, escaped: Callable[[], _Values]) -> Content:
+    def render(
+        self, values: _Values, escaped: Callable[[], _Values], rendered: dict
+    ) -> Content:
         return Content(
-            self.subject(values, escaped),
-            self.body(values, escaped),
-            self.body_html(values, escaped),
+            self.subject(values, escaped, rendered),
+            self.body(values, escaped, rendered),
+            self.body_html(values, escaped, rendered),
             self.confidential,
         )
 
@@ -347,6 +369,7 @@ class _Job:
         self.fallback_language = organization.default_language
         self.templates = list(Template.objects.filter(topic=self.topic))
         self.variants: dict[str, dict[str, _Variant]] = {}
+        self.texts: dict[tuple[str, bool], _Compiled] = {}
         self.base_values: dict | None = None
         self.context_json = json.dumps(self.caller_context or {})
         self.orders = ChannelOrders(self.topic)
@@ -375,14 +398,21 @@ class _Job:
             chosen = pick_templates(self.templates, language, self.fallback_language)
             variants = self.variants[language] = {
                 channel: _Variant(
-                    _Compiled(template.subject),
-                    _Compiled(template.body),
-                    _Compiled(template.body_html, html=True),
+                    self.compiled(template.subject),
+                    self.compiled(template.body),
+                    self.compiled(template.body_html, html=True),
                     template.sensitivity == "confidential",
                 )
                 for channel, template in chosen.items()
             }
         return variants
+
+    def compiled(self, text: str, *, html: bool = False) -> _Compiled:
+        """One ``_Compiled`` per distinct text, so equal texts render once."""
+        found = self.texts.get((text, html))
+        if found is None:
+            found = self.texts[(text, html)] = _Compiled(text, html=html)
+        return found
 
     def contents(self, row: PatientRow) -> dict[str, Content]:
         """As ``sending._contents``: channel → what it carries."""
@@ -404,8 +434,10 @@ class _Job:
                 cache.append(_Values({k: escape(str(v)) for k, v in values.items()}))
             return cache[0]
 
+        rendered: dict[_Compiled, str] = {}
         contents = {
-            channel: v.render(values, escaped) for channel, v in variants.items()
+            channel: v.render(values, escaped, rendered)
+            for channel, v in variants.items()
         }
         if Channel.INAPP not in contents:
             source = contents.get(Channel.EMAIL) or next(iter(contents.values()))
@@ -444,7 +476,7 @@ class PlannedMessage:
     language: str
     subject: str
     body: str
-    why: dict
+    why: Why | None  # the inbox decision's
     content_hash: str
     authenticity_code: str
     deliveries: list[ChannelPlan]
@@ -482,9 +514,23 @@ def _send_page(
     )
     contents = [job.contents(row) for row in page]  # raises before any write
     codes = fresh_codes(topic.organization_id, len(page))
-    planned = []
-    for row, content, code in zip(page, contents, codes, strict=True):
-        planned.append(_plan_one(job, row, content, code, orders, decisions))
+    # One draw from the system's random source for the page, as uuid4 draws
+    # 16 bytes per call.
+    random = os.urandom(16 * len(page))
+    planned = [
+        _plan_one(
+            job,
+            row,
+            content,
+            code,
+            orders,
+            decisions,
+            uuid.UUID(bytes=random[16 * index : 16 * index + 16], version=4),
+        )
+        for index, (row, content, code) in enumerate(
+            zip(page, contents, codes, strict=True)
+        )
+    ]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             from messaging.services.copy_writer import copy_messages
@@ -496,7 +542,7 @@ def _send_page(
     return message_ids
 
 
-def _plan_one(job, row, contents, code, orders, decisions) -> PlannedMessage:
+def _plan_one(job, row, contents, code, orders, decisions, public_id) -> PlannedMessage:
     inbox = contents[Channel.INAPP]
     confidential = inbox.confidential
     answers = decisions[row.pk]
@@ -524,7 +570,7 @@ def _plan_one(job, row, contents, code, orders, decisions) -> PlannedMessage:
     )
     return PlannedMessage(
         patient_id=row.pk,
-        public_id=uuid.uuid4(),
+        public_id=public_id,
         idempotency_key=f"{job.idempotency_prefix}:{row.pk}"
         if job.idempotency_prefix
         else "",
@@ -532,7 +578,7 @@ def _plan_one(job, row, contents, code, orders, decisions) -> PlannedMessage:
         language=row.language,
         subject=inbox.subject,
         body=inbox.body,
-        why=why.as_dict() if why is not None else {},
+        why=why,
         content_hash=content_hash(job.topic.pk, inbox.subject, inbox.body),
         authenticity_code=code,
         deliveries=deliveries,
@@ -559,7 +605,7 @@ def _bulk_create(
             body=plan.body,
             content_hash=plan.content_hash,
             context=job.caller_context or {},
-            why=plan.why,
+            why=plan.why.as_dict() if plan.why is not None else {},
             free_text=bool(job.text),
             authenticity_code=plan.authenticity_code,
             created_at=job.at,

@@ -9,6 +9,7 @@ from api import (
     views_conversations,
     views_messages,
     views_patients,
+    views_surveys,
 )
 
 app_name = "api"
@@ -23,6 +24,11 @@ router.register(
     "conversations", views_conversations.ConversationViewSet, basename="conversation"
 )
 router.register("consent", views_consent.ConsentViewSet, basename="consent")
+
+router.register("surveys", views_surveys.SurveyViewSet, basename="survey")
+router.register(
+    "survey-responses", views_surveys.SurveyResponseViewSet, basename="survey-response"
+)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -87,7 +87,13 @@ API_KEYS_MANAGE = _perms(
 # Feedback (issues 7 and 8): surveys built by admins and coordinators, read by support.
 SURVEYS_EDIT = _perms(
     "feedback",
-    {"survey": ALL, "question": ALL, "surveyresponse": VIEW, "surveyinvitation": VIEW},
+    {
+        "survey": ALL,
+        "question": ALL,
+        "surveyresponse": VIEW,
+        "surveyinvitation": VIEW,
+        "improvementnote": ALL,
+    },
 )
 SURVEYS_READ = _perms(
     "feedback",
@@ -96,6 +102,7 @@ SURVEYS_READ = _perms(
         "question": VIEW,
         "surveyresponse": VIEW,
         "surveyinvitation": VIEW,
+        "improvementnote": VIEW,
     },
 )
 

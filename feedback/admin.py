@@ -1,12 +1,20 @@
 """Surveys in admin: built from questions, with the responses they received.
 Responses are read-only (what a patient said is never edited by staff)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from clinic.admin_scoping import OrganizationScopedAdmin
-from feedback.models import Answer, Question, Survey, SurveyInvitation, SurveyResponse
+from feedback.followups import follow_up_open
+from feedback.models import (
+    Answer,
+    ImprovementNote,
+    Question,
+    Survey,
+    SurveyInvitation,
+    SurveyResponse,
+)
 
 
 class QuestionInline(admin.StackedInline):
@@ -44,12 +52,45 @@ class AnswerInline(admin.TabularInline):
 
 @admin.register(SurveyResponse)
 class SurveyResponseAdmin(OrganizationScopedAdmin):
-    list_display = ["survey", "submitted_at", "complete", "patient"]
+    list_display = ["survey", "submitted_at", "complete", "patient", "follow_up"]
+    actions = ["open_follow_up"]
     list_filter = ["organization", "survey", "complete"]
     date_hierarchy = "submitted_at"
-    fields = ["survey", "patient", "submitted_at", "complete", "flagged_by"]
-    readonly_fields = ["survey", "patient", "submitted_at", "complete", "flagged_by"]
+    fields = [
+        "survey",
+        "patient",
+        "submitted_at",
+        "complete",
+        "flagged_by",
+        "follow_up",
+    ]
+    readonly_fields = fields
     inlines = [AnswerInline]
+
+    def has_follow_up_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("messaging.change_conversation")
+
+    @admin.action(
+        description=_("Open a follow-up conversation with these patients"),
+        permissions=["follow_up"],
+    )
+    def open_follow_up(self, request: HttpRequest, queryset) -> None:
+        opened = skipped = 0
+        for response in queryset.select_related("patient", "survey", "invitation"):
+            if follow_up_open(response, flagged_by=request.user) is None:
+                skipped += 1
+            else:
+                opened += 1
+        self.message_user(
+            request, _("%(count)d follow-up conversation(s) open.") % {"count": opened}
+        )
+        if skipped:
+            self.message_user(
+                request,
+                _("%(count)d anonymous response(s) skipped: nobody to follow up with.")
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -76,3 +117,18 @@ class SurveyInvitationAdmin(OrganizationScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ImprovementNote)
+class ImprovementNoteAdmin(OrganizationScopedAdmin):
+    list_display = ["__str__", "organization", "site", "published_at"]
+    list_filter = ["organization", "site"]
+    fields = [
+        "organization",
+        "site",
+        "you_said_fr",
+        "you_said_en",
+        "we_did_fr",
+        "we_did_en",
+        "published_at",
+    ]

@@ -189,6 +189,14 @@ class SurveyInvitation(models.Model):
     )
     # What triggered it ("appointment:<uuid>", "campaign:<id>"): one invitation per trigger.
     trigger_ref = models.CharField(max_length=80, blank=True)
+    # The site the experience happened at: a detractor's follow-up goes to its team.
+    site = models.ForeignKey(
+        "clinic.Site",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     message = models.ForeignKey(
         "messaging.Message",
         on_delete=models.SET_NULL,
@@ -263,6 +271,14 @@ class SurveyResponse(models.Model):
         related_name="+",
         verbose_name=_("flagged by"),
     )
+    follow_up = models.ForeignKey(
+        "messaging.Conversation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("follow-up conversation"),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ResponseQuerySet.as_manager()
@@ -306,3 +322,52 @@ class Answer(models.Model):
         if self.score is not None:
             return str(self.score)
         return ", ".join(self.choices) or self.text[:50]
+
+
+class ImprovementNoteQuerySet(OrganizationScopedQuerySet):
+    def published(self) -> "ImprovementNoteQuerySet":
+        return self.filter(published_at__isnull=False, published_at__lte=timezone.now())
+
+
+class ImprovementNote(models.Model):
+    """“You said, we did”: what the clinic changed after patients' feedback,
+    published to its patients in the portal."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="improvement_notes"
+    )
+    site = models.ForeignKey(
+        "clinic.Site",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty for every site."),
+    )
+    you_said_fr = models.TextField(_("you said (French)"), max_length=1000)
+    you_said_en = models.TextField(_("you said (English)"), max_length=1000)
+    we_did_fr = models.TextField(_("we did (French)"), max_length=1000)
+    we_did_en = models.TextField(_("we did (English)"), max_length=1000)
+    published_at = models.DateTimeField(
+        _("published at"),
+        null=True,
+        blank=True,
+        help_text=_("Patients see the note from then on; empty for a draft."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ImprovementNoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-created_at"]
+        verbose_name = _("“you said, we did” note")
+        verbose_name_plural = _("“you said, we did” notes")
+
+    def __str__(self) -> str:
+        return self.we_did_en[:60] or self.we_did_fr[:60]
+
+    def you_said(self, language: str | None = None) -> str:
+        return _in_language(self, "you_said", language)
+
+    def we_did(self, language: str | None = None) -> str:
+        return _in_language(self, "we_did", language)

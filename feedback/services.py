@@ -8,16 +8,29 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from clinic.models import Patient
+from clinic.models import Patient, Site
+from feedback.followups import follow_up_open, response_is_detractor
 from feedback.models import Answer, Question, Survey, SurveyInvitation, SurveyResponse
 from feedback.signals import survey_completed
 from feedback.tokens import InvitationTokenError, invitation_url
-from messaging.models import Message
+from messaging.models import Conversation, Message
 from messaging.services import message_send
 
 TEXT_MAX_LENGTH = 2000
+OPEN = (Conversation.Status.OPEN, Conversation.Status.PENDING)
+
+
+def open_complaints() -> QuerySet[Conversation]:
+    return Conversation.objects.filter(
+        kind=Conversation.Kind.COMPLAINT, status__in=OPEN
+    )
+
+
+def patient_has_open_complaint(patient: Patient) -> bool:
+    return open_complaints().filter(patient=patient).exists()
 
 
 @transaction.atomic
@@ -26,6 +39,7 @@ def survey_invite(
     survey: Survey,
     patient: Patient,
     trigger_ref: str = "",
+    site: Site | None = None,
     now: datetime.datetime | None = None,
 ) -> SurveyInvitation:
     """Invite ``patient`` to ``survey`` through the messaging pipeline.
@@ -44,12 +58,18 @@ def survey_invite(
         raise ValidationError(f"The survey {survey.name!r} is not active.")
     if patient.erased_at is not None:
         raise ValidationError("This patient's identity was erased.")
+    if patient_has_open_complaint(patient):
+        raise ValidationError(
+            "This patient has an open complaint: no survey until it is closed.",
+            code="open_complaint",
+        )
     now = now or timezone.now()
     invitation = SurveyInvitation(
         organization_id=survey.organization_id,
         survey=survey,
         patient=patient,
         trigger_ref=trigger_ref,
+        site=site,
         created_at=now,
         expires_at=now + datetime.timedelta(days=survey.link_valid_days),
     )
@@ -161,6 +181,8 @@ def response_submit(
     )
     invitation.answered_at = now
     invitation.save(update_fields=["answered_at"])
+    if response_is_detractor(response):
+        follow_up_open(response)
     transaction.on_commit(
         lambda: survey_completed.send(sender=SurveyResponse, response=response)
     )

@@ -6,6 +6,7 @@ from portal import (
     views_appointments,
     views_contact,
     views_data,
+    views_feedback,
     views_preferences,
     views_waitlist,
 )
@@ -40,6 +41,7 @@ urlpatterns = [
         views_contact.contact_confirm,
         name="contact_confirm",
     ),
+    path("feedback/", views_feedback.feedback_home, name="feedback"),
     path("data/", views_data.data_home, name="data"),
     path("data/export.json", views_data.data_export_json, name="data_export_json"),
     path("data/export.fhir.json", views_data.data_export_fhir, name="data_export_fhir"),

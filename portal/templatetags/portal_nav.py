@@ -13,6 +13,7 @@ SECTIONS = (
     ("preferences", "preferences"),
     ("contact", "preferences"),
     ("data", "data"),
+    ("feedback", "feedback"),
     ("auth_", "security"),
     ("home", "home"),
 )

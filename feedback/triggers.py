@@ -1,0 +1,94 @@
+"""Surveys that send themselves: after an appointment took place, after a
+conversation was closed. Registered with ``outreach.scheduler.register_due``
+(the one periodic job that finds what is due).
+
+Each trigger invites once: the invitation is unique per survey, patient and
+trigger (``appointment:<pk>``), so two worker clusters running the job at the
+same time plan it once (the second insert fails and is skipped). Only events
+of the last ``LOOKBACK`` are considered, so a survey created today does not
+write to every patient seen in past years.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
+
+from clinic.models import Appointment, AppointmentStatus
+from feedback.models import Survey, SurveyInvitation
+from feedback.services import open_complaints, survey_invite
+from messaging.models import Conversation
+
+logger = logging.getLogger(__name__)
+LOOKBACK = datetime.timedelta(days=7)
+BATCH = 200
+
+
+def _not_invited(survey: Survey, prefix: str):
+    return ~Exists(
+        SurveyInvitation.objects.filter(
+            survey=survey,
+            patient_id=OuterRef("patient_id"),
+            trigger_ref=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())),
+        )
+    )
+
+
+def _without_open_complaint():
+    return ~Exists(open_complaints().filter(patient_id=OuterRef("patient_id")))
+
+
+def _invite(survey: Survey, rows, prefix: str, now: datetime.datetime) -> int:
+    sent = 0
+    for row in rows:
+        try:
+            survey_invite(
+                survey=survey,
+                patient=row.patient,
+                trigger_ref=f"{prefix}{row.pk}",
+                site=row.site,
+                now=now,
+            )
+            sent += 1
+        except ValidationError as error:  # erased patient, complaint opened meanwhile
+            logger.info("survey %s not sent: %s", survey.pk, error.messages[0])
+    return sent
+
+
+def surveys_invite_due(now: datetime.datetime) -> int:
+    """Invite every patient whose trigger is due; returns invitations made."""
+    made = 0
+    surveys = Survey.objects.filter(is_active=True).exclude(
+        trigger=Survey.Trigger.MANUAL
+    )
+    for survey in surveys.select_related("organization"):
+        due_before = now - datetime.timedelta(hours=survey.trigger_delay_hours)
+        if survey.trigger == Survey.Trigger.APPOINTMENT_FULFILLED:
+            prefix = "appointment:"
+            rows = Appointment.objects.filter(
+                organization_id=survey.organization_id,
+                status=AppointmentStatus.FULFILLED,
+                ends_at__lte=due_before,
+                ends_at__gt=due_before - LOOKBACK,
+                patient__erased_at__isnull=True,
+            )
+        else:
+            prefix = "conversation:"
+            rows = Conversation.objects.filter(
+                organization_id=survey.organization_id,
+                status=Conversation.Status.CLOSED,
+                closed_at__lte=due_before,
+                closed_at__gt=due_before - LOOKBACK,
+                patient__erased_at__isnull=True,
+            ).exclude(kind=Conversation.Kind.COMPLAINT)
+        rows = (
+            rows.filter(_not_invited(survey, prefix), _without_open_complaint())
+            .select_related("patient", "site")
+            .order_by("pk")[:BATCH]
+        )
+        made += _invite(survey, rows, prefix, now)
+    return made

@@ -15,6 +15,7 @@ Run: DATABASE_URL=postgres://… .venv/bin/python bench/campaign.py [--scale 0.0
 import datetime
 import io
 import random
+import resource
 
 from harness import Timer, bench_database, emit, log, parse_args, setup_django
 
@@ -224,7 +225,10 @@ def main() -> None:
             planned = plan(organization, topic, author, approver)
         if planned != n_patients:
             raise SystemExit(f"expected {n_patients} recipients, planned {planned}")
-        log(f"planned {planned} in {timer.seconds:.2f} s")
+        # Peak memory so far: building the data and planning it, before the
+        # raw COPY below holds whole table dumps in memory.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        log(f"planned {planned} in {timer.seconds:.2f} s, peak RSS {peak} MB")
         raw = raw_copy_rate(planned) if vendor == "postgresql" else None
         slow = naive_rate(organization, topic, naive)
         emit(

@@ -1,4 +1,8 @@
+import datetime
+
 from rest_framework import serializers
+
+from django.utils import timezone
 
 from api.serializers_common import (
     AwareDateTimeField,
@@ -8,6 +12,9 @@ from api.serializers_common import (
 from clinic.models import Patient
 from consent.models import ConsentEvent, Topic
 from consent.vocabulary import Channel, LawfulBasis, Outcome, Purpose, Reason
+
+# How far ahead of this server's clock a partner's "now" may be.
+CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 class WhySerializer(serializers.Serializer):
@@ -95,3 +102,10 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         }
         # The ledger's own rules are checked by consent_record.
         validators = []
+
+    def validate_occurred_at(self, moment: datetime.datetime) -> datetime.datetime:
+        # The latest event wins: one dated in the future would override every
+        # choice the patient makes until then.
+        if moment > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("This moment is in the future.")
+        return moment

@@ -21,9 +21,6 @@ from consent.models import (
 )
 from consent.vocabulary import Channel, Purpose, Source
 
-# How far ahead of this server's clock another system's "now" may be.
-CLOCK_SKEW = datetime.timedelta(minutes=5)
-
 # A time zone's rules by country, for organizations created without a policy.
 US_VOICE_WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "09:00", "end": "20:00"}]
 
@@ -85,14 +82,10 @@ def consent_record(
     """Append one consent event to the ledger and update the derived state.
 
     Raises ConsentError for an impossible request: an unknown purpose, topic or
-    channel, another organization's topic, a moment in the future (beyond
-    ``CLOCK_SKEW``), withdrawing security messages (they
+    channel, another organization's topic, withdrawing security messages (they
     always reach a verified contact point) or the secure inbox of care topics.
     """
     _check_scope(patient=patient, purpose=purpose, topic=topic, channel=channel)
-    if occurred_at is not None and occurred_at > timezone.now() + CLOCK_SKEW:
-        # The latest event wins: a future one would override every later choice.
-        raise ConsentError("Consent cannot be recorded for a moment in the future.")
     if source not in Source.values:
         raise ConsentError(f"Unknown consent source: {source!r}.")
     effective_purpose = topic.purpose if topic is not None else purpose

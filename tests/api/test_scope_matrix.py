@@ -1,0 +1,357 @@
+"""Every partner endpoint, from the URL conf, against keys and organizations.
+
+For each route under ``/api/`` and ``/fhir/r4/`` and each HTTP method its view
+allows: no key is 401; a key of the right organization without the scope the
+view declares is 403; a key of another organization with every scope,
+pointing at the first organization's objects, is 404 (a collection shows
+none of them). REST errors are problem+json, FHIR errors OperationOutcome.
+
+The routes come from ``django.urls.get_resolver()``, so a new endpoint is in
+this matrix the moment it is routed. Its URL kwargs must be known to
+``OBJECTS`` below (which object of organization A fills them), or the test
+fails and says what to add. Public routes are listed in ``PUBLIC``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from functools import cached_property
+
+import pytest
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from api.permissions import required_scope
+from api.scopes import Scope
+from tests.api.conftest import ApiClient
+from tests.clinic.factories import (
+    AppointmentFactory,
+    OrganizationFactory,
+    PatientFactory,
+)
+from tests.consent.factories import TopicFactory
+
+pytestmark = pytest.mark.django_db
+
+PREFIXES = ("api/", "fhir/r4/")
+METHODS = ("get", "post", "put", "patch", "delete")
+#: Answer without a key, by design (documentation and the FHIR capability).
+PUBLIC = {"api:schema", "api:docs", "fhir:metadata"}
+PROBLEM_JSON = "application/problem+json"
+FHIR_JSON = "application/fhir+json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    name: str  # namespaced URL name, e.g. api:patient-detail
+    group: str  # what its kwargs address, e.g. api:patient
+    kwargs: tuple[str, ...]
+    callback: Callable
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _walk(patterns, prefix: str = "", namespaces: tuple = ()) -> Iterator[tuple]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(
+                pattern.url_patterns,
+                prefix + str(pattern.pattern),
+                namespaces + ((pattern.namespace,) if pattern.namespace else ()),
+            )
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), namespaces, pattern
+
+
+def _methods(callback) -> list[str]:
+    actions = getattr(callback, "actions", None)
+    if actions:  # a DRF viewset's route: method -> action
+        return [m for m in METHODS if m in actions]
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    return [m for m in METHODS if view_class and hasattr(view_class, m)]
+
+
+def partner_routes() -> list[tuple[Route, str]]:
+    """(route, method) for every routed partner endpoint."""
+    found = []
+    for path, namespaces, pattern in _walk(get_resolver().url_patterns):
+        if not path.lstrip("^").startswith(PREFIXES):
+            continue
+        name = ":".join((*namespaces, pattern.name or f"<unnamed {path}>"))
+        basename = (getattr(pattern.callback, "initkwargs", None) or {}).get(
+            "basename"
+        ) or (pattern.name or "").rsplit("-", 1)[0]
+        route = Route(
+            name=name,
+            group=":".join((*namespaces, basename)),
+            kwargs=tuple(pattern.pattern.regex.groupindex),
+            callback=pattern.callback,
+        )
+        found += [(route, method) for method in _methods(pattern.callback)]
+    return found
+
+
+ROUTES = partner_routes()
+
+
+class World:
+    """Organization A's objects, made on first use."""
+
+    def __init__(self, organization):
+        self.organization = organization
+
+    @cached_property
+    def patient(self):
+        return PatientFactory(organization=self.organization, identifier="A-001")
+
+    @cached_property
+    def appointment(self):
+        return AppointmentFactory(patient=self.patient, external_id="booking-A-001")
+
+    @cached_property
+    def topic(self):
+        return TopicFactory(
+            organization=self.organization, slug="care-team", channels=["inapp"]
+        )
+
+    @cached_property
+    def message(self):
+        from messaging.services import message_send
+
+        return message_send(
+            patient=self.patient, topic=self.topic, origin="api", text="Bonjour."
+        )
+
+    @cached_property
+    def conversation(self):
+        from messaging.models import Conversation
+        from messaging.services.replies import message_reply
+
+        message_reply(patient=self.patient, message=self.message, text="Merci.")
+        return Conversation.objects.get(patient=self.patient)
+
+    @cached_property
+    def consent_event(self):
+        from consent.services import consent_record
+
+        return consent_record(
+            patient=self.patient, granted=True, source="api", purpose="marketing"
+        )
+
+    @cached_property
+    def survey(self):
+        from tests.feedback.factories import QuestionFactory, SurveyFactory
+        from tests.messaging.factories import TemplateFactory
+
+        survey = SurveyFactory(organization=self.organization)
+        QuestionFactory(survey=survey, kind="nps", required=True)
+        TemplateFactory(topic=survey.topic, channel="inapp", body="{{ survey_link }}")
+        return survey
+
+    @cached_property
+    def survey_response(self):
+        from feedback.services import response_submit, survey_invite
+
+        invitation = survey_invite(survey=self.survey, patient=self.patient)
+        question = self.survey.questions.get()
+        return response_submit(invitation=invitation, answers={question.pk: 9})
+
+    @cached_property
+    def webhook(self):
+        from api.webhooks import webhook_subscription_create
+
+        subscription, _secret = webhook_subscription_create(
+            organization=self.organization,
+            url="https://hooks.example.org/liaison",
+            events=["delivery.updated"],
+        )
+        return subscription
+
+    @cached_property
+    def webhook_delivery(self):
+        from api.models import WebhookDelivery
+
+        return WebhookDelivery.objects.create(
+            subscription=self.webhook, event="delivery.updated", status="failed"
+        )
+
+    def object_ids(self) -> set[str]:
+        """The public ids made so far (a collection must show none of them)."""
+        return {
+            str(value.public_id)
+            for value in vars(self).values()
+            if hasattr(value, "public_id")
+        }
+
+
+def _public_id(attribute: str) -> Callable[[World], str]:
+    return lambda world: str(getattr(world, attribute).public_id)
+
+
+#: (group, URL kwarg) -> the value of organization A's object. A route whose
+#: kwargs are missing here fails: add the object it addresses.
+OBJECTS: dict[tuple[str, str], Callable[[World], str]] = {
+    ("api:patient", "id"): _public_id("patient"),
+    ("api:patient", "identifier"): lambda world: world.patient.identifier,
+    ("api:appointment", "id"): _public_id("appointment"),
+    ("api:appointment", "external_id"): lambda world: world.appointment.external_id,
+    ("api:message", "id"): _public_id("message"),
+    ("api:conversation", "id"): _public_id("conversation"),
+    ("api:survey", "id"): _public_id("survey"),
+    ("api:survey-response", "id"): _public_id("survey_response"),
+    ("api:webhook", "id"): _public_id("webhook"),
+    ("api:webhook", "delivery_id"): _public_id("webhook_delivery"),
+    ("fhir:patient", "id"): _public_id("patient"),
+    ("fhir:appointment", "id"): _public_id("appointment"),
+    ("fhir:communication", "id"): _public_id("message"),
+    ("fhir:communicationrequest", "id"): _public_id("message"),
+    ("fhir:consent", "id"): _public_id("consent_event"),
+}
+#: Kwargs naming an object by the clinic's own key (create-or-update): another
+#: organization's request makes or updates ITS object, never A's.
+NATURAL_KEYS = {
+    ("api:patient", "identifier"): "patient",
+    ("api:appointment", "external_id"): "appointment",
+}
+
+
+def url_of(route: Route, world: World) -> str:
+    missing = [k for k in route.kwargs if (route.group, k) not in OBJECTS]
+    if missing:
+        pytest.fail(
+            f"{route} has URL kwargs {missing} that tests/api/test_scope_matrix.py "
+            f"does not know: add ({route.group!r}, kwarg) to OBJECTS (and the "
+            "object to World) so the route is checked for scopes and organizations."
+        )
+    kwargs = {k: OBJECTS[route.group, k](world) for k in route.kwargs}
+    return reverse(route.name, kwargs=kwargs)
+
+
+def call(client: ApiClient, method: str, url: str):
+    body = {} if method in ("post", "put", "patch") else None
+    if url.startswith("/fhir/"):
+        if body is None:
+            return getattr(client, method)(url)
+        return getattr(client, method)(url, "{}", content_type=FHIR_JSON)
+    if body is None:
+        return getattr(client, method)(url)
+    return getattr(client, method)(url, body, content_type="application/json")
+
+
+def assert_error(response, status: int, url: str) -> None:
+    assert response.status_code == status, (
+        f"{url}: {response.status_code} {response.content[:300]!r}"
+    )
+    if url.startswith("/fhir/"):
+        assert response["Content-Type"].startswith(FHIR_JSON), response["Content-Type"]
+        assert response.json()["resourceType"] == "OperationOutcome"
+    else:
+        assert response["Content-Type"].startswith(PROBLEM_JSON), response[
+            "Content-Type"
+        ]
+        assert response.json()["status"] == status
+
+
+def needed_scope(route: Route, method: str) -> str:
+    view = route.callback.cls(**route.callback.initkwargs)
+    actions = getattr(route.callback, "actions", None)
+    if actions:
+        view.action = actions[method]
+    scope = required_scope(view, method.upper())
+    assert scope, f"{route} {method.upper()}: the view names no scope for it"
+    return scope
+
+
+@pytest.fixture
+def world(organization) -> World:
+    return World(organization)
+
+
+@pytest.fixture
+def key_of(organization):
+    def make(scopes, organization=organization) -> ApiClient:
+        from api.keys import api_key_create
+
+        _key, raw = api_key_create(
+            organization=organization, name="Matrix", scopes=list(scopes)
+        )
+        return ApiClient(raw)
+
+    return make
+
+
+def test_the_matrix_sees_the_partner_api():
+    """The URL walk finds the REST and FHIR routes (an empty walk tests nothing)."""
+    names = {route.name for route, _method in ROUTES}
+    assert {"api:patient-list", "api:patient-detail", "fhir:patient-instance"} <= names
+    assert names >= PUBLIC
+
+
+@pytest.mark.parametrize(
+    ("route", "method"),
+    [(r, m) for r, m in ROUTES if r.name not in PUBLIC],
+    ids=lambda value: str(value),
+)
+def test_scopes_and_organizations(route, method, world, key_of):
+    """No key: 401. Missing scope: 403. Another organization's key: 404 for
+    the first one's objects, and none of them in a collection."""
+    # given
+    url = url_of(route, world)
+    scope = needed_scope(route, method)
+    # when / then: no key
+    assert_error(call(ApiClient(), method, url), 401, url)
+    # when / then: the right organization, every scope but the needed one
+    lacking = key_of([s for s in Scope.values if s != scope])
+    assert_error(call(lacking, method, url), 403, url)
+    # when / then: another organization with every scope
+    stranger = key_of(Scope.values, organization=OrganizationFactory(slug="other"))
+    natural = [k for k in route.kwargs if (route.group, k) in NATURAL_KEYS]
+    object_kwargs = [k for k in route.kwargs if k not in natural]
+    if object_kwargs:
+        assert_error(call(stranger, method, url), 404, url)
+        # ... while the owner's key reaches the same URL: the 404 is the organization.
+        owner = call(key_of(Scope.values), method, url)
+        assert owner.status_code not in (404, 500), owner.content[:300]
+    elif natural:
+        _assert_natural_key_untouched(route, natural, method, url, stranger, world)
+    elif method == "get":
+        world.patient, world.message, world.appointment  # noqa: B018
+        response = call(stranger, method, url)
+        assert response.status_code < 500, response.content[:300]
+        leaked = {i for i in world.object_ids() if i in response.content.decode()}
+        assert not leaked, f"{url} showed organization A's objects {leaked}"
+
+
+def _assert_natural_key_untouched(route, natural, method, url, stranger, world):
+    """A create-or-update by the clinic's own key: another organization's
+    request never reads or changes organization A's object."""
+    obj = getattr(world, NATURAL_KEYS[route.group, natural[0]])
+    before = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+    response = call(stranger, method, url)
+    assert response.status_code < 500, response.content[:300]
+    assert str(obj.public_id) not in response.content.decode()
+    obj.refresh_from_db()
+    after = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+    assert after == before
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_public_routes_answer_without_a_key(client, name):
+    """The documentation and the FHIR capability are public."""
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+
+
+def test_unknown_kwargs_fail_with_a_hint(world):
+    """A route whose kwargs nobody registered fails and says what to add."""
+
+    def view():
+        raise AssertionError
+
+    route = Route(
+        name="api:thing-detail", group="api:thing", kwargs=("id",), callback=view
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"add \('api:thing', kwarg\)"):
+        url_of(route, world)

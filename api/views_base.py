@@ -32,7 +32,7 @@ class ApiViewMixin:
 
     def audit_read(
         self,
-        patients: Patient | list[Patient],
+        patients: Patient | list[Patient | None] | None,
         detail: str,
         action: str = AccessAudit.Action.VIEW_RECORD,
     ) -> None:
@@ -40,9 +40,11 @@ class ApiViewMixin:
         (``action``: ``VIEW_MESSAGE`` for messages).
 
         ``detail`` names what was read ("API: appointment"), never its content.
+        None stands for nobody (an anonymous survey response) and is skipped.
         """
-        if isinstance(patients, Patient):
+        if patients is None or isinstance(patients, Patient):
             patients = [patients]
+        patients = [patient for patient in patients if patient is not None]
         AccessAudit.objects.bulk_create(
             AccessAudit(
                 organization_id=patient.organization_id,

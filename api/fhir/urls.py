@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from api.fhir import capability, views_clinic, views_messaging
+from api.fhir import capability, views_clinic, views_feedback, views_messaging
 
 app_name = "fhir"
 
@@ -49,5 +49,15 @@ urlpatterns = [
         "Consent/<uuid:id>",
         views_messaging.ConsentInstanceView.as_view(),
         name="consent-instance",
+    ),
+    path(
+        "QuestionnaireResponse",
+        views_feedback.QuestionnaireResponseTypeView.as_view(),
+        name="questionnaireresponse-type",
+    ),
+    path(
+        "QuestionnaireResponse/<uuid:id>",
+        views_feedback.QuestionnaireResponseInstanceView.as_view(),
+        name="questionnaireresponse-instance",
     ),
 ]

@@ -45,6 +45,7 @@ FHIR_JSON = "application/fhir+json"
 @dataclasses.dataclass(frozen=True)
 class Route:
     name: str  # namespaced URL name, e.g. api:patient-detail
+    path: str  # as routed, e.g. api/v1/^patients/(?P<id>[0-9a-fA-F-]{36})/$
     group: str  # what its kwargs address, e.g. api:patient
     kwargs: tuple[str, ...]
     callback: Callable
@@ -85,6 +86,7 @@ def partner_routes() -> list[tuple[Route, str]]:
         ) or (pattern.name or "").rsplit("-", 1)[0]
         route = Route(
             name=name,
+            path=path,
             group=":".join((*namespaces, basename)),
             kwargs=tuple(pattern.pattern.regex.groupindex),
             callback=pattern.callback,
@@ -208,6 +210,7 @@ OBJECTS: dict[tuple[str, str], Callable[[World], str]] = {
     ("fhir:communication", "id"): _public_id("message"),
     ("fhir:communicationrequest", "id"): _public_id("message"),
     ("fhir:consent", "id"): _public_id("consent_event"),
+    ("fhir:questionnaireresponse", "id"): _public_id("survey_response"),
 }
 #: Kwargs naming an object by the clinic's own key (create-or-update): another
 #: organization's request makes or updates ITS object, never A's.
@@ -351,7 +354,11 @@ def test_unknown_kwargs_fail_with_a_hint(world):
         raise AssertionError
 
     route = Route(
-        name="api:thing-detail", group="api:thing", kwargs=("id",), callback=view
+        name="api:thing-detail",
+        path="api/v1/^things/(?P<id>[0-9a-f-]{36})/$",
+        group="api:thing",
+        kwargs=("id",),
+        callback=view,
     )
     with pytest.raises(pytest.fail.Exception, match=r"add \('api:thing', kwarg\)"):
         url_of(route, world)

@@ -95,7 +95,9 @@ class ApiAutoSchema(AutoSchema):
             return responses
         answers = _READ if self.method in ("GET", "HEAD") else _WRITE
         if self.method in ("GET", "HEAD") and not self._is_list_view():
-            answers = {k: v for k, v in answers.items() if k != 400} | {404: _READ[404]}
+            answers = answers | {404: _READ[404]}
+            if not self._takes_query_parameters():
+                answers = {k: v for k, v in answers.items() if k != 400}
         for code, text in answers.items():
             if str(code) not in responses:
                 response = self._get_response_for_code(
@@ -104,3 +106,11 @@ class ApiAutoSchema(AutoSchema):
                 response["description"] = text
                 responses[str(code)] = response
         return responses
+
+    def _takes_query_parameters(self) -> bool:
+        """A read of one thing can still be asked with an invalid query
+        (``/consent/decisions/?patient=…``): then it answers 400 too."""
+        return any(
+            isinstance(p, OpenApiParameter) and p.location == OpenApiParameter.QUERY
+            for p in self.get_override_parameters()
+        ) or bool(self._get_filter_parameters())

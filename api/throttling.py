@@ -1,26 +1,47 @@
 """Per-key rate limits on the shared cache (Redis in production), so every
 web process counts the same requests."""
 
-from rest_framework.throttling import SimpleRateThrottle
+import time
+
+from rest_framework.throttling import BaseThrottle
+
+from django.core.cache import cache
 
 from api.models import ApiKey
 
+WINDOW = 60  # seconds: ApiKey.rate_per_minute
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
-    scope = "api_key"
 
-    def get_rate(self) -> str:
-        # The rate is per key; parse_rate needs a placeholder until allow_request.
-        return "600/min"
+def throttle_cache_key(key: ApiKey, window: int) -> str:
+    return f"throttle:api_key:{key.pk}:{window}"
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """At most ``rate_per_minute`` requests per key in each clock minute.
+
+    One counter per key and minute, incremented once per request: the cost
+    does not grow with the rate. (DRF's SimpleRateThrottle keeps the time of
+    every request of the last minute in one cache value, read and written
+    whole on each request: 60,000 timestamps per call for a key at 1,000
+    requests a second.)
+    """
 
     def allow_request(self, request, view) -> bool:
         key = request.auth
-        if isinstance(key, ApiKey):
-            self.num_requests, self.duration = key.rate_per_minute, 60
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request, view) -> str | None:
-        key = request.auth
         if not isinstance(key, ApiKey):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": key.pk}
+            return True
+        now = time.time()
+        window = int(now // WINDOW)
+        counter = throttle_cache_key(key, window)
+        try:
+            count = cache.incr(counter)
+        except ValueError:  # the minute's first request
+            if cache.add(counter, 1, timeout=WINDOW * 2):
+                count = 1
+            else:
+                count = cache.incr(counter)
+        self.retry_after = (window + 1) * WINDOW - now
+        return count <= key.rate_per_minute
+
+    def wait(self) -> float:
+        return self.retry_after

@@ -45,7 +45,7 @@ class ApiViewMixin:
         if patients is None or isinstance(patients, Patient):
             patients = [patients]
         patients = [patient for patient in patients if patient is not None]
-        AccessAudit.objects.bulk_create(
+        rows = [
             AccessAudit(
                 organization_id=patient.organization_id,
                 patient_id=patient.pk,
@@ -54,7 +54,12 @@ class ApiViewMixin:
                 detail=detail[:200],
             )
             for patient in {p.pk: p for p in patients}.values()
-        )
+        ]
+        if len(rows) == 1:
+            # One INSERT, without the BEGIN and COMMIT bulk_create puts around it.
+            rows[0].save(force_insert=True)
+        else:
+            AccessAudit.objects.bulk_create(rows)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

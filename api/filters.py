@@ -1,9 +1,25 @@
 """Query filters shared by the list endpoints."""
 
+import datetime
+
 from rest_framework import exceptions
 from rest_framework.filters import BaseFilterBackend
 
 from django.utils.dateparse import parse_datetime
+
+
+def aware_datetime_param(name: str, raw: str) -> datetime.datetime:
+    """The query parameter ``name`` as an aware date-time, or a 400 naming it
+    (malformed, impossible like 12:99, or without a time zone)."""
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:  # well formed but impossible: parse_datetime raises
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise exceptions.ValidationError(
+            {name: ["Give an ISO 8601 date-time with a time zone."]}
+        )
+    return moment
 
 
 class UpdatedSinceFilter(BaseFilterBackend):
@@ -15,11 +31,7 @@ class UpdatedSinceFilter(BaseFilterBackend):
         raw = request.query_params.get(self.param)
         if not raw:
             return queryset
-        moment = parse_datetime(raw)
-        if moment is None or moment.tzinfo is None:
-            raise exceptions.ValidationError(
-                {self.param: ["Give an ISO 8601 date-time with a time zone."]}
-            )
+        moment = aware_datetime_param(self.param, raw)
         return queryset.filter(updated_at__gte=moment)
 
     def get_schema_operation_parameters(self, view):

@@ -7,8 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from api.filters import aware_datetime_param
 from api.scopes import Scope
 from api.serializers_common import patient_from_query, patient_param
 from api.serializers_consent import ConsentEventSerializer, DecisionsSerializer
@@ -149,9 +149,4 @@ class ConsentViewSet(ApiGenericViewSet):
         raw = self.request.query_params.get("at")
         if not raw:
             return timezone.now()
-        moment = parse_datetime(raw)
-        if moment is None or moment.tzinfo is None:
-            raise exceptions.ValidationError(
-                {"at": ["Give an ISO 8601 date-time with a time zone."]}
-            )
-        return moment
+        return aware_datetime_param("at", raw)

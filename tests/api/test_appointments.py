@@ -242,7 +242,13 @@ def test_list_filters_and_audits(api, organization, patient, site):
 
 
 @pytest.mark.parametrize(
-    "query", [{"patient": "nope"}, {"status": "lost"}, {"updated_since": "soon"}]
+    "query",
+    [
+        {"patient": "nope"},
+        {"status": "lost"},
+        {"updated_since": "soon"},
+        {"updated_since": "2026-01-01T12:99:00Z"},
+    ],
 )
 def test_list_refuses_bad_filters(api, query):
     assert_problem(api.get(APPOINTMENTS, query), 400)

@@ -156,7 +156,14 @@ def test_another_organizations_patient_or_topic_is_400(
 
 
 @pytest.mark.parametrize(
-    "query", [{}, {"channel": "fax"}, {"at": "tomorrow"}, {"at": "2026-01-01T10:00"}]
+    "query",
+    [
+        {},
+        {"channel": "fax"},
+        {"at": "tomorrow"},
+        {"at": "2026-01-01T10:00"},
+        {"at": "2026-01-01T12:99:00Z"},
+    ],
 )
 def test_decisions_refuse_bad_queries(api, patient, news, query):
     if query:

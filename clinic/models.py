@@ -443,6 +443,10 @@ class Appointment(models.Model):
             models.Index(
                 fields=["organization", "starts_at"], name="clinic_appt_org_starts"
             ),
+            # Partner sync: "appointments updated since" per organization (API).
+            models.Index(
+                fields=["organization", "updated_at"], name="clinic_appt_org_updated"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -184,3 +184,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {"campaigns.approve_campaign"}
     ),
 }
+
+# The KPI dashboard (insights, issue 8): figures, the rows behind them
+# (identifiers and dates, no content) and their CSV, for the roles that steer
+# the clinic. Clinicians keep to their own patients.
+INSIGHTS_VIEW = frozenset({"insights.view_dashboard"})
+for _role in ("admin", "coordinator", "support", "marketing"):
+    ROLE_PERMISSIONS[_role] |= INSIGHTS_VIEW

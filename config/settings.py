@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "outreach",
     "campaigns",
     "api",
+    "insights",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

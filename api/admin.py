@@ -1,14 +1,28 @@
 """API keys in admin: created with their scopes, the secret shown once, revoked
-with one action; each organization's staff see only their own keys."""
+with one action; each organization's staff see only their own keys.
+
+Webhook subscriptions likewise (secret shown once), with a link to their
+delivery log, where deliveries are replayed."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from api.keys import api_key_create, api_key_revoke
-from api.models import ApiKey
+from api.models import ApiKey, WebhookDelivery, WebhookEvent, WebhookSubscription
 from api.scopes import Scope
+from api.webhooks import (
+    ReplayRefused,
+    webhook_delivery_replay,
+    webhook_subscription_create,
+    webhook_subscription_rotate_secret,
+    webhook_subscription_update,
+)
+from api.webhooks_urls import UnsafeUrlError, url_check
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import Organization
 from clinic.scoping import staff_organization_id
@@ -83,3 +97,204 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
         self.message_user(
             request, _("%(count)d key(s) revoked.") % {"count": len(queryset)}
         )
+
+
+# --- Webhooks: subscriptions, their delivery log, replay ---------------------
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"),
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("survey.completed is not sent yet (it comes with surveys)."),
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["organization", "url", "description", "events", "is_active"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["url", "organization", "event_list", "is_active", "flagged_at"]
+    list_filter = ["organization", "is_active"]
+    search_fields = ["url", "description"]
+    readonly_fields = [
+        "public_id",
+        "secret_hint",
+        "flagged_at",
+        "flagged_reason",
+        "created_by",
+        "created_by_key",
+        "created_at",
+        "delivery_log",
+    ]
+    actions = ["reactivate", "rotate_secret"]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        fields = ["url", "description", "events", "is_active"]
+        if request.user.is_superuser:
+            fields.insert(0, "organization")
+        if obj is not None:
+            fields += self.readonly_fields
+        return fields
+
+    @admin.display(description=_("events"))
+    def event_list(self, obj: WebhookSubscription) -> str:
+        return ", ".join(obj.events)
+
+    @admin.display(description=_("delivery log"))
+    def delivery_log(self, obj: WebhookSubscription) -> str:
+        url = reverse("admin:api_webhookdelivery_changelist")
+        return format_html(
+            '<a href="{}?subscription__id__exact={}">{}</a>',
+            url,
+            obj.pk,
+            _("%(count)d deliveries") % {"count": obj.deliveries.count()},
+        )
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookSubscription, form, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        fields = {
+            "url": data["url"],
+            "events": list(data["events"]),
+            "description": data["description"],
+            "is_active": data["is_active"],
+        }
+        try:
+            if change:
+                webhook_subscription_update(subscription=obj, **fields)
+                return
+            organization_id = obj.organization_id or staff_organization_id(request.user)
+            subscription, secret = webhook_subscription_create(
+                organization=Organization.objects.get(pk=organization_id),
+                created_by=request.user,
+                **fields,
+            )
+        except ValidationError as exc:
+            # Checked in the form too (clean); a DNS answer may change between.
+            raise forms.ValidationError(exc.messages) from exc
+        obj.pk = subscription.pk
+        obj.__dict__.update(subscription.__dict__)
+        self._show_secret(request, secret)
+
+    def _show_secret(self, request: HttpRequest, secret: str) -> None:
+        messages.warning(
+            request,
+            _(
+                "The signing secret is shown this once; store it in the "
+                "receiving system now: %(secret)s"
+            )
+            % {"secret": secret},
+        )
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class CheckedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                url = cleaned.get("url")
+                if url:
+                    try:
+                        url_check(url, resolve=False)
+                    except UnsafeUrlError as exc:
+                        self.add_error("url", str(exc))
+                return cleaned
+
+        return CheckedForm
+
+    @admin.action(
+        description=_("Reactivate the selected subscriptions (clears the flag)"),
+        permissions=["change"],
+    )
+    def reactivate(self, request: HttpRequest, queryset) -> None:
+        for subscription in queryset:
+            webhook_subscription_update(subscription=subscription, is_active=True)
+        self.message_user(
+            request,
+            _("%(count)d subscription(s) reactivated.") % {"count": len(queryset)},
+        )
+
+    @admin.action(
+        description=_("Give the selected subscriptions a new secret"),
+        permissions=["change"],
+    )
+    def rotate_secret(self, request: HttpRequest, queryset) -> None:
+        for subscription in queryset:
+            _subscription, secret = webhook_subscription_rotate_secret(
+                subscription=subscription
+            )
+            self._show_secret(request, f"{subscription.url}: {secret}")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OrganizationScopedAdmin):
+    list_display = [
+        "created_at",
+        "event",
+        "subscription",
+        "status",
+        "attempts",
+        "response_code",
+        "error",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event", "subscription"]
+    list_select_related = ["subscription"]
+    search_fields = ["=public_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "public_id",
+        "subscription",
+        "event",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "response_code",
+        "error",
+        "delivered_at",
+        "replay_of",
+        "created_at",
+        "payload",
+    ]
+    fields = readonly_fields
+    actions = ["replay"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        # Replaying changes the subscription's log: whoever may manage it.
+        return request.user.has_perm("api.change_webhooksubscription")
+
+    @admin.action(
+        description=_("Replay the selected deliveries"), permissions=["replay"]
+    )
+    def replay(self, request: HttpRequest, queryset) -> None:
+        replayed, refused = 0, 0
+        for delivery in queryset.select_related("subscription"):
+            try:
+                webhook_delivery_replay(delivery=delivery)
+                replayed += 1
+            except ReplayRefused:
+                refused += 1
+        self.message_user(
+            request, _("%(count)d delivery(ies) replayed.") % {"count": replayed}
+        )
+        if refused:
+            self.message_user(
+                request,
+                _("%(count)d not replayed: reactivate their subscription first.")
+                % {"count": refused},
+                level=messages.WARNING,
+            )

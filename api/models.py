@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -93,3 +95,156 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- Outbound webhooks (api.webhooks*) ---------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    """What a partner can subscribe to (payloads in docs/api.md#webhooks)."""
+
+    DELIVERY_UPDATED = "delivery.updated", "delivery.updated"
+    MESSAGE_RECEIVED = "message.received", "message.received"
+    APPOINTMENT_CONFIRMED = "appointment.confirmed", "appointment.confirmed"
+    APPOINTMENT_CANCELLED = "appointment.cancelled", "appointment.cancelled"
+    CONSENT_CHANGED = "consent.changed", "consent.changed"
+    # Subscribable now; emitted once issue 8's surveys send completion.
+    SURVEY_COMPLETED = "survey.completed", "survey.completed"
+
+
+class WebhookSubscriptionQuerySet(OrganizationScopedQuerySet):
+    def receiving(self) -> "WebhookSubscriptionQuerySet":
+        """Subscriptions that get new events: active (a flagged one is not)."""
+        return self.filter(is_active=True)
+
+
+class WebhookSubscription(models.Model):
+    """A partner's URL that receives the events it chose, signed with ``secret``.
+
+    The secret must be kept in clear (HMAC signs with it; a hash cannot), so it
+    is shown once, when made, and never again by the API or admin.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="webhook_subscriptions"
+    )
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        help_text=_("HTTPS, on a public address."),
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(_("events"), default=list)
+    secret = models.CharField(max_length=64, editable=False)
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Reactivating a flagged subscription clears the flag."),
+    )
+    flagged_at = models.DateTimeField(_("flagged"), null=True, blank=True)
+    flagged_reason = models.CharField(_("why flagged"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created with API key"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookSubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "created_at", "id"]
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        indexes = [
+            # Emitting an event: the organization's receiving subscriptions.
+            models.Index(
+                fields=["organization", "is_active"], name="api_webhooksub_receiving"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def secret_hint(self) -> str:
+        return f"{self.secret[:10]}…" if self.secret else ""
+
+
+class WebhookDeliveryQuerySet(OrganizationScopedQuerySet):
+    organization_path = "subscription__organization"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, and its attempts: retried with back-off
+    for a day after it was made (``api.webhooks_sending``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed")
+
+    # Sent as Liaison-Delivery, the same on every retry: receivers de-duplicate on it.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(_("event"), max_length=40, choices=WebhookEvent.choices)
+    # The body sent (ids, statuses and reasons only, never message text).
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Held by the worker sending it; an expired lease is due again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(
+        _("last response code"), null=True, blank=True
+    )
+    error = models.CharField(_("last error"), max_length=300, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    replay_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replays",
+        verbose_name=_("replay of"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [
+            # The due finder: pending rows by next attempt.
+            models.Index(
+                fields=["status", "next_attempt_at"], name="api_webhookdelivery_due"
+            ),
+            # A subscription's delivery log, newest first.
+            models.Index(
+                fields=["subscription", "-created_at", "-id"],
+                name="api_webhookdelivery_log",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.public_id}"

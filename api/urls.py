@@ -10,6 +10,7 @@ from api import (
     views_messages,
     views_patients,
     views_surveys,
+    views_webhooks,
 )
 
 app_name = "api"
@@ -28,6 +29,10 @@ router.register("consent", views_consent.ConsentViewSet, basename="consent")
 router.register("surveys", views_surveys.SurveyViewSet, basename="survey")
 router.register(
     "survey-responses", views_surveys.SurveyResponseViewSet, basename="survey-response"
+)
+
+router.register(
+    "webhooks", views_webhooks.WebhookSubscriptionViewSet, basename="webhook"
 )
 
 urlpatterns = [

@@ -49,11 +49,16 @@ def _transition(
             f"Cannot {action} an appointment that is {locked.status}"
             f"{' and past' if locked.starts_at <= timezone.now() else ''}."
         )
-    locked.status = status
+    previous_status, locked.status = locked.status, status
     locked.cancellation_reason = reason[:300]
     # save() bumps updated_at, which ends every one-tap link issued before.
     locked.save(update_fields=["status", "cancellation_reason", "updated_at"])
-    appointment_changed.send(sender=Appointment, appointment=locked, created=False)
+    appointment_changed.send(
+        sender=Appointment,
+        appointment=locked,
+        created=False,
+        previous_status=previous_status,
+    )
     appointment.status, appointment.updated_at = locked.status, locked.updated_at
     appointment.cancellation_reason = locked.cancellation_reason
     return appointment

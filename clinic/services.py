@@ -62,9 +62,20 @@ def appointment_save(*, appointment: Appointment) -> Appointment:
         appointment.organization_id = appointment.patient.organization_id
     appointment.full_clean()
     created = appointment.pk is None
+    # What the status was, for receivers that react to a change of status.
+    previous_status = (
+        None
+        if created
+        else Appointment.objects.filter(pk=appointment.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
     appointment.save()
     appointment_changed.send(
-        sender=Appointment, appointment=appointment, created=created
+        sender=Appointment,
+        appointment=appointment,
+        created=created,
+        previous_status=previous_status,
     )
     return appointment
 

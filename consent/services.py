@@ -19,6 +19,7 @@ from consent.models import (
     SendRecord,
     Topic,
 )
+from consent.signals import consent_changed
 from consent.vocabulary import Channel, Purpose, Source
 
 # A time zone's rules by country, for organizations created without a policy.
@@ -84,6 +85,7 @@ def consent_record(
     Raises ConsentError for an impossible request: an unknown purpose, topic or
     channel, another organization's topic, withdrawing security messages (they
     always reach a verified contact point) or the secure inbox of care topics.
+    Sends ``consent.signals.consent_changed`` inside the transaction.
     """
     _check_scope(patient=patient, purpose=purpose, topic=topic, channel=channel)
     if source not in Source.values:
@@ -113,6 +115,7 @@ def consent_record(
     event.full_clean()
     event.save()
     _state_apply(event)
+    consent_changed.send(sender=ConsentEvent, event=event)
     return event
 
 

@@ -27,6 +27,7 @@ from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
 from messaging.models import Conversation, Message, Sensitivity, UnmatchedInbound
 from messaging.services import message_mark_read
+from messaging.signals import message_received
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def _store(
     now = timezone.now()
     try:
         with transaction.atomic():
-            return Message.objects.create(
+            message = Message.objects.create(
                 organization_id=patient.organization_id,
                 patient=patient,
                 topic=topic,
@@ -162,6 +163,8 @@ def _store(
                 free_text=True,
                 created_at=now,
             )
+            message_received.send(sender=Message, message=message, channel=Channel.SMS)
+            return message
     except IntegrityError:
         return Message.objects.filter(
             organization_id=patient.organization_id, idempotency_key=key

@@ -28,6 +28,7 @@ from messaging.services.sending import (
     delivery_to_other_address,
 )
 from messaging.services.tracking import delivery_fallback
+from messaging.signals import NOTIFIED_STATUSES, delivery_status_changed
 
 logger = logging.getLogger(__name__)
 # A provider that still cannot tell after a day will not: stop asking.
@@ -164,7 +165,8 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
     Safe to run twice or concurrently for the same ids: only due rows are
     claimed, and each claim holds a lease. Rows whose earlier attempt ended
     without an answer are first reconciled with the provider, never blindly
-    resent.
+    resent. Sends ``messaging.signals.delivery_status_changed`` once, with
+    the deliveries that reached a notified status.
     """
     now = timezone.now()
     claimed = _claim(delivery_ids, now)
@@ -187,6 +189,10 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
             outcomes += [(rider, result) for rider in merged.get(delivery.pk, [])]
         for status, n in _record_many(outcomes, now).items():
             counts[status] += n
+    changed = [d for d in claimed if d.status in NOTIFIED_STATUSES]
+    if changed:
+        # Once per batch: receivers look up what they need set-wise.
+        delivery_status_changed.send(sender=Delivery, deliveries=changed)
     return dict(counts)
 
 

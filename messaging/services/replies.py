@@ -8,8 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Patient
+from consent.vocabulary import Channel
 from messaging.backends.inapp import patient_group
 from messaging.models import Conversation, Message, Sensitivity
+from messaging.signals import message_received
 
 REPLY_MAX_LENGTH = 5000
 
@@ -50,7 +52,8 @@ def message_reply(
     message's conversation, which is reopened; a message outside any
     conversation gets one, so staff see question and answer together.
     ``message`` must belong to ``patient``. Raises ReplyError for an empty or
-    too long text. Open portal pages are notified after commit.
+    too long text. Sends ``messaging.signals.message_received``; open portal
+    pages are notified after commit.
     """
     if message.patient_id != patient.pk:
         raise ValueError("The message belongs to another patient.")
@@ -92,5 +95,6 @@ def message_reply(
         created_at=now,
     )
     reply.save()
+    message_received.send(sender=Message, message=reply, channel=Channel.INAPP)
     _inbox_notify_on_commit(reply)
     return reply

@@ -20,6 +20,7 @@ from messaging.services.sending import (
     deliveries_enqueue,
     delivery_to_other_address,
 )
+from messaging.signals import NOTIFIED_STATUSES, delivery_status_changed
 
 logger = logging.getLogger(__name__)
 REFERENCE_PREFIX = "liaison-"  # messaging.backends.http.delivery_reference
@@ -70,6 +71,8 @@ def delivery_status_update(
         Delivery.objects.filter(pk=delivery.pk).update(**fields)
         for name, value in fields.items():
             setattr(delivery, name, value)
+        if status in NOTIFIED_STATUSES:
+            delivery_status_changed.send(sender=Delivery, deliveries=[delivery])
     if status in (Status.FAILED, Status.BOUNCED):
         delivery_fallback(delivery=delivery)
     return delivery

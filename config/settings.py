@@ -204,6 +204,7 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "clinic.models.AppointmentStatus",
         "DeliveryStatusEnum": "messaging.models.DeliveryStatus",
         "ConversationStatusEnum": "messaging.models.Conversation.Status",
+        "WebhookEventEnum": "api.models.WebhookEvent",
     },
 }
 # Webhook receivers at private, loopback or link-local addresses are refused

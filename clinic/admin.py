@@ -17,6 +17,7 @@ from clinic.models import (
     Patient,
     Site,
     StaffMember,
+    Team,
 )
 from clinic.scoping import staff_organization_id
 
@@ -61,6 +62,18 @@ class StaffMemberAdmin(OrganizationScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
+
+
+@admin.register(Team)
+class TeamAdmin(OrganizationScopedAdmin):
+    """Staff who share a conversation queue (issue 8); members of the same
+    organization only (the member and site choices are scoped)."""
+
+    list_display = ["name", "site", "handles_feedback", "organization"]
+    list_filter = ["organization", "site", "handles_feedback"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+    list_select_related = ["site", "organization"]
 
 
 class AppointmentInline(admin.TabularInline):

@@ -106,6 +106,18 @@ SURVEYS_READ = _perms(
     },
 )
 
+# Staff conversations (issue 8): teams are managed by admins and
+# coordinators; saved replies are written by those who answer patients;
+# internal notes are added on the conversation page (the inline is read-only).
+CONVERSATIONS_MANAGE = _perms(
+    "messaging",
+    {"conversation": EDIT, "conversationnote": EDIT, "savedreply": ALL},
+) | _perms("clinic", {"team": ALL})
+CONVERSATIONS_ANSWER = _perms(
+    "messaging",
+    {"conversation": EDIT, "conversationnote": EDIT, "savedreply": EDIT},
+) | _perms("clinic", {"team": VIEW})
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CONSENT_READ
@@ -117,7 +129,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {"campaigns.approve_campaign"}
         | API_KEYS_MANAGE
         | SURVEYS_EDIT
-        | _perms("messaging", {"template": ALL, "conversation": EDIT})
+        | _perms("messaging", {"template": ALL})
+        | CONVERSATIONS_MANAGE
         | _perms(
             "clinic",
             {
@@ -137,7 +150,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | REMINDERS_EDIT
         | CAMPAIGNS_READ
         | SURVEYS_EDIT
-        | _perms("messaging", {"template": VIEW, "conversation": EDIT})
+        | _perms("messaging", {"template": VIEW})
+        | CONVERSATIONS_MANAGE
         | _perms(
             "clinic",
             {
@@ -156,14 +170,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "clinic",
             {"site": VIEW, "patient": VIEW, "appointment": ("view", "change")},
         )
-        | _perms("messaging", {"message": VIEW, "conversation": EDIT})
+        | _perms("messaging", {"message": VIEW})
+        | CONVERSATIONS_ANSWER
     ),
     "support": frozenset(
         CONSENT_READ
         | MESSAGING_READ
         | REMINDERS_READ
         | SURVEYS_READ
-        | _perms("messaging", {"conversation": EDIT})
+        | CONVERSATIONS_ANSWER
         | {"consent.export_patient_data", "consent.record_objection"}
         | _perms(
             "clinic",

@@ -165,7 +165,12 @@ else:
 
 # --- Conversations (issue 8) ---------------------------------------------------------
 # Staff should answer a patient's first message within this many hours (the SLA clock).
-CONVERSATION_FIRST_RESPONSE_HOURS = env.int("CONVERSATION_FIRST_RESPONSE_HOURS", default=24)
+CONVERSATION_FIRST_RESPONSE_HOURS = env.int(
+    "CONVERSATION_FIRST_RESPONSE_HOURS", default=24
+)
+# A patient who writes within this many days of a conversation being closed
+# reopens it; later, a new conversation starts (docs/messaging.md).
+CONVERSATION_REOPEN_DAYS = env.int("CONVERSATION_REOPEN_DAYS", default=7)
 
 # --- Partner API (docs/api.md) ---------------------------------------------------
 REST_FRAMEWORK = {

@@ -15,11 +15,13 @@ from django.views.decorators.http import require_POST
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
 from clinic.services import access_audit_record
+from messaging.admin_conversations import ConversationAdmin, SavedReplyAdmin
 from messaging.models import (
     Conversation,
     Delivery,
     Message,
     OutboxEntry,
+    SavedReply,
     Template,
     UnmatchedInbound,
 )
@@ -233,13 +235,8 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
         )
 
 
-@admin.register(Conversation)
-class ConversationAdmin(OrganizationScopedAdmin):
-    list_display = ["last_message_at", "patient", "subject", "status", "assigned_to"]
-    list_filter = ["status"]
-    search_fields = ["patient__identifier", "patient__family_name", "subject"]
-    list_select_related = ["patient", "assigned_to"]
-    autocomplete_fields = ["patient"]
+admin.site.register(Conversation, ConversationAdmin)
+admin.site.register(SavedReply, SavedReplyAdmin)
 
 
 @admin.register(OutboxEntry)

@@ -27,6 +27,7 @@ from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
 from messaging.models import Conversation, Message, Sensitivity, UnmatchedInbound
 from messaging.services import message_mark_read
+from messaging.services.conversations import conversation_patient_wrote
 from messaging.signals import message_received
 
 logger = logging.getLogger(__name__)
@@ -104,25 +105,10 @@ def _acknowledge(patient: Patient) -> None:
 
 
 def _conversation_for(patient: Patient, now: datetime.datetime) -> Conversation:
-    """The patient's latest conversation still open or waiting for them."""
-    conversation = (
-        Conversation.objects.filter(
-            patient=patient,
-            status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING],
-        )
-        .order_by("-last_message_at")
-        .first()
-    )
-    if conversation is None:
-        return Conversation.objects.create(
-            organization_id=patient.organization_id,
-            patient=patient,
-            last_message_at=now,
-        )
-    Conversation.objects.filter(pk=conversation.pk).update(
-        status=Conversation.Status.OPEN, last_message_at=now
-    )
-    return conversation
+    """The conversation an SMS joins: the patient's latest open or waiting one,
+    else the last closed one if closed recently (reopened), else a new one
+    (``conversation_patient_wrote``); its channel becomes SMS."""
+    return conversation_patient_wrote(patient=patient, channel=Channel.SMS, now=now)
 
 
 def _store(
@@ -204,8 +190,9 @@ def inbound_sms_receive(
     START, HELP… as ``consent.keywords`` knows them) is handled by consent
     and its required reply returned. A registered reply handler may take
     any other text (``register_reply_handler``); what none takes becomes an
-    inbound Message (no deliveries) in the patient's open conversation, created when
-    there is none, and acknowledges their unread must-acknowledge messages.
+    inbound Message (no deliveries) in the patient's open conversation (or
+    the one closed within ``CONVERSATION_REOPEN_DAYS``, reopened; else a new
+    one), and acknowledges their unread must-acknowledge messages.
     A number that matches no patient is kept in ``UnmatchedInbound`` for staff
     (logged without the number or the text).
     """

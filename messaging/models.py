@@ -115,7 +115,11 @@ class Template(models.Model):
 
 
 class ConversationQuerySet(OrganizationScopedQuerySet):
-    pass
+    def overdue(self, now):
+        """Not closed, never answered, and past the first response's due time."""
+        return self.filter(
+            first_response_at__isnull=True, first_response_due_at__lt=now
+        ).exclude(status=Conversation.Status.CLOSED)
 
 
 class Conversation(models.Model):

@@ -18,11 +18,11 @@ from types import SimpleNamespace
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
+from clinic.second_factor import session_second_factor_passed
 from messaging.backends.inapp import patient_group
 from messaging.inbox import (
     inbox_fingerprint,
@@ -35,24 +35,11 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-def _second_factor_passed(user, session) -> bool:
-    """What the portal's SecondFactorMiddleware asks of pages: the session was
-    verified with a confirmed device of this user (when django-otp is on)."""
-    if not apps.is_installed("django_otp"):
-        return True
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.models import Device
-
-    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
-    device = Device.from_persistent_id(persistent_id) if persistent_id else None
-    return device is not None and device.user_id == user.pk and device.confirmed
-
-
 @database_sync_to_async
 def _access(scope: dict) -> PortalAccess | None:
     """The patient whose inbox this socket may follow, as the portal decides."""
     request = SimpleNamespace(user=scope["user"], session=scope.get("session", {}))
-    if not _second_factor_passed(request.user, request.session):
+    if not session_second_factor_passed(request.user, request.session):
         return None
     try:
         access = portal_access(request)

@@ -10,7 +10,8 @@ from django.utils import timezone
 from clinic.models import Patient
 from consent.vocabulary import Channel
 from messaging.backends.inapp import patient_group
-from messaging.models import Conversation, Message, Sensitivity
+from messaging.models import Message, Sensitivity
+from messaging.services.conversations import conversation_patient_wrote
 from messaging.signals import message_received
 
 REPLY_MAX_LENGTH = 5000
@@ -49,8 +50,10 @@ def message_reply(
     """Store ``text`` as the patient's answer to ``message`` and return it.
 
     The answer is an inbound, confidential Message (no deliveries) in the
-    message's conversation, which is reopened; a message outside any
-    conversation gets one, so staff see question and answer together.
+    message's conversation (``conversation_patient_wrote``: reopened when
+    closed within ``CONVERSATION_REOPEN_DAYS``, else a new one); a message
+    outside any conversation gets one, so staff see question and answer
+    together.
     ``message`` must belong to ``patient``. Raises ReplyError for an empty or
     too long text. Sends ``messaging.signals.message_received``; open portal
     pages are notified after commit.
@@ -63,20 +66,17 @@ def message_reply(
     if len(text) > REPLY_MAX_LENGTH:
         raise ReplyError("The reply is too long.")
     now = timezone.now()
-    conversation = message.conversation
-    if conversation is None:
-        conversation = Conversation.objects.create(
-            organization_id=patient.organization_id,
-            patient=patient,
-            subject=message.subject,
-            last_message_at=now,
-        )
+    conversation = conversation_patient_wrote(
+        patient=patient,
+        channel=Channel.INAPP,
+        now=now,
+        conversation=message.conversation,
+        subject=message.subject,
+        join_latest=False,
+    )
+    if message.conversation_id is None:
         Message.objects.filter(pk=message.pk).update(conversation=conversation)
         message.conversation = conversation
-    else:
-        Conversation.objects.filter(pk=conversation.pk).update(
-            status=Conversation.Status.OPEN, last_message_at=now
-        )
     reply = Message(
         organization_id=patient.organization_id,
         patient=patient,

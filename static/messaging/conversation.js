@@ -1,0 +1,73 @@
+/* The staff conversation page, live: a websocket says "this conversation
+ * changed" (a patient's message, a colleague's reply, note or assignment) and
+ * the page re-reads its live region. The layer is a notification bus, not
+ * storage, so the region is re-read on every (re)connect too. The reply form
+ * sits outside the region: what staff are typing is never lost. Without
+ * JavaScript the page works with reloads. Also: the saved-reply picker fills
+ * the reply box at once (without JavaScript, "Use" reloads the page with it). */
+(function () {
+  "use strict";
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  function live(region) {
+    if (!window.WebSocket || !window.fetch) { return; }
+    var fragmentUrl = region.getAttribute("data-fragment-url");
+    var socketPath = region.getAttribute("data-socket-path");
+    var delay = 1000;
+    var pending = null;
+    var again = false;
+
+    function refresh() {
+      if (pending) { again = true; return pending; }
+      pending = fetch(fragmentUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) { if (html !== null) { region.innerHTML = html; } })
+        .catch(function () {})
+        .then(function () {
+          pending = null;
+          if (again) { again = false; refresh(); }
+        });
+      return pending;
+    }
+
+    function connect() {
+      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + window.location.host + socketPath);
+      socket.onopen = function () { delay = 1000; region.setAttribute("data-live", "connected"); refresh(); };
+      socket.onmessage = function (event) {
+        var data;
+        try { data = JSON.parse(event.data); } catch (e) { return; }
+        if (data && data.type === "changed") { refresh(); }
+      };
+      socket.onclose = function (event) {
+        region.setAttribute("data-live", "closed");
+        // 4401/4403: not signed in or no access: reconnecting cannot help.
+        if (event.code === 4401 || event.code === 4403) { return; }
+        window.setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      };
+    }
+    connect();
+  }
+
+  function savedReplies(select) {
+    var text = document.querySelector("[data-reply-text]");
+    if (!text) { return; }
+    var use = select.form ? select.form.querySelector("button[type=submit]") : null;
+    if (use) { use.hidden = true; }
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      var value = option ? option.getAttribute("data-text") : null;
+      if (value) { text.value = value; text.focus(); }
+    });
+  }
+
+  ready(function () {
+    var region = document.querySelector("[data-conversation-live]");
+    if (region) { live(region); }
+    var select = document.querySelector("[data-saved-replies]");
+    if (select) { savedReplies(select); }
+  });
+})();

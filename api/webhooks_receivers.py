@@ -149,9 +149,33 @@ def _topic_slug(event, model) -> str | None:
     ).get(pk=event.topic_id)
 
 
+def on_survey_completed(sender, response, **kwargs) -> None:
+    """survey.completed: which survey, whose answers (none for an anonymous
+    survey), never the answers themselves (read them with surveys:read)."""
+    survey = response.survey
+    subscribers = webhook_subscribers(
+        WebhookEvent.SURVEY_COMPLETED, [response.organization_id]
+    )
+    if not subscribers:
+        return
+    data = {
+        "response": str(response.public_id),
+        "survey": str(survey.public_id),
+        "patient": str(response.patient.public_id) if response.patient_id else None,
+        "complete": response.complete,
+        "submitted_at": _iso(response.submitted_at),
+    }
+    webhooks_emit(
+        WebhookEvent.SURVEY_COMPLETED,
+        [(response.organization_id, data)],
+        subscribers=subscribers,
+    )
+
+
 def connect() -> None:
     from clinic.signals import appointment_changed
     from consent.signals import consent_changed
+    from feedback.signals import survey_completed
     from messaging.signals import delivery_status_changed, message_received
 
     appointment_changed.connect(on_appointment_changed, dispatch_uid="api.webhooks")
@@ -160,3 +184,4 @@ def connect() -> None:
     )
     message_received.connect(on_message_received, dispatch_uid="api.webhooks")
     consent_changed.connect(on_consent_changed, dispatch_uid="api.webhooks")
+    survey_completed.connect(on_survey_completed, dispatch_uid="api.webhooks")

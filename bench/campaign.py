@@ -15,7 +15,6 @@ Run: DATABASE_URL=postgres://… .venv/bin/python bench/campaign.py [--scale 0.0
 import datetime
 import io
 import random
-import resource
 
 from harness import Timer, bench_database, emit, log, parse_args, setup_django
 
@@ -206,6 +205,27 @@ def naive_rate(organization, topic, count: int) -> float:
     return count / timer.seconds
 
 
+def _rss_mb(field: str) -> int | None:
+    """A memory figure of this process from /proc (Linux), in MB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> None:
+    """Start VmHWM again from the current RSS (Linux ``clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+
+
 def main() -> None:
     args = parse_args(__doc__)
     setup_django()
@@ -221,14 +241,18 @@ def main() -> None:
         if vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
+        before = _rss_mb("VmRSS")
+        _reset_peak_rss()
         with Timer() as timer:
             planned = plan(organization, topic, author, approver)
         if planned != n_patients:
             raise SystemExit(f"expected {n_patients} recipients, planned {planned}")
-        # Peak memory so far: building the data and planning it, before the
-        # raw COPY below holds whole table dumps in memory.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        log(f"planned {planned} in {timer.seconds:.2f} s, peak RSS {peak} MB")
+        # Planning's own peak, apart from building the data (which holds the
+        # bench's rows in memory) and the raw COPY below (whole table dumps).
+        log(
+            f"planned {planned} in {timer.seconds:.2f} s; RSS {before} MB before, "
+            f"peak {_rss_mb('VmHWM')} MB while planning"
+        )
         raw = raw_copy_rate(planned) if vendor == "postgresql" else None
         slow = naive_rate(organization, topic, naive)
         emit(

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from django.urls import reverse
+from django.utils import translation
 
 from tests.clinic.factories import PatientFactory, SiteFactory, StaffMemberFactory
 from tests.insights.builders import (
@@ -216,3 +217,13 @@ def test_a_superuser_picks_the_organization(client, superuser, lilas, riverside)
 def test_the_admin_index_links_to_the_dashboard(staff_client):
     page = staff_client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:insights_dashboard_changelist") in page
+
+
+def test_the_page_in_french(staff_client, lilas):
+    # when (override: the language the request activates ends with the test)
+    with translation.override("fr"):
+        response = staff_client.get(URL, PERIOD, HTTP_ACCEPT_LANGUAGE="fr")
+    # then
+    page = response.content.decode()
+    assert "Taux de distribution par canal" in page
+    assert "1 sur 2" in page

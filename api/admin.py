@@ -108,7 +108,6 @@ class WebhookSubscriptionForm(forms.ModelForm):
         label=_("events"),
         choices=WebhookEvent.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("survey.completed is not sent yet (it comes with surveys)."),
     )
 
     class Meta:

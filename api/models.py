@@ -108,7 +108,6 @@ class WebhookEvent(models.TextChoices):
     APPOINTMENT_CONFIRMED = "appointment.confirmed", "appointment.confirmed"
     APPOINTMENT_CANCELLED = "appointment.cancelled", "appointment.cancelled"
     CONSENT_CHANGED = "consent.changed", "consent.changed"
-    # Subscribable now; emitted once issue 8's surveys send completion.
     SURVEY_COMPLETED = "survey.completed", "survey.completed"
 
 

@@ -10,7 +10,7 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices),
         allow_empty=False,
-        help_text="Events to receive; survey.completed is not emitted yet.",
+        help_text="Events to receive (docs/api.md#webhooks).",
     )
     active = serializers.BooleanField(
         source="is_active",

@@ -2,11 +2,21 @@ import contextvars
 
 import pytest
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 
 from tests.clinic.factories import OrganizationFactory, StaffMemberFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A test that activates a language (a view rendering in the patient's)
+    must not leave it active for the next test."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,31 @@
+"""A demo API key per demo organization, with a published secret like the demo
+passwords (seed_demo runs only with DEBUG=true); idempotent."""
+
+from api.keys import KEY_PREFIX, _hash
+from api.models import ApiKey
+from api.scopes import Scope
+from clinic.models import Organization
+
+
+def demo_key(slug: str) -> str:
+    """The demo secret of an organization: ``lsn_demo-<slug>``."""
+    return f"{KEY_PREFIX}demo-{slug}"
+
+
+def seed(*, report) -> None:
+    from clinic.demo_data import ORGANIZATIONS
+
+    for organization in Organization.objects.filter(
+        slug__in=[o.slug for o in ORGANIZATIONS]
+    ):
+        raw = demo_key(organization.slug)
+        _, created = ApiKey.objects.get_or_create(
+            key_hash=_hash(raw),
+            defaults={
+                "organization": organization,
+                "name": "Demo partner",
+                "prefix": raw[: len(KEY_PREFIX) + 12],
+                "scopes": sorted(Scope.values),
+            },
+        )
+        report.count("API keys", created)

@@ -1,12 +1,17 @@
 """Surveys in admin: built from questions, with the responses they received.
 Responses are read-only (what a patient said is never edited by staff)."""
 
+from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from clinic.admin_scoping import OrganizationScopedAdmin
 from feedback.followups import follow_up_open
+from feedback.invite import identifiers_parse, survey_invite_identifiers
 from feedback.models import (
     Answer,
     ImprovementNote,
@@ -15,6 +20,17 @@ from feedback.models import (
     SurveyInvitation,
     SurveyResponse,
 )
+
+
+class InviteForm(forms.Form):
+    identifiers = forms.CharField(
+        label=_("patient identifiers"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("One per line (or separated by commas), at most 500."),
+    )
+
+    def clean_identifiers(self) -> list[str]:
+        return identifiers_parse(self.cleaned_data["identifiers"])
 
 
 class QuestionInline(admin.StackedInline):
@@ -37,6 +53,49 @@ class SurveyAdmin(OrganizationScopedAdmin):
             {"fields": ["trigger", "trigger_delay_hours", "link_valid_days"]},
         ),
     ]
+    change_form_template = "admin/feedback/survey/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/invite/",
+                self.admin_site.admin_view(self.invite_view),
+                name="feedback_survey_invite",
+            ),
+            *super().get_urls(),
+        ]
+
+    def invite_view(self, request: HttpRequest, object_id: str):
+        survey = self.get_object(request, object_id)
+        if not request.user.has_perm("feedback.change_survey"):
+            raise PermissionDenied
+        form = InviteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = survey_invite_identifiers(
+                    survey=survey, identifiers=form.cleaned_data["identifiers"]
+                )
+            except ValidationError as error:
+                form.add_error("identifiers", error)
+            else:
+                self.message_user(
+                    request,
+                    _("%(count)d patient(s) invited.") % {"count": report.invited},
+                    messages.SUCCESS,
+                )
+                for identifier, why in report.skipped.items():
+                    self.message_user(request, f"{identifier}: {why}", messages.WARNING)
+                return HttpResponseRedirect(
+                    reverse("admin:feedback_survey_change", args=[survey.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": survey,
+            "form": form,
+            "title": _("Invite patients to “%(survey)s”") % {"survey": survey},
+        }
+        return TemplateResponse(request, "admin/feedback/survey/invite.html", context)
 
 
 class AnswerInline(admin.TabularInline):

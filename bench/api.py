@@ -62,6 +62,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--runs", type=int, default=1, help="runs per endpoint; the median is kept"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        help="diagnosis only: more gunicorn workers show whether requests wait "
+        "on round trips (latency) or on the CPU",
+    )
+    parser.add_argument(
+        "--async-commit",
+        action="store_true",
+        help="diagnosis only: synchronous_commit off in the bench database, to "
+        "see what waiting for the disk at each commit costs",
+    )
     return parser.parse_args()
 
 
@@ -160,7 +173,7 @@ def database_url(name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def server_start(port: int, database: str, tmp: Path) -> subprocess.Popen:
+def server_start(port: int, database: str, tmp: Path, workers: int) -> subprocess.Popen:
     """gunicorn as deployed: 2 sync workers, production settings from the
     environment, plus the bench's URL conf (the ceiling view)."""
     env = dict(
@@ -182,7 +195,7 @@ def server_start(port: int, database: str, tmp: Path) -> subprocess.Popen:
             str(gunicorn),
             "config.wsgi:application",
             "--workers",
-            str(WORKERS),
+            str(workers),
             "--worker-class",
             "sync",
             "--bind",
@@ -343,12 +356,17 @@ def main() -> None:
         ids_file = tmp / "ids.txt"
         ids_file.write_text("\n".join(ids) + "\n")
         database = connection.settings_dict["NAME"]
+        if args.async_commit and vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f'ALTER DATABASE "{database}" SET synchronous_commit = off'
+                )
         # The bench process's own connection must not hold locks meanwhile.
         connection.close()
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = server_start(port, database, tmp)
+        server = server_start(port, database, tmp, args.workers)
         try:
             server_wait(base, server, tmp)
             check(base, token, ids[0])

@@ -1,6 +1,7 @@
 from django_otp.admin import OTPAdminSite
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -20,6 +21,11 @@ urlpatterns = [
     # The brand link: patients land on the portal (or its sign-in page).
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages that name no icon (admin's).
+    path(
+        "favicon.ico",
+        RedirectView.as_view(get_redirect_url=lambda *a, **k: static("favicon.svg")),
+    ),
     path("verify/", verify, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

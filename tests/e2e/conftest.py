@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1280, "height": 900}
 # Variables of the suite's own process that must not reach the stack.
 _SUITE_ONLY = {
     "DJANGO_SETTINGS_MODULE",
@@ -211,17 +212,11 @@ class PageErrors(list):
     """Console errors (CSP violations included) and uncaught exceptions."""
 
 
-@pytest.fixture
-def phone(browser, request):
-    """A fresh phone-sized browser context in the test's language."""
-    language = getattr(request, "param", None) or request.node.callspec.params["lang"]
+def _page(browser, *, language: str, **options):
+    """A fresh browser context and page in ``language`` that records console
+    errors (CSP violations included), uncaught exceptions and HTTP errors."""
     context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale={"fr": "fr-FR", "en": "en-GB"}[language],
-        accept_downloads=True,
+        locale={"fr": "fr-FR", "en": "en-GB"}[language], **options
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -238,9 +233,66 @@ def phone(browser, request):
         lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
     )
     page.errors = errors
+    return context, page
+
+
+@pytest.fixture
+def phone(browser, request):
+    """A fresh phone-sized browser context in the test's language."""
+    language = getattr(request, "param", None) or request.node.callspec.params["lang"]
+    context, page = _page(
+        browser,
+        language=language,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        accept_downloads=True,
+    )
     yield page
     context.close()
-    assert not errors, f"browser errors: {errors}"
+    assert not page.errors, f"browser errors: {page.errors}"
+
+
+@pytest.fixture
+def desk(browser):
+    """A fresh desktop browser context in English: a staff member in admin."""
+    context, page = _page(browser, language="en", viewport=DESK)
+    yield page
+    context.close()
+    assert not page.errors, f"browser errors: {page.errors}"
+
+
+def portal_sign_in(page, stack, username: str, password: str, code: str) -> None:
+    """Sign in to the portal with a password and a backup code (the second
+    factor); ends on the portal's home page."""
+    page.goto(stack.url + "/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.locator("form:has(input[name=password]) button[type=submit]").click()
+    page.fill("input[name=token]", code)
+    with page.expect_navigation():
+        page.locator("form:has(input[name=token]) button[type=submit]").click()
+    assert page.url.rstrip("/").endswith("/portal"), page.url
+
+
+def admin_sign_in(page, stack, username: str, password: str, code: str) -> None:
+    """Sign in to admin (OTPAdminSite): the password first, which lists the
+    user's devices, then a backup code from the demo backup-code device."""
+    page.goto(stack.url + "/admin/login/")
+    for _step in range(2):
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        devices = page.locator("select[name=otp_device] option")
+        if devices.count() > 1:
+            page.select_option("select[name=otp_device]", label="Demo backup codes")
+            page.fill("input[name=otp_token]", code)
+        with page.expect_navigation():
+            page.click("input[type=submit]:not([name])")
+        if page.url.rstrip("/").endswith("/admin"):
+            return
+    raise AssertionError(page.locator("#content-main").inner_text())
 
 
 def screenshot(page, name: str) -> None:

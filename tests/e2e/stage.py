@@ -5,6 +5,8 @@ server's database (the browser tests never share the suite's test database).
     python -m tests.e2e.stage outbox --to someone@example.org --after 12
     python -m tests.e2e.stage send --patient 3 --text "…"
     python -m tests.e2e.stage state --patient 3
+    python -m tests.e2e.stage conversation --lang fr
+    python -m tests.e2e.stage sms-in --patient 3 --text "…"
 
 Each command prints one JSON object.
 """
@@ -26,26 +28,37 @@ def _setup() -> None:
     django.setup()
 
 
+def _patient(lang: str, tag: str, **fields):
+    """A new patient "Alex Essai-<tag>" of the first demo clinic."""
+    from clinic.models import Organization
+    from clinic.services import patient_create
+
+    return patient_create(
+        organization=Organization.objects.get(slug="clinique-des-lilas"),
+        given_name="Alex",
+        family_name=f"Essai-{tag}",
+        birth_date=datetime.date(1990, 5, 17),
+        preferred_language=lang,
+        **fields,
+    )
+
+
 def prepare(lang: str) -> dict:
     """A new patient of the first demo clinic, invited to the portal, with an
     appointment to confirm."""
     from django.utils import timezone
 
-    from clinic.models import Organization
-    from clinic.services import appointment_create, patient_create
+    from clinic.services import appointment_create
     from portal.enrolment import invitation_send
 
-    organization = Organization.objects.get(slug="clinique-des-lilas")
     tag = secrets.token_hex(3)
-    patient = patient_create(
-        organization=organization,
+    patient = _patient(
+        lang,
+        tag,
         identifier=f"E2E-{lang}-{tag}",
-        given_name="Alex",
-        family_name=f"Essai-{tag}",
-        birth_date=datetime.date(1990, 5, 17),
-        preferred_language=lang,
         email=f"e2e-{lang}-{tag}@example.org",
     )
+    organization = patient.organization
     starts_at = timezone.now().replace(minute=0, second=0, microsecond=0)
     starts_at += datetime.timedelta(days=3)
     appointment_create(
@@ -106,6 +119,68 @@ def state(patient_id: int) -> dict:
     }
 
 
+def conversation(lang: str) -> dict:
+    """A patient of the first demo clinic with a mobile number and a portal
+    account (password and a backup code), and a fresh backup code for the
+    clinic's support staff member."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    from django.contrib.auth import get_user_model
+
+    from clinic.models import Patient
+
+    tag = secrets.token_hex(3)
+    username, password = f"e2e-conv-{tag}", secrets.token_urlsafe(12)
+    user = get_user_model().objects.create_user(
+        username=username, password=password, email=f"{username}@example.org"
+    )
+    patient = _patient(
+        lang,
+        tag,
+        identifier=f"E2E-C-{tag}",
+        email=user.email,
+        phone=f"+3361{secrets.randbelow(10**7):07d}",
+    )
+    Patient.objects.filter(pk=patient.pk).update(user=user)
+    patient_code = f"p{secrets.token_hex(6)}"
+    device = StaticDevice.objects.create(user=user, name="Backup", confirmed=True)
+    StaticToken.objects.create(device=device, token=patient_code)
+    staff = get_user_model().objects.get(username="lilas.support")
+    staff_code = f"s{secrets.token_hex(6)}"
+    staff_device = StaticDevice.objects.filter(user=staff, confirmed=True).first()
+    StaticToken.objects.create(device=staff_device, token=staff_code)
+    return {
+        "patient": patient.pk,
+        "phone": str(patient.phone),
+        "username": username,
+        "password": password,
+        "code": patient_code,
+        "staff": staff.username,
+        "staff_code": staff_code,
+    }
+
+
+def sms_in(patient_id: int, text: str) -> dict:
+    """An SMS from the patient's phone, as the provider's webhook hands it over."""
+    from clinic.models import Patient
+    from messaging.inbound import inbound_sms_receive
+    from messaging.models import Message
+
+    patient = Patient.objects.get(pk=patient_id)
+    sid = f"SM{secrets.token_hex(8)}"
+    inbound_sms_receive(
+        provider="twilio",
+        to_number=str(patient.organization.sms_number or ""),
+        from_number=str(patient.phone),
+        text=text,
+        provider_message_id=sid,
+    )
+    message = Message.objects.get(
+        patient=patient, idempotency_key=f"inbound:twilio:{sid}"
+    )
+    return {"conversation": message.conversation_id}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +192,10 @@ def main(argv: list[str]) -> int:
     sending.add_argument("--patient", type=int, required=True)
     sending.add_argument("--text", required=True)
     commands.add_parser("state").add_argument("--patient", type=int, required=True)
+    commands.add_parser("conversation").add_argument("--lang", required=True)
+    inbound = commands.add_parser("sms-in")
+    inbound.add_argument("--patient", type=int, required=True)
+    inbound.add_argument("--text", required=True)
     args = parser.parse_args(argv)
     _setup()
     if args.command == "prepare":
@@ -125,6 +204,10 @@ def main(argv: list[str]) -> int:
         result = outbox(args.to, args.after)
     elif args.command == "send":
         result = send(args.patient, args.text)
+    elif args.command == "conversation":
+        result = conversation(args.lang)
+    elif args.command == "sms-in":
+        result = sms_in(args.patient, args.text)
     else:
         result = state(args.patient)
     sys.stdout.write(json.dumps(result) + "\n")

@@ -6,6 +6,7 @@ from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from django.db import transaction
 from django.db.models import Prefetch
 
 from api.pagination import UpdatedCursorPagination
@@ -21,6 +22,7 @@ from api.views_base import ApiGenericViewSet
 from api.views_messages import message_send_from_api, messages_queryset
 from clinic.models import AccessAudit
 from messaging.models import Conversation, Message
+from messaging.services.conversations import conversation_answered
 
 
 class LastMessageCursorPagination(UpdatedCursorPagination):
@@ -106,6 +108,7 @@ class ConversationViewSet(
         "conversation.",
     )
     @action(detail=True, methods=["post"], serializer_class=ConversationReplySerializer)
+    @transaction.atomic
     def reply(self, request, **kwargs):
         conversation = self.get_object()
         serializer = self.get_serializer(data=request.data)
@@ -120,6 +123,8 @@ class ConversationViewSet(
             conversation=conversation,
             **fields,
         )
+        # The clinic answered: the SLA clock and the counts see it (insights).
+        conversation_answered(conversation=conversation, message=message)
         return Response(
             MessageReceiptSerializer(message).data, status=status.HTTP_201_CREATED
         )

@@ -313,6 +313,25 @@ def conversation_reply(
         channels=reply_channels(conversation, topic),
         at=now,
     )
+    conversation_answered(
+        conversation=conversation, message=message, close=close, now=now
+    )
+    return message
+
+
+@transaction.atomic
+def conversation_answered(
+    *,
+    conversation: Conversation,
+    message: Message,
+    close: bool = False,
+    now: datetime.datetime | None = None,
+) -> Conversation:
+    """Record that the clinic answered in ``conversation`` with ``message``
+    (sent by staff here, or by a partner system through the API): the first
+    response, the reply count, nobody waiting any more, the status."""
+    now = now or timezone.now()
+    conversation = _locked(conversation)
     conversation.first_response_at = conversation.first_response_at or now
     conversation.staff_reply_count += 1
     conversation.awaiting_since = None
@@ -332,7 +351,7 @@ def conversation_reply(
         patient_group(conversation.patient_id),
         {"type": "inbox.message", "message": str(message.public_id)},
     )
-    return message
+    return conversation
 
 
 # --- Assignment, status, notes -------------------------------------------------------

@@ -66,6 +66,17 @@ def test_reply_is_the_clinics_message_in_the_conversation(api, conversation, top
     assert "Très bien" not in email.body
 
 
+def test_reply_counts_as_the_clinics_answer(api, conversation):
+    """The SLA clock and the dashboard's counts see a partner's reply."""
+    assert conversation.awaiting_since is not None
+    api.post_json(url(conversation, "reply/"), {"text": "Très bien."})
+    conversation.refresh_from_db()
+    assert conversation.first_response_at is not None
+    assert conversation.staff_reply_count == 1
+    assert conversation.awaiting_since is None
+    assert conversation.status == "pending"
+
+
 def test_reply_on_a_named_topic_of_the_organization(
     api, organization, other_organization, conversation
 ):

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 
+from campaigns import locks
 from campaigns.audience import (
     AudienceRow,
     language_plans,
@@ -47,6 +48,8 @@ from messaging.services.bulk import (
 logger = logging.getLogger(__name__)
 RecipientStatus = CampaignRecipient.Status
 PAGE_SIZE = 10_000
+# Below two pages of this, a campaign is planned by the finder's worker alone.
+SHARED_PAGE_MIN = 1_000
 CANCELLED = "campaign_cancelled"
 PAUSED = "campaign_paused"
 PAUSE_RECHECK = datetime.timedelta(seconds=60)
@@ -60,13 +63,56 @@ def _tick_seconds() -> float:
 
 def campaigns_plan_due(now: datetime.datetime) -> int:
     """The finder: plan what is due in every campaign being sent; returns how
-    many recipients were planned (or suppressed) now."""
+    many recipients this worker planned (or suppressed) now.
+
+    An unthrottled campaign with enough due is shared: the finder queues a
+    planner task for each other worker of the cluster
+    (``campaigns.tasks.campaign_plan``), then plans beside them, in pages
+    sized so that every planner has one, so a large campaign uses every
+    worker. Each page claims its own recipients, so nobody is planned twice
+    however many planners run."""
     total = 0
-    ids = Campaign.objects.plannable().values_list("pk", flat=True)
+    ids = Campaign.objects.plannable().values_list("pk", "throttle_per_minute")
     deadline = time.monotonic() + _tick_seconds()
-    for campaign_id in list(ids):
-        total += campaign_plan_due(campaign_id=campaign_id, now=now, deadline=deadline)
+    for campaign_id, throttle in list(ids):
+        page_size = PAGE_SIZE
+        planners = _planners()
+        if planners > 1 and _shared(throttle):
+            due = _due_count(campaign_id, now, PAGE_SIZE * planners)
+            if due >= 2 * SHARED_PAGE_MIN:
+                from django_q.tasks import async_task
+
+                page_size = max(SHARED_PAGE_MIN, min(PAGE_SIZE, -(-due // planners)))
+                helpers = min(planners, -(-due // page_size)) - 1
+                for _helper in range(helpers):
+                    async_task(
+                        "campaigns.tasks.campaign_plan", campaign_id, now, page_size
+                    )
+        total += campaign_plan_due(
+            campaign_id=campaign_id, now=now, deadline=deadline, page_size=page_size
+        )
     return total
+
+
+def _planners() -> int:
+    """How many workers plan a large campaign together: the cluster's."""
+    workers = getattr(settings, "Q_CLUSTER", {}).get("workers", 1)
+    return max(1, getattr(settings, "CAMPAIGNS_PLANNERS", workers))
+
+
+def _shared(throttle: int | None) -> bool:
+    """Whether pages may be planned by several workers at once: not under a
+    throttle (its per-minute window is counted on the campaign row, page after
+    page), and only where pages can claim rows with ``SKIP LOCKED``."""
+    return not throttle and connection.features.has_select_for_update_skip_locked
+
+
+def _due_count(campaign_id: int, now: datetime.datetime, cap: int) -> int:
+    """How many recipients are due now, counted up to ``cap``."""
+    due = CampaignRecipient.objects.filter(
+        campaign_id=campaign_id, status=RecipientStatus.PENDING, due_at__lte=now
+    )
+    return due.order_by().values("pk")[:cap].count()
 
 
 def campaign_plan_due(
@@ -77,13 +123,29 @@ def campaign_plan_due(
     page_size: int = PAGE_SIZE,
 ) -> int:
     """Plan the campaign's due recipients, page by page, within its throttle
-    and until ``deadline`` (a ``time.monotonic()`` value); returns how many."""
-    done = 0
+    and until ``deadline`` (a ``time.monotonic()`` value); returns how many.
+
+    Several of these may run at once for one unthrottled campaign (the
+    finder's planner tasks): each page claims its recipients with ``FOR
+    UPDATE SKIP LOCKED`` under the campaign's shared lock
+    (``campaigns.locks``)."""
+    campaign = Campaign.objects.filter(pk=campaign_id).plannable().first()
+    if campaign is None:
+        return 0
+    shared = _shared(campaign.throttle_per_minute)
+    if shared and campaign.status == CampaignStatus.SCHEDULED:
+        # Before any page: pages planned side by side never write the row.
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED).update(
+            status=CampaignStatus.SENDING, started_at=now
+        )
+    plan_page = _plan_shared_page if shared else _plan_page
+    done, after = 0, 0
     while deadline is None or time.monotonic() < deadline:
-        planned = _plan_page(campaign_id, now, page_size)
+        planned = plan_page(campaign_id, now, page_size, after)
         if planned is None:
             break
-        done += planned
+        count, after = planned
+        done += count
     return done
 
 
@@ -94,19 +156,76 @@ def _locked_campaign(campaign_id: int) -> Campaign | None:
     return campaigns.select_related("topic__organization", "organization").first()
 
 
+def _due_rows(
+    campaign_id: int, now: datetime.datetime, after: int, limit: int, *, claim: bool
+) -> list[tuple[int, int]]:
+    """(recipient id, patient id) of the next due pending recipients after
+    ``after``, by id (keyset: the page reads from where the last one stopped
+    rather than sorting all that remain)."""
+    due = CampaignRecipient.objects.filter(
+        campaign_id=campaign_id,
+        status=RecipientStatus.PENDING,
+        due_at__lte=now,
+        pk__gt=after,
+    ).order_by("pk")
+    if claim:
+        due = due.select_for_update(skip_locked=True)
+    return list(due.values_list("pk", "patient_id")[:limit])
+
+
+def _finish_if_done(campaign_id: int, now: datetime.datetime) -> None:
+    """Mark the campaign done when no recipient is pending (none of them held
+    by a page in progress: their rows still read as pending)."""
+    with transaction.atomic():
+        if not locks.try_exclusive(campaign_id):
+            return  # a page is in progress; whoever plans last marks it
+        if not CampaignRecipient.objects.filter(
+            campaign_id=campaign_id, status=RecipientStatus.PENDING
+        ).exists():
+            Campaign.objects.filter(pk=campaign_id).plannable().update(
+                status=CampaignStatus.DONE, finished_at=now
+            )
+
+
+def _plan_shared_page(
+    campaign_id: int, now: datetime.datetime, page_size: int, after: int
+) -> tuple[int, int] | None:
+    """One page of an unthrottled campaign, beside other planners; (how
+    many, last recipient id), or None when this planner has nothing more."""
+    with transaction.atomic():
+        # Behind a pause or cancel under way, which then wins.
+        locks.shared(campaign_id)
+        campaign = (
+            Campaign.objects.filter(pk=campaign_id)
+            .plannable()
+            .select_related("topic__organization", "organization")
+            .first()
+        )
+        if campaign is None:  # paused, cancelled or done
+            return None
+        rows = _due_rows(campaign_id, now, after, page_size, claim=True)
+        if rows:
+            _plan_patients(campaign, rows, now)
+            return len(rows), rows[-1][0]
+    # Nothing after ``after`` for this planner: the rest is another's page,
+    # not yet due, or nothing.
+    _finish_if_done(campaign_id, now)
+    return None
+
+
 @transaction.atomic
-def _plan_page(campaign_id: int, now: datetime.datetime, page_size: int) -> int | None:
-    """Plan one page; None when there is nothing more to do this tick."""
+def _plan_page(
+    campaign_id: int, now: datetime.datetime, page_size: int, after: int
+) -> tuple[int, int] | None:
+    """Plan one page, holding the campaign's row (a throttled campaign's
+    window is counted there); None when there is nothing more this tick."""
     campaign = _locked_campaign(campaign_id)
     if campaign is None:  # paused, cancelled, done, or another cluster has it
         return None
     budget = _budget(campaign, now, page_size)
     if budget <= 0:
         return None
-    due = CampaignRecipient.objects.filter(
-        campaign=campaign, status=RecipientStatus.PENDING, due_at__lte=now
-    ).order_by("pk")
-    rows = list(due.values_list("pk", "patient_id")[:budget])
+    rows = _due_rows(campaign_id, now, after, budget, claim=False)
     if not rows:
         if not CampaignRecipient.objects.filter(
             campaign=campaign, status=RecipientStatus.PENDING
@@ -125,7 +244,7 @@ def _plan_page(campaign_id: int, now: datetime.datetime, page_size: int) -> int 
         window_started_at=campaign.window_started_at,
         window_planned=campaign.window_planned,
     )
-    return len(rows)
+    return len(rows), rows[-1][0]
 
 
 def _budget(campaign: Campaign, now: datetime.datetime, page_size: int) -> int:

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from campaigns import locks
 from campaigns.audience import audience_count, audience_queryset
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.sending import CANCELLED
@@ -52,7 +53,9 @@ def _check_staff(campaign: Campaign, user, permission: str | None = None) -> Non
 
 
 def _locked(campaign: Campaign) -> Campaign:
-    """The campaign's row, locked: waits for a page being planned, then wins."""
+    """The campaign's row, locked: waits for the pages being planned, then
+    wins (no new page starts before this transaction ends)."""
+    locks.exclusive(campaign.pk)
     list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values("pk"))
     campaign.refresh_from_db()
     return campaign

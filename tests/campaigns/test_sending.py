@@ -2,11 +2,14 @@
 win, down to the deliveries a worker claims."""
 
 import datetime
+import threading
 
 import pytest
 
+from django.db import connection, connections, transaction
 from django.db.models import Count
 
+from campaigns import locks
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.sending import campaign_plan_due, campaigns_plan_due
 from campaigns.services import (
@@ -213,12 +216,100 @@ def test_other_origins_are_not_asked(organization, sms_outbox):
 def test_the_finder_skips_a_campaign_another_cluster_is_planning(
     make_campaign, approver, organization, monkeypatch
 ):
-    # given: the campaign row is held by another planner
+    # given: a throttled campaign (planned a page after another, holding its
+    # row), whose row is held by another planner
     from campaigns import sending
 
     patient(organization)
-    campaign = scheduled(make_campaign, approver)
+    campaign = scheduled(make_campaign, approver, throttle_per_minute=100)
     monkeypatch.setattr(sending, "_locked_campaign", lambda campaign_id: None)
     # then
     assert campaigns_plan_due(NOON) == 0
     assert statuses(campaign) == {"pending": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update_skip_locked,
+    reason="pages are shared only where rows can be claimed with SKIP LOCKED",
+)
+def test_planners_side_by_side_share_the_pages_and_plan_nobody_twice(
+    make_campaign, approver, organization
+):
+    # given: another planner's page holds the first three recipients
+    for _ in range(7):
+        patient(organization)
+    campaign = scheduled(make_campaign, approver)
+    recipients = CampaignRecipient.objects.filter(campaign=campaign).order_by("pk")
+    held = list(recipients.values_list("pk", flat=True)[:3])
+    claimed, release = threading.Event(), threading.Event()
+
+    def other_planner() -> None:
+        try:
+            with transaction.atomic():
+                locks.shared(campaign.pk)
+                list(
+                    CampaignRecipient.objects.select_for_update()
+                    .filter(pk__in=held)
+                    .values_list("pk")
+                )
+                claimed.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_planner)
+    thread.start()
+    try:
+        assert claimed.wait(10)
+        # when: this planner runs beside it
+        planned = campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2)
+        # then: it planned the others, skipped the held ones, and the campaign
+        # is not done while they are pending
+        assert planned == 4
+        assert set(
+            recipients.filter(status="pending").values_list("pk", flat=True)
+        ) == set(held)
+        campaign.refresh_from_db()
+        assert campaign.status == "sending"
+        # and a pause cannot start while a page is in progress
+        with transaction.atomic():
+            assert not locks.try_exclusive(campaign.pk)
+    finally:
+        release.set()
+        thread.join()
+    # when: the next planner comes (the held page was given up)
+    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2) == 3
+    # then
+    assert statuses(campaign) == {"planned": 7}
+    campaign.refresh_from_db()
+    assert campaign.status == "done"
+    assert Message.objects.filter(origin_ref=campaign.origin_ref).count() == 7
+
+
+def test_a_large_campaign_queues_a_planner_for_each_other_worker(
+    make_campaign, approver, organization, monkeypatch, settings
+):
+    # given: enough due for three pages, and a cluster of three workers
+    from campaigns import sending
+
+    for _ in range(5):
+        patient(organization)
+    campaign = scheduled(make_campaign, approver)
+    monkeypatch.setattr(sending, "SHARED_PAGE_MIN", 1)
+    settings.CAMPAIGNS_PLANNERS = 3
+    queued = []
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda *args, **kwargs: queued.append(args)
+    )
+    # when
+    planned = campaigns_plan_due(NOON)
+    planners = [args for args in queued if args[0] == "campaigns.tasks.campaign_plan"]
+    # then: two planner tasks queued where pages may be shared; this worker
+    # planned all the same (nobody took them here)
+    assert planned == 5
+    if sending._shared(None):
+        # pages of two, so that each planner has one
+        assert planners == [("campaigns.tasks.campaign_plan", campaign.pk, NOON, 2)] * 2
+    else:
+        assert not planners

@@ -12,11 +12,11 @@ private helpers it shares, so messaging never imports them.
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
 from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from clinic.models import Patient
@@ -72,11 +72,31 @@ class PageFacts:
             ids,
             column="patient_id",
         )
-        self.states: dict[int, list[tuple]] = defaultdict(list)
-        for patient_id, *state in states.values_list(
-            "patient_id", "channel", "granted", "occurred_at", "event_id"
-        ).order_by():
-            self.states[patient_id].append(tuple(state))
+        # patient → channel → the latest state on it: (sort key, position
+        # read, state), so that ``_consent`` picks what ``_latest`` would of
+        # the states behind a channel (the first of equal ones) without
+        # walking them for each channel. Read with a plain cursor: the rows
+        # are used as the database returns them.
+        self.best: dict[int, dict[str, tuple]] = {}
+        sql, params = (
+            states.values_list(
+                "patient_id", "channel", "granted", "occurred_at", "event_id"
+            )
+            .order_by()
+            .query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        best = self.best
+        for position, (patient_id, *state) in enumerate(rows):
+            on = best.get(patient_id)
+            if on is None:
+                on = best[patient_id] = {}
+            key = (state[2], state[3])  # (occurred_at, event_id)
+            found = on.get(state[0])
+            if found is None or key > found[0]:
+                on[state[0]] = (key, position, tuple(state))
         history_rows, counted = _history_filter(self.rules, at)
         self.histories = {
             row["patient_id"]: History(row["purpose_count"], row["budget_count"])
@@ -101,8 +121,8 @@ class PageFacts:
         goes into the ``Why``: patients sharing a profile share the answer, with
         their own event id put back."""
         row = self.rows[patient_id]
-        states = self.states.get(patient_id)
-        consent = self._consent(patient_id, states, channel) if states else None
+        states = self.best.get(patient_id)
+        consent = self._consent(states, channel) if states else None
         history = self.histories.get(patient_id, self.empty)
         profile = self.profiles.get(patient_id)
         if profile is None:
@@ -119,18 +139,20 @@ class PageFacts:
             decision = self.answers[key] = evaluate(self.rules, facts, channel, self.at)
         return _with_event(decision, consent)
 
-    def _consent(
-        self, patient_id: int, states: list[tuple], channel: str
-    ) -> ConsentFacts | None:
-        """``_latest`` of the states behind ``channel``; one object per
-        state, however many channels rest on it."""
-        best = max(
-            (s for s in states if s[0] in (channel, ALL_CHANNELS)),
-            key=lambda s: (s[2], s[3]),  # (occurred_at, event_id)
-            default=None,
-        )
-        if best is None:
-            return None
+    def _consent(self, states: dict[str, tuple], channel: str) -> ConsentFacts | None:
+        """``_latest`` of the states behind ``channel`` (its own and the
+        all-channels one); one object per state, however many channels rest
+        on it."""
+        own, every = states.get(channel), states.get(ALL_CHANNELS)
+        if own is None or every is None:
+            chosen = own or every
+            if chosen is None:
+                return None
+        elif own[0] != every[0]:
+            chosen = own if own[0] > every[0] else every
+        else:
+            chosen = own if own[1] < every[1] else every
+        best = chosen[2]
         consent = self.consents.get(best)
         if consent is None:
             consent = self.consents[best] = _latest((best,))

@@ -211,8 +211,10 @@ class CampaignRecipient(models.Model):
 
     Status = RecipientStatus
 
+    # No index of its own: the unique (campaign, patient) one leads with it,
+    # and every index is written again for each recipient a page marks.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="recipients"
+        Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False
     )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(

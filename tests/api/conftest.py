@@ -61,3 +61,23 @@ def api(make_client):
 @pytest.fixture
 def patient(organization):
     return PatientFactory(organization=organization)
+
+
+@pytest.fixture
+def hook(httpserver, organization):
+    """A webhook subscription to every event at a receiver answering 200."""
+    from tests.api.webhooks_support import subscribe
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    subscription, secret = subscribe(organization, httpserver.url_for("/hook"))
+    return subscription, secret
+
+
+@pytest.fixture
+def send_on_commit(django_capture_on_commit_callbacks):
+    """Run what commits would run (task queueing; tasks are sync in tests)."""
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

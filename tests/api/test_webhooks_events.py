@@ -28,24 +28,6 @@ from tests.messaging.factories import TemplateFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def hook(httpserver, organization):
-    """A subscription to every event at a receiver answering 200."""
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    subscription, secret = subscribe(organization, httpserver.url_for("/hook"))
-    return subscription, secret
-
-
-@pytest.fixture
-def send_on_commit(django_capture_on_commit_callbacks):
-    """Run what commits would run (task queueing; tasks are sync in tests)."""
-
-    def run():
-        return django_capture_on_commit_callbacks(execute=True)
-
-    return run
-
-
 def only_body(httpserver, secret):
     bodies = received(httpserver, secret)
     assert len(bodies) == 1, bodies

@@ -3,7 +3,6 @@
 import pytest
 
 from feedback.services import response_submit, survey_invite
-from tests.api.test_webhooks_events import hook, only_body, send_on_commit  # noqa: F401
 from tests.api.webhooks_support import received
 from tests.clinic.factories import PatientFactory
 from tests.feedback.factories import QuestionFactory, SurveyFactory
@@ -22,7 +21,7 @@ def survey(organization):
 
 def test_survey_completed_carries_ids_not_answers(
     httpserver, hook, send_on_commit, survey
-):  # noqa: F811
+):
     _subscription, secret = hook
     patient = PatientFactory(organization=survey.organization)
     invitation = survey_invite(survey=survey, patient=patient)
@@ -44,7 +43,7 @@ def test_survey_completed_carries_ids_not_answers(
     assert "knee" not in "".join(r.get_data(as_text=True) for r, _ in httpserver.log)
 
 
-def test_anonymous_survey_names_nobody(httpserver, hook, send_on_commit, survey):  # noqa: F811
+def test_anonymous_survey_names_nobody(httpserver, hook, send_on_commit, survey):
     _subscription, secret = hook
     survey.anonymous = True
     survey.save()

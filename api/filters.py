@@ -13,7 +13,10 @@ def aware_datetime_param(name: str, raw: str) -> datetime.datetime:
     (malformed, impossible like 12:99, or without a time zone)."""
     try:
         moment = parse_datetime(raw)
-    except ValueError:  # well formed but impossible: parse_datetime raises
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 (Python allows ±23:59).
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):  # impossible (12:99), or out of range
         moment = None
     if moment is None or moment.tzinfo is None:
         raise exceptions.ValidationError(

@@ -29,6 +29,12 @@ class OrganizationSlugField(serializers.SlugRelatedField):
         organization = self.context["view"].organization
         return super().get_queryset().for_organization(organization)
 
+    def to_internal_value(self, data) -> Model:
+        # PostgreSQL refuses NUL in any text, even to compare: no slug has one.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value="")
+        return super().to_internal_value(data)
+
 
 class OrganizationPublicIdField(OrganizationSlugField):
     """An object of the key's organization, given by its public id (a UUID)."""

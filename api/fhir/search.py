@@ -131,6 +131,8 @@ def date_bounds(
         if dates_only:
             raise ValueError
         moment = datetime.datetime.fromisoformat(value)
+        if moment.tzinfo is not None:  # PostgreSQL refuses offsets beyond ±15:59
+            moment = moment.astimezone(datetime.UTC)
     except (ValueError, OverflowError):
         raise _bad(
             name,

@@ -164,3 +164,33 @@ def test_a_read_with_a_query_documents_400(client):
     patient = schema["paths"]["/api/v1/patients/{id}/"]["get"]["responses"]
     assert "400" in decisions
     assert "400" not in patient
+
+
+def test_a_nul_in_a_slug_is_a_field_error(api, patient):
+    """A topic slug with a NUL character is a 400 on the field (PostgreSQL
+    refuses NUL in text, even in a lookup: it was a 500 there)."""
+    response = api.post_json(
+        "/api/v1/messages/",
+        {"patient": str(patient.public_id), "topic": "care\x00", "text": "Bonjour."},
+    )
+    assert response.status_code == 400
+    assert [e["pointer"] for e in response.json()["errors"]] == ["#/topic"]
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        ("0527-02-23T19:01:05+23:54", 200),  # PostgreSQL refused the offset
+        ("0001-01-01T00:00:00+01:00", 400),  # before year 1 in UTC
+    ],
+)
+def test_updated_since_with_an_extreme_offset(api, since, status):
+    """``updated_since`` is compared in UTC; one out of range is a 400."""
+    response = api.get("/api/v1/patients/", {"updated_since": since})
+    assert response.status_code == status
+
+
+def test_fhir_date_search_with_an_extreme_offset(api):
+    """The same in a FHIR search: compared in UTC (a 500 on PostgreSQL before)."""
+    response = api.get("/fhir/r4/Appointment", {"date": "ge2026-01-01T00:00+23:54"})
+    assert response.status_code == 200

@@ -11,11 +11,15 @@ three requests.
 Prints one JSON line: patients, messages, responses, deliveries,
 conversations, appointments, dashboard_ms, dashboard_runs_ms, queries, vendor.
 Run: DATABASE_URL=postgres://… .venv/bin/python bench/insights.py [--scale 0.01]
+``--keep`` (local use): the data stays in the database insights_bench_kept and
+the next run with ``--keep`` reuses it (migrated), to time queries in psql.
 """
 
+import contextlib
 import datetime
 import os
 import statistics
+import sys
 
 from harness import Timer, bench_database, emit, log, parse_args, setup_django
 
@@ -253,7 +257,10 @@ def build(n_patients: int, n_messages: int, n_responses: int) -> dict[str, int]:
                 p["p0"] = cursor.fetchone()[0]
 
         cursor.execute("SET session_replication_role = DEFAULT")
-        cursor.execute("ANALYZE")
+        # What autovacuum does to these tables in production (the insert
+        # threshold): statistics, and the visibility map that lets the
+        # dashboard's covering indexes answer without visiting the table.
+        cursor.execute("VACUUM ANALYZE")
     return {"organization_id": organization.pk}
 
 
@@ -273,7 +280,31 @@ def signed_in_client(user):
     return client
 
 
+@contextlib.contextmanager
+def kept_database(name: str):
+    """``--keep`` (local use): build into ``name`` once and leave it there, so
+    the queries can be timed with EXPLAIN in psql; a second run reuses it."""
+    from django.db import connection
+
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        exists = cursor.fetchone() is not None
+    if exists:
+        from django.core.management import call_command
+
+        connection.close()
+        connection.settings_dict["NAME"] = name
+        call_command("migrate", verbosity=0)  # new migrations since the build
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    yield connection.vendor, exists
+
+
 def main() -> None:
+    keep = "--keep" in sys.argv
+    if keep:
+        sys.argv.remove("--keep")
     args = parse_args(__doc__)
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     setup_django()
@@ -290,18 +321,26 @@ def main() -> None:
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
-    with bench_database("insights") as vendor, override_settings(STORAGES=static):
+    database = (
+        kept_database("insights_bench_kept") if keep else bench_database("insights")
+    )
+    with database as opened, override_settings(STORAGES=static):
+        vendor, reused = opened if keep else (opened, False)
         if vendor != "postgresql":
             raise SystemExit("bench/insights.py needs PostgreSQL (DATABASE_URL).")
         from django.contrib.auth import get_user_model
         from django.db import connection
 
-        from clinic.models import Appointment, Patient, StaffMember
+        from clinic.models import Appointment, Organization, Patient, StaffMember
         from feedback.models import SurveyResponse
         from messaging.models import Conversation, Delivery, Message
 
         with Timer() as building:
-            built = build(n_patients, n_messages, n_responses)
+            if reused:
+                built = {"organization_id": Organization.objects.get(slug="bench").pk}
+                get_user_model().objects.filter(username="bench-admin").delete()
+            else:
+                built = build(n_patients, n_messages, n_responses)
         counts = {
             "patients": Patient.objects.count(),
             "messages": Message.objects.count(),
@@ -329,7 +368,10 @@ def main() -> None:
             times.append(round(timer.seconds * 1000, 1))
         with CaptureQueriesContext(connection) as queries:
             client.get(url, query, secure=True)
-        slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:5]
+        captured = queries.captured_queries
+        total = sum(float(q["time"]) for q in captured) * 1000
+        log(f"  {len(captured)} queries, {total:.0f} ms in the database")
+        slowest = sorted(captured, key=lambda q: -float(q["time"]))[:8]
         for q in slowest:
             log(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:150]}")
         emit(

@@ -50,6 +50,9 @@ def _refused(communicator) -> int:
     async def scenario():
         connected, code = await communicator.connect()
         assert not connected
+        # Let the refused consumer finish: left running, its channel-layer
+        # receive (Redis) can keep the event loop from closing.
+        await communicator.disconnect()
         return code
 
     return async_to_sync(scenario)()

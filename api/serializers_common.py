@@ -81,30 +81,42 @@ def patient_param(description: str, required: bool = False) -> OpenApiParameter:
     )
 
 
-def patient_from_query(view, *, required: bool = False) -> Patient | None:
-    """The ``?patient=<id>`` of the request, in the key's organization.
+def object_from_query(
+    view,
+    param: str,
+    queryset: QuerySet,
+    *,
+    required: bool = False,
+    label: str = "object",
+) -> Model | None:
+    """The object named by ``?<param>=<id>`` in the key's organization.
 
-    A malformed id, or one that names no patient of the organization (another
-    organization's included), is a 400 pointing at ``patient``.
+    A malformed id, or one that names nothing of the organization (another
+    organization's included), is a 400 pointing at ``param``.
     """
-    raw = view.request.query_params.get("patient")
+    raw = view.request.query_params.get(param)
     if not raw:
         if required:
-            raise exceptions.ValidationError({"patient": ["This filter is required."]})
+            raise exceptions.ValidationError({param: ["This filter is required."]})
         return None
     try:
         public_id = uuid.UUID(raw)
     except ValueError:
         raise exceptions.ValidationError(
-            {"patient": ["Give the patient's id (a UUID)."]}
+            {param: [f"Give the {label}'s id (a UUID)."]}
         ) from None
-    patient = (
-        Patient.objects.for_organization(view.organization)
-        .filter(public_id=public_id)
-        .first()
+    found = (
+        queryset.for_organization(view.organization).filter(public_id=public_id).first()
     )
-    if patient is None:
+    if found is None:
         raise exceptions.ValidationError(
-            {"patient": ["No such patient in this organization."]}
+            {param: [f"No such {label} in this organization."]}
         )
-    return patient
+    return found
+
+
+def patient_from_query(view, *, required: bool = False) -> Patient | None:
+    """The ``?patient=<id>`` of the request, in the key's organization."""
+    return object_from_query(
+        view, "patient", Patient.objects.all(), required=required, label="patient"
+    )

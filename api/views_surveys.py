@@ -2,11 +2,11 @@
 CRM can follow satisfaction. Anonymous responses come without a patient."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins
+from rest_framework import mixins
 
 from api.filters import UpdatedSinceFilter
 from api.scopes import Scope
-from api.serializers_common import patient_from_query, patient_param
+from api.serializers_common import object_from_query, patient_from_query, patient_param
 from api.serializers_surveys import SurveyResponseSerializer, SurveySerializer
 from api.views_base import ApiGenericViewSet
 from feedback.models import Survey, SurveyResponse
@@ -60,18 +60,11 @@ class SurveyResponseViewSet(
             patient = patient_from_query(self)
             if patient is not None:
                 queryset = queryset.filter(patient=patient)
-            survey = self.request.query_params.get("survey")
-            if survey:
-                survey_obj = (
-                    Survey.objects.for_organization(self.organization)
-                    .filter(public_id=_uuid_or_400(survey, "survey"))
-                    .first()
-                )
-                if survey_obj is None:
-                    raise exceptions.ValidationError(
-                        {"survey": ["No such survey in this organization."]}
-                    )
-                queryset = queryset.filter(survey=survey_obj)
+            survey = object_from_query(
+                self, "survey", Survey.objects.all(), label="survey"
+            )
+            if survey is not None:
+                queryset = queryset.filter(survey=survey)
         return queryset
 
     def paginate_queryset(self, queryset):
@@ -87,12 +80,3 @@ class SurveyResponseViewSet(
         if response.patient_id:
             self.audit_read(response.patient, "API: survey response")
         return response
-
-
-def _uuid_or_400(raw: str, field: str):
-    import uuid
-
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise exceptions.ValidationError({field: ["Give an id (a UUID)."]}) from None

@@ -9,10 +9,22 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        from config.schedules import every_minute, schedules_keep
         from messaging import checks  # noqa: F401 - registers the system checks
         from messaging.email_events import on_tracking
 
         tracking.connect(on_tracking, dispatch_uid="messaging.email_events")
+        schedules_keep(
+            self,
+            {
+                "messaging: deliveries due": every_minute(
+                    "messaging.tasks.deliveries_requeue_due"
+                ),
+                "messaging: escalations due": every_minute(
+                    "messaging.tasks.messages_escalate_due"
+                ),
+            },
+        )
 
         from consent.gdpr import registry
         from messaging import gdpr

@@ -8,8 +8,11 @@ class OutreachConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic.signals import appointment_changed
+        from config.schedules import every_minute, schedules_keep
         from messaging.inbound import register_reply_handler
         from outreach import recurring, reminders_hooks, waitlist
+
+        schedules_keep(self, {"outreach: due": every_minute("outreach.tasks.due_run")})
 
         # Before the reminders' handler: OUI/YES answers whichever of an offer
         # and a reminder came last, and the offer's handler decides that.

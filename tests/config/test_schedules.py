@@ -1,0 +1,40 @@
+"""The periodic jobs survive ``flush`` (and a test database reset): without
+them the scheduler would silently never run again."""
+
+import pytest
+from django.core.management import call_command
+from django_q.models import Schedule
+
+JOBS = {
+    "outreach: due": "outreach.tasks.due_run",
+    "messaging: deliveries due": "messaging.tasks.deliveries_requeue_due",
+    "messaging: escalations due": "messaging.tasks.messages_escalate_due",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_puts_the_jobs_back_and_keeps_an_operators_change():
+    Schedule.objects.filter(name="outreach: due").update(minutes=5)
+    Schedule.objects.filter(name="messaging: deliveries due").delete()
+
+    call_command("flush", interactive=False, verbosity=0)
+
+    jobs = {
+        s.name: (s.func, s.schedule_type, s.minutes) for s in Schedule.objects.all()
+    }
+    assert jobs == {name: (func, "I", 1) for name, func in JOBS.items()}
+
+
+@pytest.mark.django_db
+def test_a_changed_interval_is_not_reset_by_migrate():
+    Schedule.objects.filter(name="outreach: due").update(minutes=5)
+    Schedule.objects.filter(name="messaging: escalations due").delete()
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+    jobs = {s.name: s.minutes for s in Schedule.objects.all()}
+    assert jobs == {
+        "outreach: due": 5,
+        "messaging: deliveries due": 1,
+        "messaging: escalations due": 1,
+    }

@@ -18,11 +18,12 @@ import datetime
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, Exists, OuterRef, Value
+from django.db import connection, transaction
+from django.db.models import CharField, Exists, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 
 from campaigns.models import CampaignRecipient, RecipientStatus
-from clinic.models import Appointment, AppointmentStatus
+from clinic.models import Appointment, AppointmentStatus, Patient
 from feedback.models import Survey, SurveyInvitation
 from feedback.services import open_complaints, survey_invite
 from messaging.models import Conversation, Delivery, DeliveryStatus
@@ -51,11 +52,25 @@ def _without_open_complaint():
 REACHED = [DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ]
 
 
+def _first_pk(queryset) -> Subquery:
+    return Subquery(queryset.order_by().values("pk")[:1])
+
+
 def _campaign_recipients(survey: Survey, due_before: datetime.datetime):
     """The survey's campaign's recipients its message reached between
-    ``LOOKBACK`` and the delay ago, not yet invited for it, in patient order
-    (the unique (campaign, patient) index): the first ``BATCH`` of them are
-    what one run reads."""
+    ``LOOKBACK`` and the delay ago, not yet invited for it, without an open
+    complaint nor an erased identity: the first ``BATCH`` in patient order.
+
+    One query walks the campaign's recipients in patient order (the unique
+    (campaign, patient) index) and asks each condition as a scalar subquery,
+    one index probe per recipient walked, and only the batch's ids come back.
+    As joins and anti-joins (NOT EXISTS), PostgreSQL's estimates went wrong
+    whichever way the statistics stood: with none yet for this trigger's
+    invitations it rescanned them all for every recipient (6.5 s for 13,000
+    invited, against 0.08 s), then a sequential scan of the patients per row
+    (1.9 s).
+    """
+    patient = OuterRef("patient_id")
     reached = Delivery.objects.filter(
         message_id=OuterRef("message_id"),
         status__in=REACHED,
@@ -63,19 +78,40 @@ def _campaign_recipients(survey: Survey, due_before: datetime.datetime):
         sent_at__gt=due_before - LOOKBACK,
     )
     invited = SurveyInvitation.objects.filter(
-        survey=survey,
-        patient_id=OuterRef("patient_id"),
-        trigger_ref=f"campaign:{survey.campaign_id}",
+        survey=survey, patient_id=patient, trigger_ref=f"campaign:{survey.campaign_id}"
     )
-    return (
+    complaint = open_complaints().filter(patient_id=patient)
+    erased = Patient.objects.filter(pk=patient, erased_at__isnull=False)
+    recipients = (
         CampaignRecipient.objects.filter(
-            campaign_id=survey.campaign_id,
-            status=RecipientStatus.PLANNED,
-            patient__erased_at__isnull=True,
+            campaign_id=survey.campaign_id, status=RecipientStatus.PLANNED
         )
-        .filter(Exists(reached), ~Exists(invited), _without_open_complaint())
+        .alias(
+            reached=_first_pk(reached),
+            invited=_first_pk(invited),
+            complaint=_first_pk(complaint),
+            erased=_first_pk(erased),
+        )
+        .filter(
+            reached__isnull=False,
+            invited__isnull=True,
+            complaint__isnull=True,
+            erased__isnull=True,
+        )
+        .order_by("patient_id")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The walk's estimated cost (every recipient, in case few match)
+            # crosses jit_above_cost: compiling took 220 ms of a 260 ms query.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        ids = list(recipients)
+    return (
+        CampaignRecipient.objects.filter(pk__in=ids)
         .select_related("patient", "campaign__site")
-        .order_by("patient_id")[:BATCH]
+        .order_by("patient_id")
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import (
     Avg,
@@ -781,9 +782,16 @@ def lapsed_patients(scope: Scope) -> tuple[QuerySet, QuerySet]:
         patient=patient, status=AppointmentStatus.FULFILLED, **within("starts_at")
     )
     answered = SurveyResponse.objects.filter(patient=patient, **within("submitted_at"))
+    # NOT EXISTS rather than a filter on the LEFT JOIN of accounts: PostgreSQL
+    # estimated that filter at 0.4 % of the patients (a nullable side's NULLs
+    # are not in its statistics) instead of 70 %, so planned the probes
+    # below for a few hundred rows, without a parallel worker.
+    signed_in = get_user_model().objects.filter(
+        pk=OuterRef("user_id"), **within("last_login")
+    )
     eligible = _patients(scope).filter(created_at__lt=since)
     lapsed = (
-        eligible.exclude(**within("user__last_login"))
+        eligible.exclude(Exists(signed_in))
         .exclude(Exists(wrote))
         .exclude(Exists(read))
         .exclude(Exists(attended))

@@ -19,6 +19,7 @@ from clinic.models import Language, Organization, Patient
 from clinic.scoping import OrganizationScopedQuerySet
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose, Reason
+from messaging.delivery_copies import copy_message_fields
 from messaging.rendering import TemplateContentError, check_syntax, variables_used
 from messaging.variables import VARIABLES
 
@@ -414,32 +415,6 @@ class DeliveryQuerySet(OrganizationScopedQuerySet):
         return super().bulk_create(objs, *args, **kwargs)
 
 
-def copy_message_fields(deliveries) -> None:
-    """Copy each delivery's message organization and creation time onto it
-    (``Delivery.organization``, ``message_created_at``) where not yet set:
-    from the message instance when it is at hand, else in one query."""
-    missing = [d for d in deliveries if d.message_created_at is None]
-    unloaded = {d.message_id for d in missing if not Delivery.message.is_cached(d)}
-    found = (
-        {
-            pk: (organization_id, created_at)
-            for pk, organization_id, created_at in Message.objects.filter(
-                pk__in=unloaded
-            ).values_list("pk", "organization_id", "created_at")
-        }
-        if unloaded
-        else {}
-    )
-    for delivery in missing:
-        if Delivery.message.is_cached(delivery):
-            message = delivery.message
-            organization_id, created_at = message.organization_id, message.created_at
-        else:
-            organization_id, created_at = found[delivery.message_id]
-        delivery.organization_id = organization_id
-        delivery.message_created_at = created_at
-
-
 class Delivery(models.Model):
     Status = DeliveryStatus
 
@@ -473,7 +448,7 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Copies of the message's organization and creation time, written with
-    # the row (copy_message_fields; the COPY writer writes them itself) and
+    # the row (messaging.delivery_copies; the COPY writer writes them itself) and
     # never changed: the dashboard counts a period's deliveries per channel
     # from one index (messaging_delivery_org_msg_at) without joining
     # messages. A copy, not a relation: no constraint to check per row.
@@ -519,7 +494,8 @@ class Delivery(models.Model):
         return f"{self.channel} {self.status}"
 
     def save(self, *args, **kwargs):
-        if self.message_created_at is None:
+        # New rows only: a row read with .only() would load the field to check.
+        if self._state.adding and self.message_created_at is None:
             copy_message_fields([self])
         super().save(*args, **kwargs)
 

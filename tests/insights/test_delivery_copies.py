@@ -2,11 +2,13 @@
 time onto them, which the dashboard's delivery and read rates count by."""
 
 import datetime
+import importlib
 
 import pytest
 import time_machine
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from clinic.services import patient_save
 from insights import kpis
@@ -116,3 +118,38 @@ def test_a_delivery_written_by_message_id_is_filled_from_the_message(
             organization.pk,
             SENT,
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_existing_deliveries(organization, reminders, monkeypatch):
+    """0010 copies the fields onto the rows written before 0009, by ranges."""
+    # given: deliveries as they were before the copies existed
+    backfill = importlib.import_module(
+        "messaging.migrations.0010_delivery_backfill_organization_message_created_at"
+    )
+    monkeypatch.setattr(backfill, "BATCH", 2)
+    patient = _patient(organization)
+    messages = [
+        b.message(patient, reminders, created_at=SENT - datetime.timedelta(days=n))
+        for n in range(3)
+    ]
+    for message in messages:
+        b.delivery(message, "sms", "delivered")
+        b.delivery(message, "inapp", "read")
+    before = [("messaging", "0009_delivery_organization_message_created_at")]
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    MigrationExecutor(connection).migrate(before)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE messaging_delivery SET organization_id = NULL, "
+            "message_created_at = NULL"
+        )
+    # when
+    MigrationExecutor(connection).migrate(latest)
+    # then
+    copied = Delivery.objects.values_list(
+        "message_id", "organization_id", "message_created_at"
+    )
+    assert sorted(copied) == sorted(
+        (m.pk, organization.pk, m.created_at) for m in messages for _ in range(2)
+    )

@@ -150,7 +150,8 @@ def build(n_patients: int, n_messages: int, n_responses: int) -> dict[str, int]:
         """INSERT INTO messaging_delivery (message_id, channel, address,
                to_address_being_verified, status, reason, subject, body, body_html,
                provider, provider_id, error_code, attempts, next_attempt_at,
-               sent_at, delivered_at, read_at, created_at, updated_at)
+               sent_at, delivered_at, read_at, created_at, updated_at,
+               organization_id, message_created_at)
            SELECT m.id, c.channel, '', false,
                   CASE WHEN m.read_at IS NOT NULL AND c.channel IN ('inapp', 'email')
                        THEN 'read'
@@ -159,7 +160,8 @@ def build(n_patients: int, n_messages: int, n_responses: int) -> dict[str, int]:
                        WHEN m.id %% 10 = 2 THEN 'sent'
                        ELSE 'delivered' END,
                   '', '', '', '', '', '', '', 1, m.created_at,
-                  m.created_at, m.created_at, m.read_at, m.created_at, m.created_at
+                  m.created_at, m.created_at, m.read_at, m.created_at, m.created_at,
+                  m.organization_id, m.created_at
            FROM messaging_message m
            CROSS JOIN LATERAL (
              SELECT CASE m.id %% 10 WHEN 0 THEN 'voice' WHEN 1 THEN 'inapp'

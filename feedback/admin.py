@@ -50,7 +50,14 @@ class SurveyAdmin(OrganizationScopedAdmin):
         (_("Wording"), {"fields": ["title_fr", "title_en", "intro_fr", "intro_en"]}),
         (
             _("Sending"),
-            {"fields": ["trigger", "trigger_delay_hours", "link_valid_days"]},
+            {
+                "fields": [
+                    "trigger",
+                    "campaign",
+                    "trigger_delay_hours",
+                    "link_valid_days",
+                ]
+            },
         ),
     ]
     change_form_template = "admin/feedback/survey/change_form.html"

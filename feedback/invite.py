@@ -42,7 +42,9 @@ def survey_invite_identifiers(
         raise ValidationError("Give at least one patient identifier.")
     if len(identifiers) > MAX_PATIENTS:
         raise ValidationError(
-            f"At most {MAX_PATIENTS} patients at once; use a campaign for more."
+            f"At most {MAX_PATIENTS} patients at once; for more, send the "
+            "survey after a campaign (trigger: after a campaign reached the "
+            "patient)."
         )
     patients = {
         p.identifier: p

@@ -33,9 +33,10 @@ class SurveyQuerySet(OrganizationScopedQuerySet):
 
 class Survey(models.Model):
     class Trigger(models.TextChoices):
-        MANUAL = "manual", _("Sent by staff or a campaign")
+        MANUAL = "manual", _("Sent by staff")
         APPOINTMENT_FULFILLED = "appointment", _("After an appointment took place")
         CONVERSATION_CLOSED = "conversation", _("After a conversation is closed")
+        CAMPAIGN = "campaign", _("After a campaign reached the patient")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -65,6 +66,18 @@ class Survey(models.Model):
     )
     trigger_delay_hours = models.PositiveSmallIntegerField(
         _("delay after the trigger (hours)"), default=2
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("campaign"),
+        help_text=_(
+            "For the trigger “after a campaign reached the patient”: the patients "
+            "this campaign's message reached are invited."
+        ),
     )
     link_valid_days = models.PositiveSmallIntegerField(
         _("link valid for (days)"),
@@ -102,6 +115,29 @@ class Survey(models.Model):
         ):
             raise ValidationError(
                 {"topic": _("Choose a feedback topic of this organization.")}
+            )
+        self._clean_campaign()
+
+    def _clean_campaign(self) -> None:
+        if self.trigger != self.Trigger.CAMPAIGN:
+            if self.campaign_id is not None:
+                raise ValidationError(
+                    {
+                        "campaign": _(
+                            "Only a survey sent after a campaign names a campaign."
+                        )
+                    }
+                )
+            return
+        if self.campaign_id is None:
+            raise ValidationError(
+                {"campaign": _("Choose the campaign after which the survey is sent.")}
+            )
+        if self.organization_id and (
+            self.campaign.organization_id != self.organization_id
+        ):
+            raise ValidationError(
+                {"campaign": _("Choose a campaign of this organization.")}
             )
 
 

@@ -19,6 +19,7 @@ from clinic.models import Language, Organization, Patient
 from clinic.scoping import OrganizationScopedQuerySet
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose, Reason
+from messaging.delivery_copies import copy_message_fields
 from messaging.rendering import TemplateContentError, check_syntax, variables_used
 from messaging.variables import VARIABLES
 
@@ -408,6 +409,11 @@ class DeliveryQuerySet(OrganizationScopedQuerySet):
             | Q(status=DeliveryStatus.SENDING, lease_expires_at__lt=now)
         )
 
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        copy_message_fields(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class Delivery(models.Model):
     Status = DeliveryStatus
@@ -441,6 +447,20 @@ class Delivery(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Copies of the message's organization and creation time, written with
+    # the row (messaging.delivery_copies; the COPY writer writes them itself) and
+    # never changed: the dashboard counts a period's deliveries per channel
+    # from one index (messaging_delivery_org_msg_at) without joining
+    # messages. A copy, not a relation: no constraint to check per row.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        editable=False,
+    )
+    message_created_at = models.DateTimeField(editable=False)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -461,10 +481,23 @@ class Delivery(models.Model):
             models.Index(
                 fields=["provider", "provider_id"], name="messaging_delivery_provider"
             ),
+            # The KPI dashboard: deliveries of the messages created in a
+            # period, counted per channel and status from the index alone
+            # (insights.kpis.delivery_and_read_rates).
+            models.Index(
+                fields=["organization", "message_created_at", "channel", "status"],
+                name="messaging_delivery_org_msg_at",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status}"
+
+    def save(self, *args, **kwargs):
+        # New rows only: a row read with .only() would load the field to check.
+        if self._state.adding and self.message_created_at is None:
+            copy_message_fields([self])
+        super().save(*args, **kwargs)
 
     @property
     def reason_label(self) -> str:

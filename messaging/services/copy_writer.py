@@ -70,6 +70,8 @@ DELIVERY_COLUMNS = (
     "next_attempt_at",
     "created_at",
     "updated_at",
+    "organization_id",
+    "message_created_at",
 )
 QUEUED = str(Delivery.Status.QUEUED)
 
@@ -224,6 +226,8 @@ def copy_messages(job, planned: list) -> tuple[dict[int, int], list[int]]:
                     d.next_attempt_at,
                     now,
                     now,
+                    organization_id,
+                    at,
                 )
             )
     copy_rows(Message._meta.db_table, MESSAGE_COLUMNS, messages)

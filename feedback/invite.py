@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from clinic.models import Patient
 from feedback.models import Survey
@@ -39,12 +40,14 @@ def survey_invite_identifiers(
     which the delivery log explains.
     """
     if not identifiers:
-        raise ValidationError("Give at least one patient identifier.")
+        raise ValidationError(_("Give at least one patient identifier."))
     if len(identifiers) > MAX_PATIENTS:
         raise ValidationError(
-            f"At most {MAX_PATIENTS} patients at once; for more, send the "
-            "survey after a campaign (trigger: after a campaign reached the "
-            "patient)."
+            _(
+                "At most %(count)s patients at once; for more, send the survey "
+                "after a campaign (trigger: after a campaign reached the patient)."
+            )
+            % {"count": MAX_PATIENTS}
         )
     patients = {
         p.identifier: p
@@ -55,9 +58,8 @@ def survey_invite_identifiers(
     unknown = [i for i in identifiers if i not in patients]
     if unknown:
         raise ValidationError(
-            "No patient of this organization has these identifiers: "
-            + ", ".join(unknown[:20])
-            + ("…" if len(unknown) > 20 else "")
+            _("No patient of this organization has these identifiers: %(list)s")
+            % {"list": ", ".join(unknown[:20]) + ("…" if len(unknown) > 20 else "")}
         )
     report = InviteReport()
     for identifier in identifiers:

@@ -391,7 +391,9 @@ REASON_LABELS = {**dict(Reason.choices), **dict(DeliveryReason.choices)}
 
 
 class DeliveryQuerySet(OrganizationScopedQuerySet):
-    organization_path = "message__organization"
+    # The message's organization, copied onto the row (delivery_copies): the
+    # delivery log is scoped without joining messages.
+    organization_path = "organization"
 
     def due(self, now):
         """Rows a worker may claim: queued or deferred whose time has come, an

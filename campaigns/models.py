@@ -213,10 +213,22 @@ class CampaignRecipient(models.Model):
 
     # No index of its own: the unique (campaign, patient) one leads with it,
     # and every index is written again for each recipient a page marks.
+    # No foreign-key constraint in the database on the three relations (Django
+    # still cascades and nulls): each costs a lookup per recipient written —
+    # three per row when the audience is frozen, one more when a page links
+    # its messages — and every writer takes the ids from the rows themselves
+    # in the same transaction (the audience query, the locked campaign, the
+    # messages the page just wrote). See docs/outreach.md, Measured.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="recipients",
+        db_index=False,
+        db_constraint=False,
     )
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     status = models.CharField(
         _("status"),
         max_length=12,
@@ -232,6 +244,7 @@ class CampaignRecipient(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
 
     objects = CampaignRecipientQuerySet.as_manager()

@@ -211,8 +211,10 @@ class CampaignRecipient(models.Model):
 
     Status = RecipientStatus
 
-    # No index of its own: the unique (campaign, patient) one leads with it,
-    # and every index is written again for each recipient a page marks.
+    # Every index is written again for each recipient a page marks, so only
+    # three: the primary key, the unique (campaign, patient) one and the
+    # finder's. Nothing looks recipients up by patient or message alone but
+    # Django deleting one (an admin's rare act, a scan then).
     # No foreign-key constraint in the database on the three relations (Django
     # still cascades and nulls): each costs a lookup per recipient written —
     # three per row when the audience is frozen, one more when a page links
@@ -227,7 +229,11 @@ class CampaignRecipient(models.Model):
         db_constraint=False,
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     status = models.CharField(
         _("status"),
@@ -244,6 +250,7 @@ class CampaignRecipient(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
         db_constraint=False,
     )
 

@@ -390,7 +390,11 @@ def _mark(
                 "message_id = v.message_id "
                 "FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) "
                 "AS v(id, reason, message_id) "
-                "WHERE r.id = v.id AND r.campaign_id = %s",
+                # The range lets PostgreSQL read the page's rows by the primary
+                # key: without it, it hashed every recipient of the campaign
+                # for each page (a tenth of a second per page at 100,000,
+                # ten times that at a million).
+                "WHERE r.id = v.id AND r.campaign_id = %s AND r.id BETWEEN %s AND %s",
                 [
                     str(RecipientStatus.SUPPRESSED),
                     str(RecipientStatus.PLANNED),
@@ -400,6 +404,8 @@ def _mark(
                     _array([index[r] for r in suppressed.values()], len(planned) * [1]),
                     _array([None] * len(suppressed), planned.values()),
                     campaign.pk,
+                    min(ids),
+                    max(ids),
                 ],
             )
         return

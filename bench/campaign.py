@@ -273,6 +273,14 @@ def main() -> None:
         if vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
+        # The planners fork from this process, which has imported everything
+        # they run but the holiday calendars consent loads on first use: 279
+        # modules, compiled from source in each planner where bytecode is not
+        # cached (PYTHONDONTWRITEBYTECODE), a third of a second apiece. A
+        # cluster's workers have loaded them with an earlier task.
+        import holidays
+
+        holidays.country_holidays(organization.country)
         before = _rss_mb("VmRSS")
         _reset_peak_rss()
         with Timer() as timer:

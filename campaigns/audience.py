@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -200,13 +200,16 @@ def rows_outcomes(
     plans: dict[str, LanguagePlan],
     *,
     everyone: QuerySet[Patient] | None = None,
+    facts_rows: Mapping[int, dict] | None = None,
 ) -> tuple[dict[int, PatientOutcome], dict[int, dict]]:
     """(patient id → outcome, patient id → channel → Decision) for a page.
 
     Consent is asked only about the channels the walk reaches
     (``messaging.services.bulk.decisions_walk``), and those answers are the
     ones the send plans with: each patient is decided once. ``everyone``: a
-    queryset of exactly these patients (consent reads by id range)."""
+    queryset of exactly these patients (consent reads by id range);
+    ``facts_rows``: the patients as consent reads them, already read
+    (``consent.facts.patient_fact_rows``)."""
     topic = campaign.topic
     orders_for = ChannelOrders(topic)
     outcomes: dict[int, PatientOutcome] = {}
@@ -230,6 +233,7 @@ def rows_outcomes(
         topic,
         at,
         everyone=everyone if len(ids) == len(rows) else None,
+        rows=facts_rows,
     )
     for pk in ids:
         outcomes[pk] = _walk(

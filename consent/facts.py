@@ -12,7 +12,7 @@ private helpers it shares, so messaging never imports them.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import reduce
 from operator import or_
 
@@ -25,8 +25,8 @@ from consent.errors import ConsentError
 from consent.models import ALL_CHANNELS, ConsentState, SendRecord, Topic
 from consent.policy import ConsentFacts, Decision, History, Why, evaluate
 from consent.selectors import (
+    PATIENT_FIELDS,
     _history_filter,
-    _latest,
     _patient_facts,
     _patient_rows,
     _state_filter,
@@ -49,19 +49,25 @@ class PageFacts:
         channels: Iterable[str],
         at: datetime.datetime,
         everyone: QuerySet[Patient] | None = None,
+        rows: Mapping[int, dict] | None = None,
     ):
+        """``rows``: the patients as ``patient_fact_rows`` reads them, by id,
+        when the caller has read them already (any others are left alone)."""
         self.rules = rules_for(topic)
         self.at = at
-        patients = (
-            everyone if everyone is not None else filter_ids(Patient.objects.all(), ids)
-        )
-        self.rows = {row["id"]: row for row in _patient_rows(patients.order_by())}
-        if len(self.rows) != len(set(ids)):
+        if rows is None:
+            patients = (
+                everyone
+                if everyone is not None
+                else filter_ids(Patient.objects.all(), ids)
+            )
+            rows = {row["id"]: row for row in _patient_rows(patients.order_by())}
+            if len(rows) != len(set(ids)):
+                raise ConsentError("Some patients do not exist.")
+        if any(pk not in rows for pk in ids):
             raise ConsentError("Some patients do not exist.")
-        if any(
-            row["organization_id"] != topic.organization_id
-            for row in self.rows.values()
-        ):
+        self.rows = rows
+        if any(rows[pk]["organization_id"] != topic.organization_id for pk in ids):
             raise ConsentError(
                 "Some patients belong to another organization than the topic."
             )
@@ -109,7 +115,10 @@ class PageFacts:
         }
         self.empty = History()
         self.answers: dict[tuple, Decision] = {}
-        self.profiles: dict[int, tuple] = {}
+        # patient → (its profile's number, its states): the profile (a dozen
+        # fields and the history) is hashed once per patient, not per channel.
+        self.patients: dict[int, tuple[int, dict | None]] = {}
+        self.profiles: dict[tuple, int] = {}
         self.consents: dict[tuple, ConsentFacts] = {}
 
     def decide(self, patient_id: int, channel: str) -> Decision:
@@ -120,24 +129,28 @@ class PageFacts:
         ``evaluate`` reads nothing else but the opt-in's event id, which only
         goes into the ``Why``: patients sharing a profile share the answer, with
         their own event id put back."""
-        row = self.rows[patient_id]
-        states = self.best.get(patient_id)
+        known = self.patients.get(patient_id)
+        if known is None:
+            known = self.patients[patient_id] = self._patient(patient_id)
+        profile, states = known
         consent = self._consent(states, channel) if states else None
-        history = self.histories.get(patient_id, self.empty)
-        profile = self.profiles.get(patient_id)
-        if profile is None:
-            profile = self.profiles[patient_id] = _profile(row)
-        key = (
-            channel,
-            profile,
-            history,
-            None if consent is None else consent.granted,
-        )
+        key = (channel, profile, None if consent is None else consent.granted)
         decision = self.answers.get(key)
         if decision is None:
-            facts = _patient_facts(row, consent, history)
+            history = self.histories.get(patient_id, self.empty)
+            facts = _patient_facts(self.rows[patient_id], consent, history)
             decision = self.answers[key] = evaluate(self.rules, facts, channel, self.at)
         return _with_event(decision, consent)
+
+    def _patient(self, patient_id: int) -> tuple[int, dict | None]:
+        profile = (
+            _profile(self.rows[patient_id]),
+            self.histories.get(patient_id, self.empty),
+        )
+        number = self.profiles.get(profile)
+        if number is None:
+            number = self.profiles[profile] = len(self.profiles)
+        return number, self.best.get(patient_id)
 
     def _consent(self, states: dict[str, tuple], channel: str) -> ConsentFacts | None:
         """``_latest`` of the states behind ``channel`` (its own and the
@@ -152,11 +165,21 @@ class PageFacts:
             chosen = own if own[0] > every[0] else every
         else:
             chosen = own if own[1] < every[1] else every
-        best = chosen[2]
+        best = chosen[2]  # (channel, granted, occurred_at, event_id)
         consent = self.consents.get(best)
         if consent is None:
-            consent = self.consents[best] = _latest((best,))
+            # What ``_latest`` makes of its one state, without its ``max``.
+            consent = self.consents[best] = ConsentFacts(
+                granted=best[1], event_id=best[3]
+            )
         return consent
+
+
+def patient_fact_rows(queryset: QuerySet[Patient], *extra: str) -> QuerySet:
+    """The patients as ``PageFacts`` reads them (dicts), with ``extra``
+    fields: a caller that needs other columns of the same patients reads them
+    all in one query and hands the rows over (``rows=``)."""
+    return _patient_rows(queryset.order_by()).values(*PATIENT_FIELDS, *extra)
 
 
 def _profile(row: dict) -> tuple:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
@@ -241,12 +242,15 @@ def decisions_walk(
     *,
     known: Decisions | None = None,
     everyone: QuerySet[Patient] | None = None,
+    rows: Mapping[int, dict] | None = None,
 ) -> dict[int, dict[str, Decision]]:
     """Consent's answers for the channels planning will ask about, and no others:
     along each patient's order, the inbox and every external channel up to the
     first one neither suppressed nor without content (``channel_plans`` stops
     there). ``known``: answers already made, not asked again (when they cover
-    everything, nothing is read). ``everyone``: a queryset of exactly ``ids``.
+    everything, nothing is read). ``everyone``: a queryset of exactly ``ids``;
+    ``rows``: the patients already read, by id
+    (``consent.facts.patient_fact_rows``).
 
     The facts are read once for every channel (``consent.facts.PageFacts``), then each answer
     is consent's own ``evaluate``."""
@@ -271,7 +275,7 @@ def decisions_walk(
             if decision is None:
                 if facts is None:
                     channels = {c for pk in ids for c in orders[pk]}
-                    facts = PageFacts(ids, topic, channels, at, everyone)
+                    facts = PageFacts(ids, topic, channels, at, everyone, rows)
                 if not copied:
                     answers = result[pk] = dict(answers)
                     copied = True
@@ -538,8 +542,33 @@ def _send_page(
             message_ids, queued = copy_messages(job, planned)
         else:
             message_ids, queued = _bulk_create(job, planned)
-        deliveries_enqueue(queued)
+        _enqueue_in_one_transaction(queued)
     return message_ids
+
+
+def _enqueue_in_one_transaction(ids: list[int]) -> None:
+    """``deliveries_enqueue``'s tasks (the same batches), written in one
+    transaction after the page commits: the ORM broker writes a row per task,
+    and a page's hundred tasks each committed alone cost a WAL flush apiece.
+    Should writing them fail, none is queued and ``deliveries_requeue_due``
+    queues the page's deliveries a minute later, as for a task lost with its
+    worker."""
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    if Conf.SYNC or not ids:  # tests: each task runs at once, as it is queued
+        deliveries_enqueue(ids)
+        return
+    size = settings.MESSAGING_DELIVERY_BATCH
+
+    def enqueue() -> None:
+        with transaction.atomic():
+            for start in range(0, len(ids), size):
+                async_task(
+                    "messaging.tasks.deliveries_process", ids[start : start + size]
+                )
+
+    transaction.on_commit(enqueue)
 
 
 def _plan_one(job, row, contents, code, orders, decisions, public_id) -> PlannedMessage:

@@ -2,8 +2,9 @@
 them the scheduler would silently never run again."""
 
 import pytest
-from django.core.management import call_command
 from django_q.models import Schedule
+
+from django.core.management import call_command
 
 JOBS = {
     "outreach: due": "outreach.tasks.due_run",

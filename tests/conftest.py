@@ -1,6 +1,8 @@
 import contextvars
+import datetime
 
 import pytest
+import time_machine
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
@@ -96,3 +98,16 @@ def staff_client(client, staff_member):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+# A Tuesday, 12:00 in Paris: inside every sending window (quiet hours and
+# holidays would defer a send when the suite runs at night).
+DAYTIME = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def daytime():
+    """The clock starts at DAYTIME and keeps ticking (workers and receivers
+    in the test still see time pass)."""
+    with time_machine.travel(DAYTIME, tick=True):
+        yield DAYTIME

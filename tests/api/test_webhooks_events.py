@@ -25,7 +25,8 @@ from tests.clinic.factories import AppointmentFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
 
-pytestmark = pytest.mark.django_db
+# Sends expect their deliveries queued, not deferred by quiet hours.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime")]
 
 
 def only_body(httpserver, secret):

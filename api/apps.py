@@ -7,12 +7,25 @@ class ApiConfig(AppConfig):
     verbose_name = _("Partner API")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from api import gdpr, webhooks_receivers
         from api.idempotency import idempotency_purge
+        from api.keys import api_key_cache_clear
+        from api.models import ApiKey
         from api.webhooks_sending import webhook_deliveries_due
+        from clinic.models import Organization
         from consent.gdpr import registry
         from outreach.scheduler import register_due
 
+        # A key read from the cache never outlives a change saved here.
+        for model in (ApiKey, Organization):
+            post_save.connect(
+                api_key_cache_clear, sender=model, dispatch_uid=f"{model}"
+            )
+            post_delete.connect(
+                api_key_cache_clear, sender=model, dispatch_uid=f"{model}-deleted"
+            )
         # Domain signals → webhook events; retries found by the one due job.
         webhooks_receivers.connect()
         register_due("webhooks", webhook_deliveries_due)

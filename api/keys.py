@@ -3,7 +3,9 @@
 import datetime
 import hashlib
 import secrets
+import time
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +17,14 @@ from clinic.models import Organization
 KEY_PREFIX = "lsn_"
 # last_used_at is a hint, not an audit: one write a minute per key, not per request.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+# Keys this process found recently: hash -> (monotonic expiry, key). Reading
+# the key is a query per request otherwise, the dearest part of a cheap read
+# (docs/api.md, Throughput). A save or delete here clears it at once; another
+# process sees a revocation, a scope or an organization change within
+# API_KEY_CACHE_SECONDS.
+_recent: dict[str, tuple[float, ApiKey]] = {}
+_RECENT_MAX = 10_000
+_clock = time.monotonic  # the cache's clock (tests move it)
 
 
 def _hash(raw: str) -> str:
@@ -60,18 +70,33 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
+def api_key_cache_clear(**_signal_kwargs) -> None:
+    """Forget the keys this process remembers (a key or organization changed)."""
+    _recent.clear()
+
+
 def api_key_authenticate(raw: str) -> ApiKey | None:
     """The active key with this secret, or None; notes when it was last used."""
     if not raw.startswith(KEY_PREFIX):
         return None
-    key = (
-        ApiKey.objects.active()
-        .select_related("organization")
-        .filter(key_hash=_hash(raw))
-        .first()
-    )
-    if key is None:
-        return None
+    digest = _hash(raw)
+    cached = _recent.get(digest)
+    if cached is not None and cached[0] > _clock():
+        key = cached[1]
+    else:
+        key = (
+            ApiKey.objects.active()
+            .select_related("organization")
+            .filter(key_hash=digest)
+            .first()
+        )
+        if key is None:
+            _recent.pop(digest, None)
+            return None
+        if settings.API_KEY_CACHE_SECONDS > 0:
+            if len(_recent) >= _RECENT_MAX:
+                _recent.clear()
+            _recent[digest] = (_clock() + settings.API_KEY_CACHE_SECONDS, key)
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

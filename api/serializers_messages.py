@@ -1,7 +1,11 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers_common import OrganizationPublicIdField, OrganizationSlugField
+from api.serializers_common import (
+    OrganizationPublicIdField,
+    OrganizationSlugField,
+    ReadFieldsBuiltOnce,
+)
 from clinic.models import Patient
 from consent.models import Topic
 from messaging.models import Delivery, Message, Sensitivity
@@ -9,7 +13,7 @@ from messaging.planning import MessageContentError, context_for
 from messaging.services.replies import REPLY_MAX_LENGTH
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ReadFieldsBuiltOnce, serializers.ModelSerializer):
     """The message on one channel: what happened to it, and why when it was
     not sent (``reason``, one of consent's and the pipeline's words)."""
 
@@ -39,7 +43,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         }
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ReadFieldsBuiltOnce, serializers.ModelSerializer):
     """A message with its deliveries. ``body`` is the full text, as the
     patient's secure inbox shows it; a confidential message's text never left
     the inbox (its other channels carried a notice)."""

@@ -1,11 +1,15 @@
 """Per-key rate limits on the shared cache (Redis in production), so every
 web process counts the same requests."""
 
+import functools
 import time
 
+import redis
 from rest_framework.throttling import BaseThrottle
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from api.models import ApiKey
 
@@ -14,6 +18,35 @@ WINDOW = 60  # seconds: ApiKey.rate_per_minute
 
 def throttle_cache_key(key: ApiKey, window: int) -> str:
     return f"throttle:api_key:{key.pk}:{window}"
+
+
+@functools.cache
+def _redis_client(location: str) -> redis.Redis:
+    return redis.Redis.from_url(location)
+
+
+def _count(counter: str) -> int:
+    """Add this request to ``counter`` and return the count.
+
+    On Redis, INCR and EXPIRE in one pipeline: one round trip per request
+    (the cache API's incr() asks whether the key exists first, and the
+    minute's first request needs an add() too). The value stays a plain
+    integer, which the cache API reads back.
+    """
+    if isinstance(caches["default"], RedisCache):
+        full_key = cache.make_and_validate_key(counter)
+        location = settings.CACHES["default"]["LOCATION"]
+        pipe = _redis_client(location).pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, WINDOW * 2)
+        count, _expiry_set = pipe.execute()
+        return count
+    try:
+        return cache.incr(counter)
+    except ValueError:  # the minute's first request
+        if cache.add(counter, 1, timeout=WINDOW * 2):
+            return 1
+        return cache.incr(counter)
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -32,14 +65,7 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // WINDOW)
-        counter = throttle_cache_key(key, window)
-        try:
-            count = cache.incr(counter)
-        except ValueError:  # the minute's first request
-            if cache.add(counter, 1, timeout=WINDOW * 2):
-                count = 1
-            else:
-                count = cache.incr(counter)
+        count = _count(throttle_cache_key(key, window))
         self.retry_after = (window + 1) * WINDOW - now
         return count <= key.rate_per_minute
 

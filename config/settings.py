@@ -289,6 +289,11 @@ AXES_LOCKOUT_TEMPLATE = "portal/auth/lockout.html"
 AXES_LOCKOUT_CALLABLE = "portal.auth.throttling.lockout_response"  # renders ^
 AXES_RESET_ON_SUCCESS = True
 
+# A web process trusts an API key it has read for this many seconds before it
+# reads it again: a key revoked (or re-scoped) in another process stops
+# working within this delay; 0 reads the key on every request.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
+
 # Idle sessions end after this many seconds; the page warns a minute before.
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=900)
 PORTAL_PROXY_PRIVACY_AGE = 15  # from this age a patient may hide items from proxies

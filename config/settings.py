@@ -294,6 +294,10 @@ AXES_RESET_ON_SUCCESS = True
 # working within this delay; 0 reads the key on every request.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 
+# The KPI dashboard computes its patient-centred figures on a second database
+# connection, in parallel (PostgreSQL only; insights/alongside.py).
+INSIGHTS_SECOND_CONNECTION = env.bool("INSIGHTS_SECOND_CONNECTION", default=True)
+
 # Idle sessions end after this many seconds; the page warns a minute before.
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=900)
 PORTAL_PROXY_PRIVACY_AGE = 15  # from this age a patient may hide items from proxies

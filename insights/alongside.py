@@ -1,0 +1,68 @@
+"""Part of the dashboard computed on a second database connection.
+
+The dashboard's figures are independent reads, and PostgreSQL runs each query
+on one core: the patient-centred families (appointments, engagement,
+attrition: about 40% of the page's database time in bench/insights.py) run in
+a second thread while the request's own connection computes the rest, so the
+page waits for the longer half instead of the sum (docs/insights.md).
+
+Only where it can be right: on PostgreSQL, and never inside a transaction (a
+second connection would not see the caller's uncommitted rows; tests run in
+one, so they compute in place unless they commit). The two halves read from
+two snapshots a few milliseconds apart: a dashboard can live with that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone, translation
+
+T = TypeVar("T")
+
+
+def can_run_alongside() -> bool:
+    return (
+        settings.INSIGHTS_SECOND_CONNECTION
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+
+
+def alongside(compute: Callable[[], T]) -> Callable[[], T]:
+    """Start ``compute`` now; return a function that waits for its result
+    (raising its error, if it failed).
+
+    In another thread on its own connection, closed when it is done, with the
+    caller's language and time zone; in place when ``can_run_alongside`` says
+    no."""
+    if not can_run_alongside():
+        result = compute()
+        return lambda: result
+    language = translation.get_language()
+    zone = timezone.get_current_timezone()
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            with translation.override(language), timezone.override(zone):
+                outcome["result"] = compute()
+        except BaseException as error:  # handed to the caller, which re-raises
+            outcome["error"] = error
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=run, name="insights-alongside", daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return wait

@@ -1,14 +1,11 @@
 """Per-key rate limits on the shared cache (Redis in production), so every
 web process counts the same requests."""
 
-import functools
 import time
 
-import redis
 from rest_framework.throttling import BaseThrottle
 
-from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from api.models import ApiKey
@@ -20,23 +17,20 @@ def throttle_cache_key(key: ApiKey, window: int) -> str:
     return f"throttle:api_key:{key.pk}:{window}"
 
 
-@functools.cache
-def _redis_client(location: str) -> redis.Redis:
-    return redis.Redis.from_url(location)
-
-
 def _count(counter: str) -> int:
     """Add this request to ``counter`` and return the count.
 
     On Redis, INCR and EXPIRE in one pipeline: one round trip per request
     (the cache API's incr() asks whether the key exists first, and the
-    minute's first request needs an add() too). The value stays a plain
+    minute's first request needs an add() too). The pipeline goes through the
+    cache's own client and connection pool (``_cache.get_client``, Django's
+    RedisCache internals, pinned with Django 5.2); the value stays a plain
     integer, which the cache API reads back.
     """
-    if isinstance(caches["default"], RedisCache):
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(counter)
-        location = settings.CACHES["default"]["LOCATION"]
-        pipe = _redis_client(location).pipeline(transaction=False)
+        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, WINDOW * 2)
         count, _expiry_set = pipe.execute()

@@ -14,8 +14,8 @@ two snapshots a few milliseconds apart: a dashboard can live with that.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone, translation
 
 T = TypeVar("T")
+THREAD_NAME = "insights-alongside"
 
 
 def can_run_alongside() -> bool:
@@ -35,7 +36,7 @@ def can_run_alongside() -> bool:
 
 def alongside(compute: Callable[[], T]) -> Callable[[], T]:
     """Start ``compute`` now; return a function that waits for its result
-    (raising its error, if it failed).
+    (raising its error, if it failed: a Future's ``result``).
 
     In another thread on its own connection, closed when it is done, with the
     caller's language and time zone; in place when ``can_run_alongside`` says
@@ -45,24 +46,15 @@ def alongside(compute: Callable[[], T]) -> Callable[[], T]:
         return lambda: result
     language = translation.get_language()
     zone = timezone.get_current_timezone()
-    outcome: dict[str, object] = {}
 
-    def run() -> None:
+    def run() -> T:
         try:
             with translation.override(language), timezone.override(zone):
-                outcome["result"] = compute()
-        except BaseException as error:  # handed to the caller, which re-raises
-            outcome["error"] = error
+                return compute()
         finally:
             connection.close()  # this thread's own connection
 
-    thread = threading.Thread(target=run, name="insights-alongside", daemon=True)
-    thread.start()
-
-    def wait() -> T:
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
-
-    return wait
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+    future = executor.submit(run)
+    executor.shutdown(wait=False)  # the thread ends with ``run``
+    return future.result

@@ -23,6 +23,7 @@ from campaigns.audience import audience_count, audience_queryset
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.sending import CANCELLED
 from clinic.scoping import staff_organization_id
+from consent.services import policy_get
 from messaging.models import Delivery, Template
 from messaging.planning import portal_link
 from messaging.rendering import render
@@ -181,6 +182,10 @@ def campaign_schedule(
     if not zones:
         raise CampaignError(_("No patient matches these filters any more."))
     added = _recipients_insert(campaign, audience, due, now)
+    # Every page reads the sending policy: an organization older than the
+    # policy rows gets its own now, not inside the first pages, where
+    # planners side by side would each insert it and wait on one another.
+    policy_get(organization=campaign.organization)
     campaign.status, campaign.scheduled_at = Status.SCHEDULED, now
     campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
     return added

@@ -7,6 +7,14 @@ class ConsentConfig(AppConfig):
     verbose_name = _("Consent and preferences")
 
     def ready(self) -> None:
-        from consent import contact_points
+        from django.db.models.signals import post_save
+
+        from clinic.models import Organization
+        from consent import contact_points, services
 
         contact_points.connect()
+        post_save.connect(
+            services.policy_with_new_organization,
+            sender=Organization,
+            dispatch_uid="consent.services.policy_with_new_organization",
+        )

@@ -42,6 +42,17 @@ def policy_get(*, organization: Organization) -> OrganizationPolicy:
     return policy
 
 
+def policy_with_new_organization(sender, instance, created, raw=False, **kwargs):
+    """``post_save`` of Organization: its policy is written with it.
+
+    Created lazily instead, the first row would be inserted inside whatever
+    transaction first needs it, and concurrent ones (two campaign planners
+    side by side, two sends) would wait on that uncommitted insert until its
+    whole transaction commits."""
+    if created and not raw:
+        policy_get(organization=instance)
+
+
 def preferences_get(*, patient: Patient) -> PatientPreferences:
     """The patient's preferences row, created empty (organization defaults) if missing."""
     preferences, _ = PatientPreferences.objects.get_or_create(patient=patient)

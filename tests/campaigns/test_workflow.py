@@ -17,6 +17,7 @@ from campaigns.services import (
     campaign_submit,
     campaign_test_send,
 )
+from consent.models import OrganizationPolicy
 from tests.campaigns.conftest import NOON, grant, move, patient
 from tests.clinic.factories import StaffMemberFactory
 
@@ -127,6 +128,18 @@ def test_schedule_freezes_the_audience_once(make_campaign, approver, audience):
             "patient_id", "status", "due_at"
         )
     ) == {(p.pk, "pending", NOON) for p in audience}
+
+
+def test_schedule_writes_a_missing_policy_before_any_page(
+    make_campaign, approver, audience, organization
+):
+    # given: an organization from before policies were written with it
+    OrganizationPolicy.objects.filter(organization=organization).delete()
+    campaign = move(make_campaign(), "approved")
+    # when
+    campaign_schedule(campaign=campaign, user=approver)
+    # then: the planners' pages find it instead of each inserting it
+    assert OrganizationPolicy.objects.filter(organization=organization).exists()
 
 
 def test_a_schedule_in_the_past_is_refused(make_campaign, approver, audience):

@@ -71,6 +71,18 @@ def test_policy_defaults_follow_the_country():
     assert OrganizationPolicy.objects.count() == 1
 
 
+def test_a_new_organization_has_its_policy_from_the_start():
+    # when
+    american = OrganizationFactory(
+        slug="us", country="US", time_zone="America/New_York"
+    )
+    # then: written with the organization, not by the first send that needs
+    # it (where concurrent sends would wait on one another's insert)
+    policy = OrganizationPolicy.objects.get(organization=american)
+    assert policy.voice_marketing_windows[0]["days"] == [0, 1, 2, 3, 4, 5, 6]
+    assert services.policy_get(organization=american) == policy
+
+
 def test_channel_order_is_the_patients_then_the_topics(patient, organization):
     reminders = TopicFactory(
         organization=organization, slug="reminders", channels=["inapp", "email", "sms"]

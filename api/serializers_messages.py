@@ -55,7 +55,10 @@ class MessageSerializer(ReadFieldsBuiltOnce, serializers.ModelSerializer):
     confidential = serializers.SerializerMethodField()
     # Plain text: the choice set is already named by the patients' schema.
     language = serializers.CharField(read_only=True, help_text="fr or en.")
-    deliveries = DeliverySerializer(many=True, read_only=True)
+    # In the order they were planned (the inbox first), prefetched or not.
+    deliveries = DeliverySerializer(
+        many=True, read_only=True, source="deliveries_in_order"
+    )
 
     class Meta:
         model = Message

@@ -42,7 +42,7 @@ def messages_export(patient: Patient) -> list[dict[str, Any]]:
                     "reason": d.reason,
                     "sent_at": d.sent_at.isoformat() if d.sent_at else None,
                 }
-                for d in m.deliveries.all()
+                for d in m.deliveries_in_order
             ],
         }
         for m in messages

@@ -154,7 +154,7 @@ def message_status(message: Message, deliveries: list[Delivery]) -> str:
 
 def _message_parts(message: Message) -> dict[str, Any]:
     """What Communication and CommunicationRequest say alike about a message."""
-    deliveries = sorted(message.deliveries.all(), key=lambda d: d.pk)
+    deliveries = message.deliveries_in_order
     patient = message.patient
     status = message_status(message, deliveries)
     moments = [message.created_at, *(d.updated_at for d in deliveries)]
@@ -181,7 +181,7 @@ def communication_resource(message: Message) -> dict[str, Any]:
     """A message (either way) as a FHIR Communication, validated."""
     parts = _message_parts(message)
     patient = message.patient
-    deliveries = list(message.deliveries.all())
+    deliveries = message.deliveries_in_order
     resource: dict[str, Any] = {"resourceType": "Communication", **parts}
     resource["topic"] = resource.pop("category")[0]
     resource["category"] = [

@@ -44,6 +44,7 @@ from messaging.services.bulk import (
     PatientRow,
     messages_plan_many,
 )
+from messaging.services.collector import collector_paused
 
 logger = logging.getLogger(__name__)
 RecipientStatus = CampaignRecipient.Status
@@ -265,6 +266,7 @@ def _count_in_window(campaign: Campaign, now: datetime.datetime, n: int) -> None
     campaign.window_planned += n
 
 
+@collector_paused()  # see messaging.services.collector
 def _plan_patients(
     campaign: Campaign, rows: list[tuple[int, int]], now: datetime.datetime
 ) -> None:

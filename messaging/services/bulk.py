@@ -48,6 +48,7 @@ from messaging.planning import (
 )
 from messaging.rendering import PLACEHOLDER
 from messaging.services.bulk_codes import existing_values, fresh_codes
+from messaging.services.collector import collector_paused
 from messaging.services.sending import (
     ChannelPlan,
     Status,
@@ -139,7 +140,8 @@ def messages_plan_many(
     )
     planned: dict[int, int] = {}
     for page, everyone in _pages(patients, page_size):
-        planned.update(_send_page(job, page, decisions or {}, everyone))
+        with collector_paused():
+            planned.update(_send_page(job, page, decisions or {}, everyone))
     return planned
 
 

@@ -2,6 +2,7 @@
 win, down to the deliveries a worker claims."""
 
 import datetime
+import inspect
 import threading
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models import Count
 
-from campaigns import locks
+from campaigns import locks, sending
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.sending import campaign_plan_due, campaigns_plan_due
 from campaigns.services import (
@@ -22,6 +23,7 @@ from messaging.models import Delivery, Message
 from messaging.services import deliveries_process
 from outreach import scheduler
 from tests.campaigns.conftest import NOON, move, patient
+from tests.support.collections import collections_watched
 
 pytestmark = pytest.mark.django_db
 MINUTE = datetime.timedelta(minutes=1)
@@ -64,6 +66,22 @@ def test_due_recipients_are_planned_once_with_campaign_keys(
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DONE
     assert campaign.started_at == NOON
+
+
+def test_no_collection_starts_while_a_page_is_planned(
+    make_campaign, approver, organization
+):
+    # given
+    for _ in range(20):
+        patient(organization)
+    campaign = scheduled(make_campaign, approver)
+    # when
+    with collections_watched(inspect.unwrap(sending._plan_patients)) as seen:
+        planned = campaign_plan_due(campaign_id=campaign.pk, now=NOON)
+    # then: the page holds the collector off (messaging.services.collector)
+    assert planned == 20
+    assert seen.total > 0
+    assert seen.inside == []
 
 
 def test_the_throttle_limits_each_minute(make_campaign, approver, organization):

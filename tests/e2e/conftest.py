@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 import pytest
+
+from tests.support.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
@@ -144,16 +145,6 @@ def _wait_until_up(url: str, processes: list, timeout: float = 60) -> None:
     raise AssertionError(f"the web server did not answer within {timeout} s")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("e2e")
@@ -189,7 +180,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         yield Stack(url=url, env=env, processes=processes)
     finally:
         for process in processes:
-            _stop(process)
+            stop_group(process, timeout=15)
         drop()
         shutil.rmtree(workdir / "static", ignore_errors=True)
 

@@ -52,12 +52,24 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# pytest runs twice: the tests that start processes (marked slow or e2e: worker
+# clusters, the browser stack) one after the other with the machine to
+# themselves, since side by side their workers starve each other past their
+# leases; the rest spread over TEST_WORKERS processes (pytest-xdist, each with
+# its own test database and Redis key prefix).
+TEST_WORKERS ?= auto
+PROCESSES := slow or e2e
+
 test: $(VENV)/.dev catalogues
 	$(BIN)/ruff check .
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	@# pytest exits 5 when it collected nothing: a suite that ran no test fails.
-	@$(BIN)/python -m pytest; status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not ($(PROCESSES))"; rest=$$?; \
+	$(BIN)/python -m pytest -m "$(PROCESSES)"; processes=$$?; \
+	for status in $$rest $$processes; do \
+		if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; \
+	done; \
+	[ $$rest -eq 0 ] && [ $$processes -eq 0 ]
 
 messages: $(VENV)/.runtime
 	DEBUG=true $(BIN)/python manage.py makemessages -l fr -l en --no-obsolete --ignore=.venv --ignore=tests

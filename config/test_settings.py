@@ -9,10 +9,13 @@ import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
-# Each run gets its own Redis key space, so parallel runs never see each other.
+# Each run gets its own Redis key space, so parallel runs never see each other;
+# so does each pytest-xdist worker, which inherits the controller's environment.
 _run = uuid.uuid4().hex[:8]
-os.environ.setdefault("CACHE_KEY_PREFIX", f"liaison-test-{_run}")
-os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"liaison-test-{_run}")
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+for _name in ("CACHE_KEY_PREFIX", "CHANNEL_LAYER_PREFIX"):
+    _prefix = os.environ.get(_name, f"liaison-test-{_run}")
+    os.environ[_name] = f"{_prefix}-{_worker}" if _worker else _prefix
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import Q_CLUSTER  # noqa: E402

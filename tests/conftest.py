@@ -6,7 +6,7 @@ import time_machine
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 from django.utils import translation
 
@@ -21,12 +21,35 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
 
 
+def _cache_clear() -> None:
+    """Empty the cache, and the channel layer's keys when they are in Redis.
+
+    Only this run's keys (its prefixes): Django's ``RedisCache.clear()`` is
+    FLUSHDB, which would also empty them under another pytest-xdist worker,
+    another run, or the browser tests' stack in the middle of a test."""
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]  # not ``cache``: a proxy, never a RedisCache
+    if not isinstance(backend, RedisCache):
+        backend.clear()
+        return
+    patterns = [f"{backend.key_prefix}:*"]
+    layer = settings.CHANNEL_LAYERS["default"]
+    if layer["BACKEND"] == "channels_redis.core.RedisChannelLayer":
+        patterns.append(f"{layer['CONFIG']['prefix']}*")
+    client = backend._cache.get_client(None, write=True)
+    for pattern in patterns:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 1000):
+            client.unlink(*keys[start : start + 1000])
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """The cache may be a shared Redis: start every test from an empty one."""
-    cache.clear()
+    _cache_clear()
     yield
-    cache.clear()
+    _cache_clear()
 
 
 _forcing_login = contextvars.ContextVar("forcing_login", default=False)

@@ -12,8 +12,8 @@ import json
 import os
 import re
 import secrets
+import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +25,8 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 import pytest
+
+from tests.support.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
@@ -68,20 +70,38 @@ class Stack:
 
     url: str
     env: dict
+    log: Path
     processes: list = field(default_factory=list)
+    stager: subprocess.Popen | None = None
 
-    def stage(self, *args: str) -> dict:
-        result = subprocess.run(  # noqa: S603 - our own module
-            [sys.executable, "-m", "tests.e2e.stage", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"stage {args[0]} failed:\n{result.stderr}")
-        return json.loads(result.stdout.strip().splitlines()[-1])
+    def stage(self, *args: str, timeout: float = 120) -> dict:
+        """One step in ``tests.e2e.stage``'s process (``serve``), started at
+        the first step and kept: a new process per step spent most of a
+        journey starting Django."""
+        if self.stager is None or self.stager.poll() is not None:
+            self.stager = subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e.stage", "serve"],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.log.open("a"),
+                text=True,
+                start_new_session=True,
+            )
+        self.stager.stdin.write(json.dumps(args) + "\n")
+        self.stager.stdin.flush()
+        ready, _, _ = select.select([self.stager.stdout], [], [], timeout)
+        line = self.stager.stdout.readline() if ready else ""
+        if not line:
+            stop_group(self.stager, timeout=5)
+            raise AssertionError(
+                f"stage {args[0]}: no answer in {timeout} s (see {self.log})"
+            )
+        reply = json.loads(line)
+        if "error" in reply:
+            raise AssertionError(f"stage {args[0]} failed:\n{reply['error']}")
+        return reply["result"]
 
     def outbox_wait(self, to: str, after: int = 0, timeout: float = 30) -> dict:
         """The newest outbox entry for ``to`` (the worker sends it)."""
@@ -90,7 +110,7 @@ class Stack:
             entry = self.stage("outbox", "--to", to, "--after", str(after))
             if entry:
                 return entry
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise AssertionError(f"nothing reached the outbox for {to} in {timeout} s")
 
     def code_wait(self, to: str, after: int = 0) -> tuple[str, int]:
@@ -144,17 +164,7 @@ def _wait_until_up(url: str, processes: list, timeout: float = 60) -> None:
     raise AssertionError(f"the web server did not answer within {timeout} s")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("e2e")
     run = secrets.token_hex(4)
@@ -170,6 +180,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     processes = []
+    stack = Stack(url=url, env=env, log=workdir / "stage.log", processes=processes)
     try:
         _manage(env, "migrate", "--no-input")
         _manage(env, "seed_demo")
@@ -186,15 +197,16 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 )
             )
         _wait_until_up(url, processes)
-        yield Stack(url=url, env=env, processes=processes)
+        yield stack
     finally:
-        for process in processes:
-            _stop(process)
+        for process in [*processes, stack.stager]:
+            if process is not None:
+                stop_group(process, timeout=15)
         drop()
         shutil.rmtree(workdir / "static", ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 

@@ -8,7 +8,11 @@ server's database (the browser tests never share the suite's test database).
     python -m tests.e2e.stage conversation --lang fr
     python -m tests.e2e.stage sms-in --patient 3 --text "…"
 
-Each command prints one JSON object.
+Each command prints one JSON object. ``serve`` keeps one process for a whole
+session instead: it reads a command per line on stdin (a JSON list of the
+arguments above) and answers each with one JSON line, ``{"result": …}`` or
+``{"error": traceback}``. Starting Django costs seconds on two cores, and a
+journey runs a step every few seconds (outbox polls included).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import secrets
 import sys
+import traceback
 
 
 def _setup() -> None:
@@ -181,7 +186,7 @@ def sms_in(patient_id: int, text: str) -> dict:
     return {"conversation": message.conversation_id}
 
 
-def main(argv: list[str]) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prepare").add_argument("--lang", required=True)
@@ -196,21 +201,52 @@ def main(argv: list[str]) -> int:
     inbound = commands.add_parser("sms-in")
     inbound.add_argument("--patient", type=int, required=True)
     inbound.add_argument("--text", required=True)
+    commands.add_parser("serve")
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.command == "prepare":
+        return prepare(args.lang)
+    if args.command == "outbox":
+        return outbox(args.to, args.after)
+    if args.command == "send":
+        return send(args.patient, args.text)
+    if args.command == "conversation":
+        return conversation(args.lang)
+    if args.command == "sms-in":
+        return sms_in(args.patient, args.text)
+    return state(args.patient)
+
+
+def serve(parser: argparse.ArgumentParser) -> int:
+    """Answer commands from stdin until it closes."""
+    from django.db import close_old_connections
+
+    # Replies alone on the real stdout: anything else printed goes to stderr.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    for line in sys.stdin:
+        close_old_connections()  # as between two requests
+        try:
+            args = parser.parse_args(json.loads(line))
+            if args.command == "serve":
+                raise ValueError("already serving")
+            reply = {"result": run(args)}
+        except (Exception, SystemExit):  # argparse exits on a bad command
+            reply = {"error": traceback.format_exc()}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     _setup()
-    if args.command == "prepare":
-        result = prepare(args.lang)
-    elif args.command == "outbox":
-        result = outbox(args.to, args.after)
-    elif args.command == "send":
-        result = send(args.patient, args.text)
-    elif args.command == "conversation":
-        result = conversation(args.lang)
-    elif args.command == "sms-in":
-        result = sms_in(args.patient, args.text)
-    else:
-        result = state(args.patient)
-    sys.stdout.write(json.dumps(result) + "\n")
+    if args.command == "serve":
+        return serve(parser)
+    sys.stdout.write(json.dumps(run(args)) + "\n")
     return 0
 
 

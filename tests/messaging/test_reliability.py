@@ -41,8 +41,10 @@ def sms_env(fake: FakeSinch, **extra: str) -> dict[str, str]:
         SINCH_WEBHOOK_SECRET="secret",
         SMS_READ_TIMEOUT="1",
         Q_WORKERS="2",
-        Q_TIMEOUT="30",
-        Q_RETRY="35",
+        # A task taken by a killed cluster comes back after Q_RETRY: the
+        # tests wait that long for it. Their tasks take a second or two.
+        Q_TIMEOUT="10",
+        Q_RETRY="12",
         MESSAGING_LEASE_SECONDS="5",
         MESSAGING_DELIVERY_BATCH="50",
         **extra,

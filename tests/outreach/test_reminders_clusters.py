@@ -19,7 +19,7 @@ from messaging.models import Message
 from outreach.models_reminders import Reminder
 from tests.clinic.factories import SiteFactory
 from tests.outreach.reminders_factories import ReminderRuleFactory, reminder_topic
-from tests.support.processes import ROOT, cluster_env
+from tests.support.processes import ROOT, cluster_env, stop_group
 
 pytestmark = [
     pytest.mark.slow,
@@ -85,16 +85,7 @@ def start_cluster(log_path):
 
 
 def stop(process, log) -> None:
-    import os
-    import signal
-
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_group(process)
     log.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,6 +79,23 @@ def cluster_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a process started with ``start_new_session`` and all it started.
+
+    SIGTERM goes to the leader alone: ``qcluster`` then stops its own workers
+    in a second or two. Sent to the whole group it kills the sentinel under
+    the leader (whose SIGTERM handler is the default), and the leader then
+    waits for it until the SIGKILL: 20 s lost at every stop. Whatever the
+    leader leaves behind is killed with the group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 class Cluster:
     """``manage.py qcluster`` (workers and scheduler) in its own process group."""
 
@@ -97,9 +115,4 @@ class Cluster:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process)

@@ -23,7 +23,7 @@ from messaging.models import Delivery, Message
 from messaging.services import deliveries_process
 from outreach import scheduler
 from tests.campaigns.conftest import NOON, move, patient
-from tests.support.collections import collections_watched
+from tests.support.gc_watch import collections_watched
 
 pytestmark = pytest.mark.django_db
 MINUTE = datetime.timedelta(minutes=1)

@@ -13,7 +13,7 @@ from messaging.services.collector import collector_paused
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
-from tests.support.collections import collections_watched
+from tests.support.gc_watch import collections_watched
 
 NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 

@@ -1,9 +1,9 @@
 """Part of the dashboard computed on a second database connection.
 
 The dashboard's figures are independent reads, and PostgreSQL runs each query
-on one core: the patient-centred families (appointments, engagement,
-attrition: about 40% of the page's database time in bench/insights.py) run in
-a second thread while the request's own connection computes the rest, so the
+on one core: the patient-centred families (engagement and attrition: about
+two thirds of the page's database time in bench/insights.py once messages and
+deliveries are counted per day) run in a second thread while the request's own connection computes the rest, so the
 page waits for the longer half instead of the sum (docs/insights.md).
 
 Only where it can be right: on PostgreSQL, and never inside a transaction (a

@@ -17,7 +17,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -43,6 +43,7 @@ from clinic.models import Appointment, AppointmentStatus, Organization, Patient,
 from consent.models import ConsentEvent, Topic
 from consent.vocabulary import Channel, Purpose
 from feedback.models import Answer, Question, SurveyInvitation, SurveyResponse
+from insights import day_counts
 from insights.alongside import alongside
 from messaging.models import Conversation, Delivery, DeliveryStatus, Message
 from outreach.models_reminders import Reminder, ReminderStatus
@@ -491,13 +492,11 @@ def delivery_and_read_rates(scope: Scope) -> list[Figure]:
     base = _deliveries(scope)
     empty = {"attempted": 0, "delivered": 0, "read": 0}
     per_channel = defaultdict(lambda: dict(empty))
-    # COUNT(*) per (channel, status): every column read is in the index, so
-    # PostgreSQL counts from it alone (COUNT(id) would visit the table).
-    for r in base.order_by().values("channel", "status").annotate(n=Count("*")):
-        counts = per_channel[r["channel"]]
-        counts["attempted"] += r["n"] if r["status"] in ATTEMPTED else 0
-        counts["delivered"] += r["n"] if r["status"] in DELIVERED else 0
-        counts["read"] += r["n"] if r["status"] == DeliveryStatus.READ else 0
+    for (channel, status), n in deliveries_by_channel_status(scope).items():
+        counts = per_channel[channel]
+        counts["attempted"] += n if status in ATTEMPTED else 0
+        counts["delivered"] += n if status in DELIVERED else 0
+        counts["read"] += n if status == DeliveryStatus.READ else 0
     # (family, label, rows' statuses, numerator, denominator, counted statuses)
     rates = [
         (
@@ -551,15 +550,55 @@ MESSAGE_COLUMNS = [
 ]
 
 
+def deliveries_by_channel_status(scope: Scope) -> dict[tuple[str, str], int]:
+    """(channel, status) → deliveries of the outbound messages of the period:
+    whole UTC days from the kept counts, the rest from the rows."""
+    days = day_counts.split(scope.start, scope.end)
+    ranges = days.edges
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    if day_counts.kept() and days.first_day is not None:
+        counted = day_counts.delivery_totals(
+            scope.organization.pk, days.first_day, days.stop_day
+        )
+        for key, n in counted.items():
+            totals[key] += n
+    else:
+        ranges = ((scope.start, scope.end),)
+    for start, end in ranges:
+        part = replace(scope, start=start, end=end)
+        # COUNT(*) per (channel, status): every column read is in the index,
+        # so PostgreSQL counts from it alone (COUNT(id) would visit the table).
+        rows = _deliveries(part).order_by().values("channel", "status")
+        for r in rows.annotate(n=Count("*")):
+            totals[r["channel"], r["status"]] += r["n"]
+    return {key: n for key, n in totals.items() if n}
+
+
 def messages_by_topic(scope: Scope) -> dict[int, dict]:
-    """Outbound messages of the period per topic: how many, how many read."""
-    return {
-        r["topic_id"]: r
-        for r in _outbound(scope)
-        .order_by()
-        .values("topic_id")
-        .annotate(n=Count("id"), read=Count("read_at"))
-    }
+    """Outbound messages of the period per topic: how many, how many read
+    (whole UTC days from the kept counts, the rest from the rows)."""
+    days = day_counts.split(scope.start, scope.end)
+    ranges = days.edges
+    totals: dict[int, dict] = {}
+
+    def add(topic_id: int, n: int, read: int) -> None:
+        r = totals.setdefault(topic_id, {"topic_id": topic_id, "n": 0, "read": 0})
+        r["n"] += n
+        r["read"] += read
+
+    if day_counts.kept() and days.first_day is not None:
+        counted = day_counts.message_totals(
+            scope.organization.pk, days.first_day, days.stop_day
+        )
+        for r in counted.values():
+            add(r["topic_id"], r["n"], r["read"])
+    else:
+        ranges = ((scope.start, scope.end),)
+    for start, end in ranges:
+        rows = _outbound(replace(scope, start=start, end=end)).order_by()
+        for r in rows.values("topic_id").annotate(n=Count("id"), read=Count("read_at")):
+            add(r["topic_id"], r["n"], r["read"])
+    return {topic: r for topic, r in totals.items() if r["n"] or r["read"]}
 
 
 def messages_read(scope: Scope, by_topic: dict[int, dict]) -> list[Figure]:
@@ -865,7 +904,7 @@ def _no_jit() -> Iterator[None]:
 
 def _patient_centred(scope: Scope) -> list[Figure]:
     with _no_jit():
-        return [*appointment_rates(scope), *active_users(scope), *attrition(scope)]
+        return [*active_users(scope), *attrition(scope)]
 
 
 def dashboard(scope: Scope) -> Dashboard:
@@ -882,6 +921,7 @@ def dashboard(scope: Scope) -> Dashboard:
             *delivery_and_read_rates(scope),
             *messages_read(scope, by_topic),
             *opt_outs(scope, by_topic),
+            *appointment_rates(scope),
         ]
     figures += patient_centred()
     return Dashboard(scope=scope, figures=figures, response_times=stats)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from clinic.models import Organization
 from clinic.scoping import staff_organization_id
 from insights import charts, kpis
+from insights.definitions import DEFINITIONS, SITE_WIDE_NOTE
 from insights.forms import DashboardFilterForm
 
 ROWS_PER_PAGE = 100
@@ -150,14 +151,14 @@ def dashboard(request: HttpRequest, admin_context: dict) -> TemplateResponse:
                 for week, count, median in board.response_times["weekly"]
             ],
             "csv_url": _url("csv", query),
-            "site_wide_note": kpis.SITE_WIDE_NOTE,
+            "site_wide_note": SITE_WIDE_NOTE,
             "period_end": (scope.end - datetime.timedelta(days=1)).date(),
         }
     return TemplateResponse(request, "admin/insights/dashboard.html", context)
 
 
 def _definition(family: str, scope: kpis.Scope) -> str:
-    text = kpis.DEFINITIONS[family]
+    text = DEFINITIONS[family]
     if family == "attrition":
         return str(text) % {"days": scope.inactive_days}
     return str(text)

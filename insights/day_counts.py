@@ -71,8 +71,8 @@ def split(start: datetime.datetime, end: datetime.datetime) -> Split:
     return Split(first_day, stop_day, tuple(edges))
 
 
-def message_totals(organization_id: int, first_day, stop_day) -> dict[int, dict]:
-    """Per topic: outbound messages created on those days, and read."""
+def message_totals(organization_id: int, first_day, stop_day) -> dict[int, tuple]:
+    """topic → (outbound messages created on those days, of them read)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT topic_id, SUM(sent), SUM(read) FROM insights_messagedaycount
@@ -80,15 +80,11 @@ def message_totals(organization_id: int, first_day, stop_day) -> dict[int, dict]
             GROUP BY topic_id""",
             [organization_id, first_day, stop_day],
         )
-        return {
-            topic: {"topic_id": topic, "n": int(sent), "read": int(read)}
-            for topic, sent, read in cursor.fetchall()
-            if sent or read
-        }
+        return {topic: (int(sent), int(read)) for topic, sent, read in cursor}
 
 
-def delivery_totals(organization_id: int, first_day, stop_day) -> dict[tuple, int]:
-    """(channel, status) → deliveries of the messages created on those days."""
+def delivery_totals(organization_id: int, first_day, stop_day) -> dict[tuple, tuple]:
+    """(channel, status) → (deliveries of the messages created on those days,)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT channel, status, SUM(deliveries) FROM insights_deliverydaycount
@@ -96,7 +92,7 @@ def delivery_totals(organization_id: int, first_day, stop_day) -> dict[tuple, in
             GROUP BY channel, status""",
             [organization_id, first_day, stop_day],
         )
-        return {(c, s): int(n) for c, s, n in cursor.fetchall() if n}
+        return {(channel, status): (int(n),) for channel, status, n in cursor}
 
 
 # Each statement folds at most COMPACT_GROUPS groups with rows written since

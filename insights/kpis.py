@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -476,55 +477,62 @@ MESSAGE_COLUMNS = [
 ]
 
 
-def deliveries_by_channel_status(scope: Scope) -> dict[tuple[str, str], int]:
-    """(channel, status) → deliveries of the outbound messages of the period:
-    whole UTC days from the kept counts, the rest from the rows."""
+def _period_totals(
+    scope: Scope,
+    counted: Callable[[int, datetime.date, datetime.date], dict[Any, tuple]],
+    from_rows: Callable[[Scope], Iterable[tuple[Any, tuple]]],
+) -> dict[Any, tuple]:
+    """key → sums over the period: the whole UTC days from the counts the
+    database keeps (``counted``), the rest of the period — or all of it where
+    none are kept — from the rows (``from_rows`` of a part of the scope)."""
+    totals: dict[Any, tuple] = {}
+
+    def add(key, values: tuple) -> None:
+        before = totals.get(key)
+        if before is not None:
+            values = tuple(a + b for a, b in zip(before, values, strict=True))
+        totals[key] = values
+
     days = day_counts.split(scope.start, scope.end)
-    ranges = days.edges
-    totals: dict[tuple[str, str], int] = defaultdict(int)
+    ranges = ((scope.start, scope.end),)
     if day_counts.kept() and days.first_day is not None:
-        counted = day_counts.delivery_totals(
+        for key, values in counted(
             scope.organization.pk, days.first_day, days.stop_day
-        )
-        for key, n in counted.items():
-            totals[key] += n
-    else:
-        ranges = ((scope.start, scope.end),)
+        ).items():
+            add(key, values)
+        ranges = days.edges
     for start, end in ranges:
-        part = replace(scope, start=start, end=end)
+        for key, values in from_rows(replace(scope, start=start, end=end)):
+            add(key, values)
+    return {key: values for key, values in totals.items() if any(values)}
+
+
+def deliveries_by_channel_status(scope: Scope) -> dict[tuple[str, str], int]:
+    """(channel, status) → deliveries of the outbound messages of the period."""
+
+    def from_rows(part: Scope):
         # COUNT(*) per (channel, status): every column read is in the index,
         # so PostgreSQL counts from it alone (COUNT(id) would visit the table).
-        rows = _deliveries(part).order_by().values("channel", "status")
-        for r in rows.annotate(n=Count("*")):
-            totals[r["channel"], r["status"]] += r["n"]
-    return {key: n for key, n in totals.items() if n}
+        rows = _deliveries(part).order_by().values_list("channel", "status")
+        return (((c, s), (n,)) for c, s, n in rows.annotate(n=Count("*")))
+
+    totals = _period_totals(scope, day_counts.delivery_totals, from_rows)
+    return {key: n for key, (n,) in totals.items()}
 
 
 def messages_by_topic(scope: Scope) -> dict[int, dict]:
-    """Outbound messages of the period per topic: how many, how many read
-    (whole UTC days from the kept counts, the rest from the rows)."""
-    days = day_counts.split(scope.start, scope.end)
-    ranges = days.edges
-    totals: dict[int, dict] = {}
+    """Outbound messages of the period per topic: how many, how many read."""
 
-    def add(topic_id: int, n: int, read: int) -> None:
-        r = totals.setdefault(topic_id, {"topic_id": topic_id, "n": 0, "read": 0})
-        r["n"] += n
-        r["read"] += read
+    def from_rows(part: Scope):
+        rows = _outbound(part).order_by().values_list("topic_id")
+        counted = rows.annotate(n=Count("id"), read=Count("read_at"))
+        return ((topic, (n, read)) for topic, n, read in counted)
 
-    if day_counts.kept() and days.first_day is not None:
-        counted = day_counts.message_totals(
-            scope.organization.pk, days.first_day, days.stop_day
-        )
-        for r in counted.values():
-            add(r["topic_id"], r["n"], r["read"])
-    else:
-        ranges = ((scope.start, scope.end),)
-    for start, end in ranges:
-        rows = _outbound(replace(scope, start=start, end=end)).order_by()
-        for r in rows.values("topic_id").annotate(n=Count("id"), read=Count("read_at")):
-            add(r["topic_id"], r["n"], r["read"])
-    return {topic: r for topic, r in totals.items() if r["n"] or r["read"]}
+    totals = _period_totals(scope, day_counts.message_totals, from_rows)
+    return {
+        topic: {"topic_id": topic, "n": n, "read": read}
+        for topic, (n, read) in totals.items()
+    }
 
 
 def messages_read(scope: Scope, by_topic: dict[int, dict]) -> list[Figure]:

@@ -21,6 +21,9 @@ def url(invitation):
 def test_get_shows_questions_in_the_patients_language_and_changes_nothing(
     client, survey, patient
 ):
+    # A name no word of the page can contain by chance.
+    patient.family_name = "Quorvandel"
+    patient.save(update_fields=["family_name"])
     invitation = survey_invite(survey=survey, patient=patient)
     response = client.get(url(invitation))
     assert response.status_code == 200

@@ -160,7 +160,11 @@ def test_the_code_is_not_stored_in_clear(client_, patient):
 def test_no_health_data_in_the_messages_and_the_code_is_not_logged(
     client_, patient, caplog
 ):
-    # given: a patient with appointments
+    # given: a patient with appointments, named so that no word of the
+    # messages can contain the names by chance (as a random "Chang" is in
+    # "Change")
+    patient.given_name, patient.family_name = "Xaviqueth", "Quorvandel"
+    patient.save(update_fields=["given_name", "family_name"])
     AppointmentFactory(patient=patient, kind="SECRET-KIND")
     caplog.set_level(logging.DEBUG)
     # when: a whole change, with a wrong code on the way

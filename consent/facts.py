@@ -17,7 +17,8 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import DenseRank
 
 from clinic.models import Patient
 from clinic.scoping import filter_ids
@@ -81,12 +82,20 @@ class PageFacts:
         # patient → channel → the latest state on it: (sort key, position
         # read, state), so that ``_consent`` picks what ``_latest`` would of
         # the states behind a channel (the first of equal ones) without
-        # walking them for each channel. Read with a plain cursor: the rows
-        # are used as the database returns them.
+        # walking them for each channel. The key is ``_latest``'s
+        # (occurred_at, event id) with the time replaced by its rank among
+        # the page's states, which orders and ties as the time does: turning
+        # 8,000 timestamps a page into datetimes was 7 % of a campaign
+        # planner's CPU, the rank costs the database a sort of those rows.
+        # Read with a plain cursor: the rows are used as the database
+        # returns them.
         self.best: dict[int, dict[str, tuple]] = {}
         sql, params = (
-            states.values_list(
-                "patient_id", "channel", "granted", "occurred_at", "event_id"
+            states.annotate(
+                occurred_rank=Window(DenseRank(), order_by=F("occurred_at").asc())
+            )
+            .values_list(
+                "patient_id", "channel", "granted", "occurred_rank", "event_id"
             )
             .order_by()
             .query.sql_with_params()
@@ -99,7 +108,7 @@ class PageFacts:
             on = best.get(patient_id)
             if on is None:
                 on = best[patient_id] = {}
-            key = (state[2], state[3])  # (occurred_at, event_id)
+            key = (state[2], state[3])  # (occurred_at's rank, event_id)
             found = on.get(state[0])
             if found is None or key > found[0]:
                 on[state[0]] = (key, position, tuple(state))
@@ -165,7 +174,7 @@ class PageFacts:
             chosen = own if own[0] > every[0] else every
         else:
             chosen = own if own[1] < every[1] else every
-        best = chosen[2]  # (channel, granted, occurred_at, event_id)
+        best = chosen[2]  # (channel, granted, occurred_at's rank, event_id)
         consent = self.consents.get(best)
         if consent is None:
             # What ``_latest`` makes of its one state, without its ``max``.

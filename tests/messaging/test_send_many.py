@@ -265,6 +265,60 @@ def test_page_facts_decide_as_decide_many(organization, topic):
         assert {pk: facts.decide(pk, channel) for pk in ids} == expected
 
 
+def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topic):
+    """Between a channel's own state and the all-channels one, the one that
+    happened last decides, whichever was recorded first (a backdated paper
+    consent is recorded after a later change)."""
+    from consent.facts import PageFacts
+    from consent.selectors import decide_many
+
+    hours = [datetime.timedelta(hours=h) for h in range(4)]
+    day = NOON - datetime.timedelta(days=2)
+    withdrawn_last, granted_last = (
+        patient_save(
+            patient=PatientFactory.build(
+                organization=organization, phone="+33612345678"
+            )
+        )
+        for _ in range(2)
+    )
+    # Recorded first, happened last: the SMS withdrawal.
+    consent_services.consent_withdraw(
+        patient=withdrawn_last,
+        purpose="marketing",
+        channel="sms",
+        source="sms-keyword",
+        occurred_at=day + hours[3],
+    )
+    consent_services.consent_grant(
+        patient=withdrawn_last,
+        purpose="marketing",
+        source="portal",
+        occurred_at=day + hours[1],
+    )
+    # Recorded first, happened last: the grant on every channel.
+    consent_services.consent_grant(
+        patient=granted_last,
+        purpose="marketing",
+        source="portal",
+        occurred_at=day + hours[2],
+    )
+    consent_services.consent_withdraw(
+        patient=granted_last,
+        purpose="marketing",
+        channel="sms",
+        source="sms-keyword",
+        occurred_at=day + hours[0],
+    )
+    ids = [withdrawn_last.pk, granted_last.pk]
+    facts = PageFacts(ids, topic, topic.channels, NOON)
+    sms = {pk: facts.decide(pk, "sms") for pk in ids}
+    assert sms == decide_many(ids, topic, "sms", NOON)
+    assert sms[withdrawn_last.pk].outcome == "suppress"
+    assert sms[granted_last.pk].outcome != "suppress"
+    assert facts.decide(withdrawn_last.pk, "email").outcome != "suppress"
+
+
 def test_bulk_is_idempotent_with_a_prefix(organization, topic, monkeypatch):
     monkeypatch.setattr(
         transaction, "on_commit", lambda fn, using=None, robust=False: None

@@ -123,7 +123,17 @@ def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
     new contact point) has no fallback: it goes there or nowhere."""
     if delivery_to_other_address(delivery):
         return None
-    message = delivery.message
+    # Held until the new deliveries are written, as a foreign-key check
+    # would (the column has no constraint in the database): the message
+    # cannot be deleted meanwhile. Gone already: nothing to fall back to.
+    message = (
+        Message.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("patient__organization", "topic")
+        .filter(pk=delivery.message_id)
+        .first()
+    )
+    if message is None:
+        return None
     patient, topic = message.patient, message.topic
     used = set(message.deliveries.values_list("channel", flat=True))
     order = [

@@ -95,3 +95,36 @@ def test_unknown_status_word_is_refused(sms_delivery):
         delivery_status_update(
             provider="locmem", provider_id=sms_delivery.provider_id, status="teleported"
         )
+
+
+def test_a_failure_whose_message_was_deleted_meanwhile_plans_nothing(sms_delivery):
+    # given: the delivery as a worker holds it, its message deleted since
+    # (the column has no database constraint to refuse a new delivery)
+    from messaging.services import delivery_fallback
+
+    held = Delivery.objects.select_related("message").get(pk=sms_delivery.pk)
+    sms_delivery.message.delete()
+    # when
+    planned = delivery_fallback(delivery=held)
+    # then: no delivery points at the missing message
+    assert planned is None
+    assert not Delivery.objects.filter(message_id=held.message_id).exists()
+
+
+def test_a_delivery_whose_message_is_gone_is_never_claimed(sms_delivery):
+    # given: a delivery left without its message (written by hand: every
+    # writer of the application writes it with its message or locks it)
+    from messaging.models import Message
+    from messaging.services.delivering import deliveries_process
+
+    Delivery.objects.filter(pk=sms_delivery.pk).update(
+        status="queued",
+        next_attempt_at=NOON - datetime.timedelta(minutes=1),
+        message_id=Message.objects.order_by("-pk")[0].pk + 1000,
+    )
+    attempts = Delivery.objects.get(pk=sms_delivery.pk).attempts
+    # when
+    deliveries_process([sms_delivery.pk])
+    # then: left as it was, nothing sent
+    sms_delivery.refresh_from_db()
+    assert (sms_delivery.status, sms_delivery.attempts) == ("queued", attempts)

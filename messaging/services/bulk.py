@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -57,6 +57,10 @@ from messaging.services.sending import (
 )
 
 PAGE_SIZE = 10_000
+# Draws of a page's authenticity codes before a clash is an error: a clash
+# needs another planner to draw one of the page's codes in the same moment
+# (30^8 codes), so a second draw is nearly always the last.
+CODE_ATTEMPTS = 3
 
 # patient id → channel → consent's answer
 Decisions = Mapping[int, Mapping[str, Decision]]
@@ -519,11 +523,45 @@ def _send_page(
         everyone=everyone,
     )
     contents = [job.contents(row) for row in page]  # raises before any write
-    codes = fresh_codes(topic.organization_id, len(page))
+    attempt = 1
+    while True:
+        planned = _plan_page(job, page, contents, orders, decisions)
+        try:
+            # A savepoint inside a campaign's page: a clash undoes this
+            # write only (its delivery tasks with it), not the claim.
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    from messaging.services.copy_writer import copy_messages
+
+                    message_ids, queued = copy_messages(job, planned)
+                else:
+                    message_ids, queued = _bulk_create(job, planned)
+                _enqueue_in_one_transaction(queued)
+            return message_ids
+        except IntegrityError as error:
+            # Another planner of the organization gave one of these codes
+            # between our check and our write (its page was not committed
+            # when ``fresh_codes`` looked): draw the page's codes again,
+            # which now sees it.
+            if attempt == CODE_ATTEMPTS or "authenticity_code" not in str(error):
+                raise
+            attempt += 1
+
+
+def _plan_page(
+    job: _Job,
+    page: list[PatientRow],
+    contents: list[dict[str, Content]],
+    orders: Mapping[int, list[str]],
+    decisions: Decisions,
+) -> list[PlannedMessage]:
+    """The page's messages with fresh codes (quoted by confidential
+    notices, so drawn before them) and public ids."""
+    codes = fresh_codes(job.topic.organization_id, len(page))
     # One draw from the system's random source for the page, as uuid4 draws
     # 16 bytes per call.
     random = os.urandom(16 * len(page))
-    planned = [
+    return [
         _plan_one(
             job,
             row,
@@ -537,15 +575,6 @@ def _send_page(
             zip(page, contents, codes, strict=True)
         )
     ]
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            from messaging.services.copy_writer import copy_messages
-
-            message_ids, queued = copy_messages(job, planned)
-        else:
-            message_ids, queued = _bulk_create(job, planned)
-        _enqueue_in_one_transaction(queued)
-    return message_ids
 
 
 def _enqueue_in_one_transaction(ids: list[int]) -> None:

@@ -141,7 +141,9 @@ def copy_rows(table: str, columns: Sequence[str], rows) -> None:
     server takes in one part while Python builds the next: on two cores the
     two overlap instead of waiting for each other."""
     types = column_types(table, columns)
-    with connection.cursor() as cursor:
+    # psycopg's own cursor: its errors become Django's (an IntegrityError
+    # for a unique clash), as through Django's cursor.
+    with connection.wrap_database_errors, connection.cursor() as cursor:
         raw = cursor.cursor
         raw.adapters.register_dumper(None, _JsonbDumper)
         with raw.copy(

@@ -319,6 +319,45 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
     assert facts.decide(withdrawn_last.pk, "email").outcome != "suppress"
 
 
+def test_a_code_another_planner_gave_meanwhile_is_drawn_again(
+    organization, topic, monkeypatch
+):
+    """Two planners of one organization may draw the same authenticity code
+    before either has written it: the second to write draws its page's codes
+    again rather than failing the page."""
+    from messaging.services import bulk
+
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: None
+    )
+    audience = [p.pk for p in population(organization, 5)]
+    other = patient_save(patient=PatientFactory.build(organization=organization))
+    draws = []
+    real_fresh_codes = bulk.fresh_codes
+
+    def fresh_codes_then_another_planner_writes(organization_id, count):
+        codes = real_fresh_codes(organization_id, count)
+        if not draws:
+            # The other planner's page, written after our check: one of
+            # our codes on its message.
+            message_send(patient=other, topic=topic, origin="system", text="Hi")
+            Message.objects.filter(patient=other).update(authenticity_code=codes[2])
+        draws.append(codes)
+        return codes
+
+    monkeypatch.setattr(bulk, "fresh_codes", fresh_codes_then_another_planner_writes)
+    planned = message_send_many(
+        patients=Patient.objects.filter(pk__in=audience),
+        topic=topic,
+        origin="campaign",
+    )
+    assert planned == 5
+    assert len(draws) == 2
+    codes = list(Message.objects.values_list("authenticity_code", flat=True))
+    assert len(codes) == len(set(codes)) == 6
+    assert Delivery.objects.filter(message__patient_id__in=audience).count() >= 5
+
+
 def test_bulk_is_idempotent_with_a_prefix(organization, topic, monkeypatch):
     monkeypatch.setattr(
         transaction, "on_commit", lambda fn, using=None, robust=False: None

@@ -5,7 +5,7 @@ page, not the audience). Per page: the patients' few columns as plain rows (no
 model instances), consent answers for the channels the walk needs only
 (``decisions_walk``: the inbox and external channels up to the first usable
 one, a few queries per channel for the page; or the caller's, already made),
-rendering with templates parsed once, the delivery plan from
+rendering with templates parsed once (``bulk_rendering``), the delivery plan from
 ``sending.channel_plans`` (the walk ``message_send`` uses), and the page's
 Messages and Deliveries written in one transaction: ``COPY`` on PostgreSQL
 (``copy_writer``), ``bulk_create`` elsewhere. The delivery tasks are queued
@@ -27,7 +27,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.html import escape
 
 from clinic.models import Patient
 from clinic.scoping import filter_ids
@@ -37,17 +36,14 @@ from consent.models import Topic
 from consent.policy import Decision, Why
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel, Outcome
-from messaging.models import Delivery, Message, Template
+from messaging.models import Delivery, Message
 from messaging.planning import (
     Content,
-    MessageContentError,
     confidential_notice,
     content_hash,
-    context_for,
-    pick_templates,
 )
-from messaging.rendering import PLACEHOLDER
 from messaging.services.bulk_codes import existing_values, fresh_codes
+from messaging.services.bulk_rendering import Rendering
 from messaging.services.collector import collector_paused
 from messaging.services.sending import (
     ChannelPlan,
@@ -295,73 +291,10 @@ def decisions_walk(
     return result
 
 
-# --- Rendering -----------------------------------------------------------------
-
-
-class _Values(dict):
-    """Template values: a missing one renders empty, as in ``render``."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-class _Compiled:
-    """A template text parsed once into a ``str.format`` pattern; rendering is
-    then one ``format_map`` (the output of ``messaging.rendering.render``:
-    values are plain text or numbers, checked by ``context_for``, and an HTML
-    body gets them escaped)."""
-
-    __slots__ = ("constant", "html", "pattern")
-
-    def __init__(self, text: str, *, html: bool = False):
-        pieces = PLACEHOLDER.split(text or "")
-        # Even indexes are literals, odd ones variable names.
-        self.html = html
-        self.constant = pieces[0] if len(pieces) == 1 else None
-        self.pattern = "".join(
-            piece.replace("{", "{{").replace("}", "}}")
-            if index % 2 == 0
-            else "{" + piece + "}"
-            for index, piece in enumerate(pieces)
-        )
-
-    def __call__(
-        self, values: _Values, escaped: Callable[[], _Values], rendered: dict
-    ) -> str:
-        if self.constant is not None:
-            return self.constant
-        # Channels often share a text (the inbox, the email and the SMS
-        # saying the same): rendered once per patient.
-        text = rendered.get(self)
-        if text is None:
-            text = rendered[self] = self.pattern.format_map(
-                escaped() if self.html else values
-            )
-        return text
-
-
-@dataclass(slots=True)
-class _Variant:
-    subject: _Compiled
-    body: _Compiled
-    body_html: _Compiled
-    confidential: bool
-
-    def render(
-        self, values: _Values, escaped: Callable[[], _Values], rendered: dict
-    ) -> Content:
-        return Content(
-            self.subject(values, escaped, rendered),
-            self.body(values, escaped, rendered),
-            self.body_html(values, escaped, rendered),
-            self.confidential,
-        )
-
-
 @dataclass
 class _Job:
-    """What every page of one call shares: the message as asked, the templates
-    parsed once per language, the caller's context checked once."""
+    """What every page of one call shares: the message as asked, its
+    rendering (``bulk_rendering``), the patients' channel orders."""
 
     topic: Topic
     origin: str
@@ -374,102 +307,15 @@ class _Job:
     at: datetime.datetime
 
     def __post_init__(self):
-        organization = self.topic.organization
-        self.organization_name = organization.name
-        self.fallback_language = organization.default_language
-        self.templates = list(Template.objects.filter(topic=self.topic))
-        self.variants: dict[str, dict[str, _Variant]] = {}
-        self.texts: dict[tuple[str, bool], _Compiled] = {}
-        self.base_values: dict | None = None
-        self.context_json = json.dumps(self.caller_context or {})
+        self.rendering = Rendering(
+            topic=self.topic,
+            caller_context=self.caller_context,
+            text=self.text,
+            subject=self.subject,
+            confidential=self.confidential,
+        )
+        self.organization_name = self.rendering.organization_name
         self.orders = ChannelOrders(self.topic)
-
-    def values(self, row: PatientRow) -> _Values:
-        if self.base_values is None:
-            # ``context_for`` checks the caller's values (MessageContentError).
-            self.base_values = context_for(
-                SimpleNamespace(
-                    given_name="",
-                    family_name="",
-                    organization=SimpleNamespace(name=self.organization_name),
-                ),
-                self.caller_context,
-            )
-        values = _Values(self.base_values)
-        values["patient_first_name"] = row.given_name
-        values["patient_last_name"] = row.family_name
-        if self.caller_context:
-            values.update(self.caller_context)
-        return values
-
-    def language_variants(self, language: str) -> dict[str, _Variant]:
-        variants = self.variants.get(language)
-        if variants is None:
-            chosen = pick_templates(self.templates, language, self.fallback_language)
-            variants = self.variants[language] = {
-                channel: _Variant(
-                    self.compiled(template.subject),
-                    self.compiled(template.body),
-                    self.compiled(template.body_html, html=True),
-                    template.sensitivity == "confidential",
-                )
-                for channel, template in chosen.items()
-            }
-        return variants
-
-    def compiled(self, text: str, *, html: bool = False) -> _Compiled:
-        """One ``_Compiled`` per distinct text, so equal texts render once."""
-        found = self.texts.get((text, html))
-        if found is None:
-            found = self.texts[(text, html)] = _Compiled(text, html=html)
-        return found
-
-    def contents(self, row: PatientRow) -> dict[str, Content]:
-        """As ``sending._contents``: channel → what it carries."""
-        if self.text:
-            return {
-                c: Content(self.subject, self.text, "", self.confidential)
-                for c in Channel.values
-            }
-        variants = self.language_variants(row.language)
-        if not variants:
-            raise MessageContentError(
-                f"Topic {self.topic.slug!r} has no template and no text was given."
-            )
-        values = self.values(row)
-        cache: list[_Values] = []
-
-        def escaped() -> _Values:
-            if not cache:
-                cache.append(_Values({k: escape(str(v)) for k, v in values.items()}))
-            return cache[0]
-
-        rendered: dict[_Compiled, str] = {}
-        contents = {
-            channel: v.render(values, escaped, rendered)
-            for channel, v in variants.items()
-        }
-        if Channel.INAPP not in contents:
-            source = contents.get(Channel.EMAIL) or next(iter(contents.values()))
-            contents[Channel.INAPP] = Content(
-                source.subject, source.body, "", source.confidential
-            )
-        return contents
-
-    def has_content(self, language: str, channel: str) -> bool:
-        """Whether planning will find something to send on ``channel`` (a
-        confidential message always has its notice)."""
-        if self.text:
-            return True
-        variants = self.language_variants(language)
-        if not variants:
-            return False
-        inbox = variants.get(Channel.INAPP) or variants.get(Channel.EMAIL)
-        if inbox is None:
-            inbox = next(iter(variants.values()))
-        if channel == Channel.INAPP:
-            return True
-        return channel in variants or inbox.confidential
 
 
 # --- Planning a page -----------------------------------------------------------
@@ -516,13 +362,13 @@ def _send_page(
     decisions = decisions_walk(
         [row.pk for row in page],
         orders,
-        lambda pk, channel: job.has_content(language[pk], channel),
+        lambda pk, channel: job.rendering.has_content(language[pk], channel),
         topic,
         job.at,
         known=known,
         everyone=everyone,
     )
-    contents = [job.contents(row) for row in page]  # raises before any write
+    contents = [job.rendering.contents(row) for row in page]  # raises before any write
     attempt = 1
     while True:
         planned = _plan_page(job, page, contents, orders, decisions)

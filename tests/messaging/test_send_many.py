@@ -272,7 +272,6 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
     from consent.facts import PageFacts
     from consent.selectors import decide_many
 
-    hours = [datetime.timedelta(hours=h) for h in range(4)]
     day = NOON - datetime.timedelta(days=2)
     withdrawn_last, granted_last = (
         patient_save(
@@ -282,34 +281,25 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
         )
         for _ in range(2)
     )
-    # Recorded first, happened last: the SMS withdrawal.
-    consent_services.consent_withdraw(
-        patient=withdrawn_last,
-        purpose="marketing",
-        channel="sms",
-        source="sms-keyword",
-        occurred_at=day + hours[3],
-    )
-    consent_services.consent_grant(
-        patient=withdrawn_last,
-        purpose="marketing",
-        source="portal",
-        occurred_at=day + hours[1],
-    )
-    # Recorded first, happened last: the grant on every channel.
-    consent_services.consent_grant(
-        patient=granted_last,
-        purpose="marketing",
-        source="portal",
-        occurred_at=day + hours[2],
-    )
-    consent_services.consent_withdraw(
-        patient=granted_last,
-        purpose="marketing",
-        channel="sms",
-        source="sms-keyword",
-        occurred_at=day + hours[0],
-    )
+    # In the order recorded; each patient's first happened last.
+    for patient, granted, channel, hour in (
+        (withdrawn_last, False, "sms", 3),
+        (withdrawn_last, True, "", 1),
+        (granted_last, True, "", 2),
+        (granted_last, False, "sms", 0),
+    ):
+        record = (
+            consent_services.consent_grant
+            if granted
+            else consent_services.consent_withdraw
+        )
+        record(
+            patient=patient,
+            purpose="marketing",
+            channel=channel,
+            source="portal",
+            occurred_at=day + datetime.timedelta(hours=hour),
+        )
     ids = [withdrawn_last.pk, granted_last.pk]
     facts = PageFacts(ids, topic, topic.channels, NOON)
     sms = {pk: facts.decide(pk, "sms") for pk in ids}

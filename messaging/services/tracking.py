@@ -123,9 +123,10 @@ def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
     new contact point) has no fallback: it goes there or nowhere."""
     if delivery_to_other_address(delivery):
         return None
-    # Held until the new deliveries are written, as a foreign-key check
-    # would (the column has no constraint in the database): the message
-    # cannot be deleted meanwhile. Gone already: nothing to fall back to.
+    # Locked until commit, where a foreign-key check would have taken FOR KEY
+    # SHARE (the column has no constraint in the database): the message
+    # cannot be deleted meanwhile, and two fallbacks of it wait for each
+    # other. Gone already: nothing to fall back to.
     message = (
         Message.objects.select_for_update(no_key=True, of=("self",))
         .select_related("patient__organization", "topic")

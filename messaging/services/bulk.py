@@ -314,7 +314,6 @@ class _Job:
             subject=self.subject,
             confidential=self.confidential,
         )
-        self.organization_name = self.rendering.organization_name
         self.orders = ChannelOrders(self.topic)
 
 
@@ -467,7 +466,7 @@ def _plan_one(job, row, contents, code, orders, decisions, public_id) -> Planned
         at=job.at,
         confidential=confidential,
         notice=lambda channel: confidential_notice(
-            organization_name=job.organization_name,
+            organization_name=job.rendering.organization_name,
             code=code,
             channel=channel,
             language=row.language,

@@ -45,10 +45,11 @@ reply to a text revoke consent, and other words a reasonable person would
 read so); Twilio's default opt-out handling (STOP, STOPALL, UNSUBSCRIBE,
 CANCEL, END, QUIT, REVOKE, OPTOUT, whole single-word messages only; START,
 UNSTOP, YES opt back in; HELP, INFO); AWS End User Messaging's required
-list adds REMOVE and OPT-OUT, and ARRET. France: STOP is the mention French
-operators and the CNIL expect ("STOP au 36xxx", FFTélécoms short-code
-charter), ARRET the French word carriers honour (Twilio, AWS);
-DÉSABONNEMENT and DÉSINSCRIPTION say "unsubscribe" and nothing else.
+list adds OPT-OUT, ARRET and REMOVE (here "REMOVE ME" only). France: STOP
+is the mention French operators and the CNIL expect ("STOP au 36xxx",
+FFTélécoms short-code charter), ARRET the French word carriers honour
+(Twilio, AWS); DÉSABONNEMENT and DÉSINSCRIPTION say "unsubscribe" and
+nothing else.
 
 Replies a text invites (``keyword_invitations``). Since carriers read
 CANCEL, END, QUIT… as STOP whatever the text asked, a text may ask for such
@@ -113,7 +114,8 @@ KEYWORD_WORDS: dict[str, tuple[Keyword, str]] = {
             "OPT OUT": "OPT OUT",
             "OPTOUT": "OPT OUT",
             "OPT ME OUT": "OPT OUT",
-            "REMOVE": "REMOVE",
+            # Not REMOVE alone: "Remove" answers "keep or remove your old
+            # address?", and Twilio does not read it as STOP.
             "REMOVE ME": "REMOVE",
             "ARRET": "ARRET",
             "DESABONNER": "DESABONNER",

@@ -122,6 +122,7 @@ LOOK_ALIKES = [
     "We need to stop at the pharmacy",
     "stop calling me",
     "Remove the stitches?",
+    "Remove",
     "opt out of the survey only",
     "unsubscribed already?",
     # Look-alike words and other verb forms.

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Language, Organization, Patient
 from clinic.scoping import OrganizationScopedQuerySet
+from consent.keywords import keyword_invitations_error
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose, Reason
 from messaging.delivery_copies import copy_message_fields
@@ -111,6 +112,12 @@ class Template(models.Model):
             errors.setdefault("body", []).append(
                 _("Security messages never carry health data.")
             )
+        # A voice call comes from the clinic's number too: "text CANCEL to
+        # cancel" heard on a call reaches the same carrier filter.
+        if self.channel in (Channel.SMS, Channel.VOICE) and (
+            misread := keyword_invitations_error(self.body)
+        ):
+            errors.setdefault("body", []).append(misread)
         if errors:
             raise ValidationError(errors)
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Language, Organization, Patient
 from clinic.scoping import OrganizationScopedQuerySet
+from consent.keywords import keyword_invitations_error
 from consent.vocabulary import Channel
 from messaging.rendering import TemplateContentError, check_syntax
 
@@ -166,3 +167,6 @@ class SavedReply(models.Model):
             check_syntax(self.body)
         except TemplateContentError as error:
             raise ValidationError({"body": str(error)}) from error
+        # A saved reply may leave by SMS (the conversation's channel).
+        if misread := keyword_invitations_error(self.body):
+            raise ValidationError({"body": misread})

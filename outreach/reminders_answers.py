@@ -3,8 +3,9 @@ key pressed during a reminder call (1 / 2) confirms or cancels the appointment
 and tells the patient so.
 
 CANCEL, STOP and the other consent keywords are never read here: messaging
-hands them to consent before any reply handler, and ``ANSWERS`` is checked
-against ``consent.keywords.RESERVED_KEYWORDS`` when this module loads.
+hands them to consent before any reply handler, and every word of ``ANSWERS``
+is checked with ``consent.keywords.keyword_answers_check`` when this module
+loads.
 
 An SMS reply carries no reference to the reminder it answers, so it is routed
 to the appointment of the patient's most recent reminder that went out by SMS
@@ -30,7 +31,7 @@ from clinic.appointments import (
     appointment_confirm,
 )
 from clinic.models import AppointmentStatus
-from consent.keywords import RESERVED_KEYWORDS, keyword_normalize
+from consent.keywords import keyword_answers_check, keyword_normalize
 from consent.vocabulary import Channel
 from messaging.inbound import InboundSms
 from messaging.models import Delivery, DeliveryStatus, Message
@@ -56,8 +57,7 @@ KEYPAD = {"1": CONFIRM, "2": CANCEL}
 ANSWERABLE_FOR = datetime.timedelta(days=14)
 _SENT = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 
-if reserved := set(ANSWERS) & RESERVED_KEYWORDS:  # pragma: no cover - a code error
-    raise ImportError(f"Consent keywords cannot be reminder answers: {reserved}")
+keyword_answers_check(ANSWERS, feature="reminder")
 
 
 def answer_classify(text: str) -> str | None:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from clinic.models import Appointment, Patient
 from clinic.services import appointment_save
-from consent.keywords import keyword_normalize
+from consent.keywords import keyword_answers_check, keyword_normalize
 from messaging.services import message_send
 from outreach.models_waitlist import SlotOffer, SlotOfferRecipient, WaitlistEntry
 
@@ -286,6 +286,7 @@ def _tell_the_others(
 
 
 YES_WORDS = {"YES", "OUI"}
+keyword_answers_check(YES_WORDS, feature="waitlist")
 
 
 def slot_offer_reply(*, patient: Patient, text: str) -> bool:

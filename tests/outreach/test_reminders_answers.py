@@ -260,3 +260,21 @@ def test_answer_words_never_include_a_consent_keyword():
     assert answer_classify("cancel") is None
     assert answer_classify("stop") is None
     assert not {"C", "OUI", "YES", "1", "A", "ANNULER", "2"} & RESERVED_KEYWORDS
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("« oui ! »", "confirm"),
+        ("OUI 👍", "confirm"),
+        ('"C"', "confirm"),
+        ("Annulér...", "cancel"),
+        ("Oui ?", None),
+        ("A ?", None),
+        ("Cancel texts", None),
+    ],
+)
+def test_answers_ignore_quotes_and_emoji_but_not_a_question(text, action):
+    """The whole reply is the answer whatever its quotes, punctuation or emoji;
+    a question is for a person, and keywords are never answers."""
+    assert answer_classify(text) == action

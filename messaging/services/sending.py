@@ -18,6 +18,7 @@ from django.utils import timezone
 from clinic.models import Patient
 from clinic.services import phone_is_mobile
 from consent.errors import ConsentError
+from consent.limits import SendRequest
 from consent.models import Topic
 from consent.policy import Decision, PatientFacts, Why, evaluate
 from consent.selectors import channel_order_get, decide, rules_for, topic_resolve
@@ -276,6 +277,21 @@ def address_decision(
         phone_invalid=not is_email and not (phone and phone.is_valid()),
     )
     return evaluate(rules_for(topic), facts, channel, at)
+
+
+def send_request(delivery: Delivery, decision: Decision | None = None) -> SendRequest:
+    """The delivery as consent's admission sees it (``consent.limits``)."""
+    message = delivery.message
+    return SendRequest(
+        ref=delivery.pk,
+        patient_id=message.patient_id,
+        topic=message.topic,
+        channel=delivery.channel,
+        message_key=str(message.public_id),
+        content_hash=message.content_hash,
+        planned_at=message.created_at,
+        decision=decision,
+    )
 
 
 def delivery_to_other_address(delivery: Delivery) -> bool:

@@ -35,6 +35,7 @@ from messaging.planning import (
     render_template,
 )
 from messaging.rendering import sms_text
+from messaging.services.channel_walk import walk
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -388,26 +389,32 @@ def channel_plans(
     address_for: Callable[[str], str],
     to_other_address: bool = False,
 ) -> tuple[list[ChannelPlan], Why | None]:
-    """The walk along ``order`` that both forms share: the inbox, and the
-    first other channel not suppressed (those tried before it keep their
-    reason). Returns the plans and the inbox decision's ``why``.
+    """One planned row per channel ``channel_walk.walk`` tries along
+    ``order`` (the inbox, and the first other channel not suppressed, those
+    tried before it keeping their reason). Returns the plans and the inbox
+    decision's ``why``.
 
     ``confidential``: the message is (its inbox text is); ``notice(channel)``
     is what a confidential message carries outside the inbox."""
-    plans = []
-    why = None
-    external_planned = False
-    for channel in order:
-        if channel != Channel.INAPP and external_planned:
-            continue
-        decision = decision_for(channel)
+
+    carried: dict[str, Content | None] = {}
+
+    def has_content(channel: str) -> bool:
         content = contents.get(channel)
-        # A confidential message (or variant) leaves the inbox only as a notice,
-        # which needs no template of its own.
+        # A confidential message (or variant) leaves the inbox only as a
+        # notice, which needs no template of its own.
         if channel != Channel.INAPP and (
             confidential or (content is not None and content.confidential)
         ):
             content = notice(channel)
+        carried[channel] = content
+        return content is not None
+
+    tried, _chosen = walk(order, decision_for, has_content)
+    plans = []
+    why = None
+    for channel, decision in tried:
+        content = carried[channel] if channel in carried else contents.get(channel)
         plan = ChannelPlan(
             channel,
             address_for(channel),
@@ -430,8 +437,6 @@ def channel_plans(
             if decision.outcome == Outcome.DEFER:
                 plan.status, plan.reason = Status.DEFERRED, decision.reason
                 plan.next_attempt_at = decision.until
-            if channel != Channel.INAPP:
-                external_planned = True
         plans.append(plan)
     return plans, why
 

@@ -27,6 +27,7 @@ from clinic.models import Appointment, AppointmentStatus, Patient
 from consent.vocabulary import Channel, Outcome, Reason
 from messaging.models import DeliveryReason, Sensitivity, Template
 from messaging.services.bulk import ChannelOrders, decisions_walk
+from messaging.services.channel_walk import walk
 
 PAGE_SIZE = 10_000
 
@@ -247,25 +248,29 @@ def _has_content(plan: LanguagePlan, channel: str) -> bool:
 
 
 def _walk(order, decisions, plan: LanguagePlan, require_opt_in: bool) -> PatientOutcome:
-    """The channel order walked as ``messaging.services.sending._plan_channels``
-    does: the inbox always, then the first external channel not suppressed.
-    With ``require_opt_in``, the channel it would go out on must rest on an
-    explicit consent event."""
-    first_reason = ""
-    chosen = ""
-    for channel in order:
-        decision = decisions[channel]
-        has_content = _has_content(plan, channel)
-        if decision.outcome == Outcome.SUPPRESS:
-            first_reason = first_reason or decision.reason
-        elif not has_content:
-            first_reason = first_reason or DeliveryReason.NO_TEMPLATE
-        elif channel != Channel.INAPP:
-            chosen = channel
-            break
-        else:
-            chosen = channel  # the inbox, unless an external channel follows
+    """The channel order walked as every planner walks it
+    (``messaging.services.channel_walk``): the inbox always, then the first
+    external channel not suppressed. With ``require_opt_in``, the channel it
+    would go out on must rest on an explicit consent event."""
+    tried, chosen = walk(
+        order, decisions.__getitem__, lambda channel: _has_content(plan, channel)
+    )
+    if not chosen and any(
+        c == Channel.INAPP and d.outcome != Outcome.SUPPRESS and _has_content(plan, c)
+        for c, d in tried
+    ):
+        chosen = Channel.INAPP  # the inbox alone
     if not chosen:
+        first_reason = next(
+            (
+                d.reason
+                if d.outcome == Outcome.SUPPRESS
+                else DeliveryReason.NO_TEMPLATE
+                for c, d in tried
+                if d.outcome == Outcome.SUPPRESS or not _has_content(plan, c)
+            ),
+            "",
+        )
         return PatientOutcome(False, reason=first_reason or Reason.CHANNEL_NOT_ALLOWED)
     why = decisions[chosen].why
     if require_opt_in and (why is None or not why.consent_event_id):

@@ -10,7 +10,15 @@ from consent.models import ConsentEvent, OrganizationPolicy, PatientPreferences,
 
 @admin.register(Topic)
 class TopicAdmin(OrganizationScopedAdmin):
-    list_display = ["name_en", "name_fr", "slug", "purpose", "urgent", "organization"]
+    list_display = [
+        "name_en",
+        "name_fr",
+        "slug",
+        "purpose",
+        "essential",
+        "urgent",
+        "organization",
+    ]
     list_filter = ["organization", "purpose"]
     search_fields = ["slug", "name_en", "name_fr"]
 

@@ -79,6 +79,10 @@ TOPICS = [
 ]
 
 
+# Appointment reminders never give way to routine care under the budget.
+ESSENTIAL = {"appointment-reminders"}
+
+
 def seed(*, report) -> None:
     for organization in Organization.objects.filter(slug__in=_demo_slugs()):
         services.policy_get(organization=organization)
@@ -93,6 +97,7 @@ def seed(*, report) -> None:
                     "purpose": purpose,
                     "channels": channels,
                     "urgent": urgent,
+                    "essential": slug in ESSENTIAL,
                 },
             )
             report.count("topics", created)

@@ -22,12 +22,12 @@ from django.db.models.functions import DenseRank
 
 from clinic.models import Patient
 from clinic.scoping import filter_ids
+from consent import history
 from consent.errors import ConsentError
 from consent.models import ALL_CHANNELS, ConsentState, SendRecord, Topic
 from consent.policy import ConsentFacts, Decision, History, Why, evaluate
 from consent.selectors import (
     PATIENT_FIELDS,
-    _history_filter,
     _patient_facts,
     _patient_rows,
     _state_filter,
@@ -51,9 +51,13 @@ class PageFacts:
         at: datetime.datetime,
         everyone: QuerySet[Patient] | None = None,
         rows: Mapping[int, dict] | None = None,
+        *,
+        read_history: bool = True,
     ):
         """``rows``: the patients as ``patient_fact_rows`` reads them, by id,
-        when the caller has read them already (any others are left alone)."""
+        when the caller has read them already (any others are left alone).
+        ``read_history=False``: the caller counts the send history itself and
+        asks ``decide_with``."""
         self.rules = rules_for(topic)
         self.at = at
         if rows is None:
@@ -112,16 +116,21 @@ class PageFacts:
             found = on.get(state[0])
             if found is None or key > found[0]:
                 on[state[0]] = (key, position, tuple(state))
-        history_rows, counted = _history_filter(self.rules, at)
-        self.histories = {
-            row["patient_id"]: History(row["purpose_count"], row["budget_count"])
-            for row in filter_ids(
-                SendRecord.objects.filter(history_rows), ids, column="patient_id"
-            )
-            .values("patient_id")
-            .annotate(**counted)
-            .order_by()
-        }
+        self.histories = (
+            {
+                row["patient_id"]: history.from_aggregates(row)
+                for row in filter_ids(
+                    SendRecord.objects.filter(history.period(self.rules, at)),
+                    ids,
+                    column="patient_id",
+                )
+                .values("patient_id")
+                .annotate(**history.aggregates(self.rules, at))
+                .order_by()
+            }
+            if read_history
+            else {}
+        )
         self.empty = History()
         self.answers: dict[tuple, Decision] = {}
         # patient → (its profile's number, its states): the profile (a dozen
@@ -150,6 +159,15 @@ class PageFacts:
             facts = _patient_facts(self.rows[patient_id], consent, history)
             decision = self.answers[key] = evaluate(self.rules, facts, channel, self.at)
         return _with_event(decision, consent)
+
+    def decide_with(self, patient_id: int, channel: str, sent: History) -> Decision:
+        """``evaluate`` on the patient's facts with the history ``sent``
+        rather than the one read here (a worker admitting sends counts its
+        own admissions in it)."""
+        states = self.best.get(patient_id)
+        consent = self._consent(states, channel) if states else None
+        facts = _patient_facts(self.rows[patient_id], consent, sent)
+        return evaluate(self.rules, facts, channel, self.at)
 
     def _patient(self, patient_id: int) -> tuple[int, dict | None]:
         profile = (

@@ -16,7 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Organization, Patient
 from clinic.scoping import OrganizationScopedQuerySet
-from consent.vocabulary import Channel, Purpose, Source
+from consent.vocabulary import (
+    Channel,
+    PriorityClass,
+    Purpose,
+    Source,
+    priority_class,
+)
 
 
 def default_voice_windows() -> list[dict]:
@@ -143,6 +149,15 @@ class Topic(models.Model):
             "outside the fatigue budget."
         ),
     )
+    essential = models.BooleanField(
+        _("essential"),
+        default=False,
+        help_text=_(
+            "Appointments and other care that must not be missed: never held "
+            "back by the care cap or the fatigue budget; routine care, surveys "
+            "and campaigns give way to it."
+        ),
+    )
     must_acknowledge = models.BooleanField(
         _("must be acknowledged"),
         default=False,
@@ -181,10 +196,25 @@ class Topic(models.Model):
                 name="consent_topic_only_care_is_urgent",
                 violation_error_message=_("Only care topics can be urgent."),
             ),
+            models.CheckConstraint(
+                condition=Q(essential=False) | Q(purpose=Purpose.CARE),
+                name="consent_topic_only_care_is_essential",
+                violation_error_message=_("Only care topics can be essential."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name_en
+
+    @property
+    def priority(self) -> PriorityClass:
+        """Its messages' class when limits bite (``consent.vocabulary``): a
+        topic that must be acknowledged is essential care."""
+        return priority_class(
+            purpose=self.purpose,
+            urgent=self.urgent,
+            essential=self.essential or self.must_acknowledge,
+        )
 
     def name(self, language: str) -> str:
         return self.name_fr if language == "fr" else self.name_en
@@ -528,16 +558,24 @@ class SendRecordQuerySet(OrganizationScopedQuerySet):
 
 
 class SendRecord(models.Model):
-    """A message that left for a patient: what caps, budget and de-duplication count.
+    """A message that left (or is leaving) for a patient: what caps, budget
+    and de-duplication count.
 
-    The messaging pipeline writes one row per delivery it sends; consent reads
-    them without depending on messaging's tables.
+    Written by ``consent.limits`` only: when a worker admits a delivery under
+    the patient's lock, before the provider call, so no two workers can both
+    see room for one more; released if the send fails. Consent reads them
+    without depending on messaging's tables.
     """
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     urgent = models.BooleanField(default=False)
+    # The topic's class when it was sent: caps and the budget count every
+    # class but security, and limit only routine care and below.
+    priority = models.PositiveSmallIntegerField(
+        choices=PriorityClass.choices, default=PriorityClass.ROUTINE
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     message_key = models.CharField(max_length=64)
     content_hash = models.CharField(max_length=64, blank=True)

@@ -16,20 +16,15 @@ from functools import lru_cache
 import holidays
 
 from consent.vocabulary import (
+    BUDGET_HEADROOM,
     LAWFUL_BASIS,
-    PRIORITY,
     Channel,
     Outcome,
+    PriorityClass,
     Purpose,
     Reason,
 )
 
-# Each priority class leaves one budget slot per class above it: with a budget
-# of 6, care may use all 6, feedback stops at 5, marketing at 4, so the lower
-# class yields first.
-BUDGET_HEADROOM = {
-    purpose: PRIORITY[Purpose.CARE] - priority for purpose, priority in PRIORITY.items()
-}
 MAX_SEARCH_STEPS = 200  # enough for a year of forbidden days and windows
 
 
@@ -84,6 +79,7 @@ class Rules:
     purpose: str
     channels: frozenset[str]
     urgent: bool
+    priority: int  # consent.vocabulary.PriorityClass
     country: str
     send_from: datetime.time
     send_until: datetime.time
@@ -132,7 +128,7 @@ class History:
     """What was already sent to the patient, counted over each rule's period."""
 
     purpose_count: int = 0  # messages of the topic's purpose in the cap period
-    budget_count: int = 0  # non-urgent, non-security messages in the budget period
+    budget_count: int = 0  # messages of every class but security, budget period
     duplicate: bool = False  # the same content in the duplicate window
 
 
@@ -242,9 +238,15 @@ def _consent(
 
 
 def _limits(rules: Rules, facts: PatientFacts) -> str | None:
+    """The duplicate check, then the caps and the fatigue budget, which hold
+    back routine care and below only: essential care (appointments, messages
+    to acknowledge, urgent care) never loses to them. Higher classes' sends
+    count against the lower classes' allowances, never the reverse."""
     history = facts.history
     if history.duplicate:
         return Reason.DUPLICATE
+    if rules.priority <= PriorityClass.ESSENTIAL:
+        return None
     if rules.purpose == Purpose.MARKETING:
         cap = rules.marketing_per_week
         if facts.marketing_per_week is not None:
@@ -254,16 +256,11 @@ def _limits(rules: Rules, facts: PatientFacts) -> str | None:
     elif rules.purpose == Purpose.FEEDBACK:
         if history.purpose_count >= 1:
             return Reason.SURVEY_RECENTLY
-    elif (
-        rules.care_cap is not None
-        and not rules.urgent
-        and history.purpose_count >= rules.care_cap
-    ):
+    elif rules.care_cap is not None and history.purpose_count >= rules.care_cap:
         return Reason.FREQUENCY_CAP
-    if not rules.urgent:
-        allowance = rules.fatigue_budget - BUDGET_HEADROOM[rules.purpose]
-        if history.budget_count >= allowance:
-            return Reason.FATIGUE_BUDGET
+    allowance = rules.fatigue_budget - BUDGET_HEADROOM[rules.priority]
+    if history.budget_count >= allowance:
+        return Reason.FATIGUE_BUDGET
     return None
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Collection, Iterable, Iterator
 
-from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.models import Patient
+from consent import history
 from consent.errors import ConsentError
 from consent.models import ALL_CHANNELS, ConsentState, SendRecord, Topic, scope_key
 from consent.policy import (
@@ -95,6 +96,7 @@ def rules_for(topic: Topic) -> Rules:
         purpose=topic.purpose,
         channels=frozenset(topic.channels),
         urgent=topic.urgent,
+        priority=topic.priority,
         country=topic.organization.country,
         send_from=policy.send_from,
         send_until=policy.send_until,
@@ -148,35 +150,6 @@ def _state_filter(rules: Rules, channel: str) -> Q:
     )
 
 
-def _history_filter(rules: Rules, at: datetime.datetime) -> tuple[Q, dict]:
-    """The rows any rule looks at, and the aggregates that count them."""
-    cap_start = at - datetime.timedelta(days=rules.cap_days)
-    budget_start = at - datetime.timedelta(days=rules.fatigue_budget_days)
-    rows = Q(
-        sent_at__gt=at - datetime.timedelta(days=rules.history_days), sent_at__lte=at
-    )
-    same_purpose = Q(purpose=rules.purpose, sent_at__gt=cap_start)
-    if rules.purpose == Purpose.CARE:
-        same_purpose &= Q(urgent=False)
-    counted = {
-        "purpose_count": Count("message_key", distinct=True, filter=same_purpose),
-        "budget_count": Count(
-            "message_key",
-            distinct=True,
-            filter=Q(urgent=False, sent_at__gt=budget_start)
-            & ~Q(purpose=Purpose.SECURITY),
-        ),
-    }
-    return rows, counted
-
-
-def _duplicate_filter(rules: Rules, at: datetime.datetime, content_hash: str) -> Q:
-    return Q(
-        content_hash=content_hash,
-        sent_at__gt=at - datetime.timedelta(hours=rules.duplicate_window_hours),
-    )
-
-
 def _latest(states: Iterable[tuple]) -> ConsentFacts | None:
     best = max(
         states, key=lambda s: (s[2], s[3]), default=None
@@ -212,17 +185,14 @@ def decide(
     consent = _latest(
         states.values_list("channel", "granted", "occurred_at", "event_id")
     )
-    rows, counted = _history_filter(rules, at)
-    records = SendRecord.objects.filter(rows, patient_id=patient.pk)
+    records = SendRecord.objects.filter(
+        history.period(rules, at), patient_id=patient.pk
+    )
     if message_key:
         records = records.exclude(message_key=message_key)
-    counts = records.aggregate(**counted)
-    duplicate = (
-        bool(content_hash)
-        and records.filter(_duplicate_filter(rules, at, content_hash)).exists()
-    )
-    history = History(counts["purpose_count"], counts["budget_count"], duplicate)
-    return evaluate(rules, _patient_facts(row, consent, history), channel, at)
+    counts = records.aggregate(**history.aggregates(rules, at, content_hash))
+    facts = _patient_facts(row, consent, history.from_aggregates(counts))
+    return evaluate(rules, facts, channel, at)
 
 
 def decide_many(
@@ -323,19 +293,12 @@ def _decide_batch(
         .order_by()
     ):
         states.setdefault(patient_id, []).append(tuple(state))
-    history_rows, counted = _history_filter(rules, at)
-    if content_hash:
-        counted["duplicates"] = Count(
-            "id", filter=_duplicate_filter(rules, at, content_hash)
-        )
     histories = {
-        row["patient_id"]: History(
-            row["purpose_count"], row["budget_count"], bool(row.get("duplicates"))
-        )
-        for row in SendRecord.objects.filter(history_rows, related)
+        row["patient_id"]: history.from_aggregates(row)
+        for row in SendRecord.objects.filter(history.period(rules, at), related)
         .exclude(message_key__in=list(message_keys))
         .values("patient_id")
-        .annotate(**counted)
+        .annotate(**history.aggregates(rules, at, content_hash))
         .order_by()
     }
     empty = History()

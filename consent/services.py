@@ -16,7 +16,6 @@ from consent.models import (
     ConsentState,
     OrganizationPolicy,
     PatientPreferences,
-    SendRecord,
     Topic,
 )
 from consent.signals import consent_changed
@@ -234,28 +233,6 @@ def consent_state_rebuild(
             batch_size=500,
         )
     return differences
-
-
-def send_record(
-    *,
-    patient: Patient,
-    topic: Topic,
-    channel: str,
-    message_key: str,
-    content_hash: str = "",
-    sent_at: datetime.datetime | None = None,
-) -> SendRecord:
-    """Note that a message left on a channel, for caps, budget and de-duplication."""
-    return SendRecord.objects.create(
-        patient=patient,
-        topic=topic,
-        purpose=topic.purpose,
-        urgent=topic.urgent,
-        channel=channel,
-        message_key=message_key,
-        content_hash=content_hash,
-        sent_at=sent_at or timezone.now(),
-    )
 
 
 def _validate_channel_order(patient: Patient, channel_order: dict) -> None:

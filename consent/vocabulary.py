@@ -76,10 +76,43 @@ LAWFUL_BASIS = {
     Purpose.FEEDBACK: LawfulBasis.LEGITIMATE_INTEREST,
 }
 
-# Priority classes for the fatigue budget (urgent care is outside it): a lower
-# class yields first.
-PRIORITY = {
-    Purpose.CARE: 3,
-    Purpose.FEEDBACK: 2,
-    Purpose.MARKETING: 1,
+
+class PriorityClass(models.IntegerChoices):
+    """Which messages win when limits bite: a lower number is a higher class.
+
+    Security codes and essential care (appointments, messages that must be
+    acknowledged, urgent care) are never held back by caps or the fatigue
+    budget; the limits apply from routine care down, and each lower class
+    stops short of the budget so that it never uses up what a higher one
+    needs (docs/consent.md)."""
+
+    SECURITY = 0, _("Security codes")
+    ESSENTIAL = 1, _("Appointments and messages to acknowledge")
+    ROUTINE = 2, _("Routine care")
+    FEEDBACK = 3, _("Feedback and surveys")
+    MARKETING = 4, _("Health campaigns and news")
+
+
+#: Budget slots each limited class leaves to the classes above it: with a
+#: budget of 6, routine care may use all 6, feedback stops at 5, campaigns at 4.
+BUDGET_HEADROOM = {
+    PriorityClass.ROUTINE: 0,
+    PriorityClass.FEEDBACK: 1,
+    PriorityClass.MARKETING: 2,
 }
+
+
+def priority_class(
+    *, purpose: str, urgent: bool = False, essential: bool = False
+) -> PriorityClass:
+    """The class of a topic's messages: from its purpose, and for care from
+    whether it is essential (appointments, must-acknowledge) or urgent. Pure."""
+    if purpose == Purpose.SECURITY:
+        return PriorityClass.SECURITY
+    if purpose == Purpose.MARKETING:
+        return PriorityClass.MARKETING
+    if purpose == Purpose.FEEDBACK:
+        return PriorityClass.FEEDBACK
+    if urgent or essential:
+        return PriorityClass.ESSENTIAL
+    return PriorityClass.ROUTINE

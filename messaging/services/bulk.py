@@ -35,7 +35,7 @@ from consent.facts import PageFacts
 from consent.models import Topic
 from consent.policy import Decision, Why
 from consent.selectors import channel_order_get
-from consent.vocabulary import Channel, Outcome
+from consent.vocabulary import Channel
 from messaging.models import Delivery, Message
 from messaging.planning import (
     Content,
@@ -44,6 +44,7 @@ from messaging.planning import (
 )
 from messaging.services.bulk_codes import existing_values, fresh_codes
 from messaging.services.bulk_rendering import Rendering
+from messaging.services.channel_walk import walk
 from messaging.services.collector import collector_paused
 from messaging.services.sending import (
     ChannelPlan,
@@ -258,36 +259,32 @@ def decisions_walk(
     is consent's own ``evaluate``."""
     known = known or {}
     result: dict[int, dict[str, Decision]] = {}
-    facts: PageFacts | None = None
-    inbox, suppress = Channel.INAPP, Outcome.SUPPRESS
+    page: list[PageFacts] = []  # read at the first answer not known
+
+    def facts() -> PageFacts:
+        if not page:
+            channels = {c for pk in ids for c in orders[pk]}
+            page.append(PageFacts(ids, topic, channels, at, everyone, rows))
+        return page[0]
+
     for pk in ids:
         # The caller's answers are shared, not copied: a campaign's page
         # arrives fully decided, and copying 10,000 dicts costs more than
         # the walk.
         answers = known.get(pk)
-        copied = answers is None
-        if copied:
+        if answers is None:
             answers = {}
         result[pk] = answers
-        external = False
-        for channel in orders[pk]:
-            if channel != inbox and external:
-                continue
-            decision = answers.get(channel)
+
+        def decision_for(channel: str, pk=pk) -> Decision:
+            decision = result[pk].get(channel)
             if decision is None:
-                if facts is None:
-                    channels = {c for pk in ids for c in orders[pk]}
-                    facts = PageFacts(ids, topic, channels, at, everyone, rows)
-                if not copied:
-                    answers = result[pk] = dict(answers)
-                    copied = True
-                decision = answers[channel] = facts.decide(pk, channel)
-            if (
-                channel != inbox
-                and decision.outcome != suppress
-                and has_content(pk, channel)
-            ):
-                external = True
+                if result[pk] is known.get(pk):
+                    result[pk] = dict(result[pk])
+                decision = result[pk][channel] = facts().decide(pk, channel)
+            return decision
+
+        walk(orders[pk], decision_for, lambda channel, pk=pk: has_content(pk, channel))
     return result
 
 

@@ -14,9 +14,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from consent.models import SendRecord
+from consent.limits import SendRef, sends_admit, sends_confirm, sends_release
 from consent.policy import Decision
-from consent.selectors import iter_decisions
 from consent.unsubscribe import unsubscribe_headers
 from consent.vocabulary import Channel, Outcome, Purpose
 from messaging.backends import get_backend
@@ -26,6 +25,7 @@ from messaging.services.sending import (
     address_decision,
     deliveries_enqueue,
     delivery_to_other_address,
+    send_request,
 )
 from messaging.services.tracking import delivery_fallback
 from messaging.signals import NOTIFIED_STATUSES, delivery_status_changed
@@ -91,42 +91,43 @@ def _claim(ids: Iterable[int], now: datetime.datetime) -> list[Delivery]:
 
 
 def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
-    """Ask consent again at send time: a STOP that landed since planning wins."""
-    groups: dict[tuple, list[Delivery]] = defaultdict(list)
+    """Ask consent again at send time, and admit under the patients' locks
+    (``consent.limits.sends_admit``): a STOP that landed since planning wins,
+    and caps and the fatigue budget count every send admitted before, by any
+    worker, and earlier in this batch. Returns the deliveries to send now."""
     sendable: list[Delivery] = []
     withdrawn = _not_wanted(claimed, now)
+    requests = []
     for delivery in claimed:
         if delivery.pk in withdrawn:
             _apply_decision(delivery, withdrawn[delivery.pk], sendable)
             continue
+        decided = None
         if delivery_to_other_address(delivery):
-            # A code for an address being proven: judged on that address.
             message = delivery.message
-            decision = address_decision(
+            # A code for an address being proven: judged on that address.
+            decided = address_decision(
                 patient=message.patient,
                 topic=message.topic,
                 channel=delivery.channel,
                 address=delivery.address,
                 at=now,
             )
-            _apply_decision(delivery, decision, sendable)
-            continue
-        groups[(delivery.message.topic_id, delivery.channel)].append(delivery)
-    for (_topic_id, channel), group in groups.items():
-        topic = group[0].message.topic
-        keys = {str(d.message.public_id) for d in group}
-        decisions = dict(
-            iter_decisions(
-                [d.message.patient_id for d in group],
-                topic,
-                channel,
-                now,
-                message_keys=keys,
-            )
-        )
-        for delivery in group:
-            _apply_decision(delivery, decisions[delivery.message.patient_id], sendable)
+        requests.append(send_request(delivery, decided))
+    with transaction.atomic():
+        decisions = sends_admit(requests, at=now)
+        for delivery in claimed:
+            if delivery.pk in decisions:
+                _apply_decision(delivery, decisions[delivery.pk], sendable)
     return sendable
+
+
+def _release(deliveries: Iterable[Delivery]) -> None:
+    """Give back the admissions of deliveries that did not leave."""
+    sends_release(
+        SendRef(d.message.patient_id, str(d.message.public_id), d.channel)
+        for d in deliveries
+    )
 
 
 def _apply_decision(
@@ -248,6 +249,7 @@ def _backend_or_fail(channel: str, deliveries: list[Delivery]):
         return get_backend(channel)
     except ImproperlyConfigured:
         logger.exception("no backend for channel %s", channel)
+        _release(deliveries)
         for delivery in deliveries:
             _finish(delivery, Status.FAILED, reason=DeliveryReason.NO_BACKEND)
         return None
@@ -284,6 +286,7 @@ def _reconcile(uncertain: list[Delivery], now, counts: dict) -> set[int]:
                 )
                 counts[Status.UNKNOWN] += 1
             elif answers[delivery.pk]:
+                sends_confirm([send_request(delivery)], at=now)
                 result = SendResult(
                     delivery.pk,
                     backend.reconciled_provider(delivery.pk),
@@ -324,20 +327,6 @@ def _record_many(outcomes: list[tuple[Delivery, SendResult]], now) -> dict[str, 
             )
         for delivery, result in group:
             delivery.status, delivery.provider_id = status, result.provider_id
-    all_sent = [d for group in sent.values() for d, _ in group]
-    SendRecord.objects.bulk_create(
-        SendRecord(
-            patient_id=d.message.patient_id,
-            topic_id=d.message.topic_id,
-            purpose=d.message.topic.purpose,
-            urgent=d.message.topic.urgent,
-            channel=d.channel,
-            message_key=str(d.message.public_id),
-            content_hash=d.message.content_hash,
-            sent_at=now,
-        )
-        for d in all_sent
-    )
     return counts
 
 
@@ -352,6 +341,7 @@ def _record_failure(delivery: Delivery, result: SendResult, now) -> str:
     )
     if error.unknown:
         # Reconciled with the provider a minute later, by the periodic job.
+        # Its admission is kept: it may have left.
         _finish(
             delivery,
             Status.UNKNOWN,
@@ -360,6 +350,7 @@ def _record_failure(delivery: Delivery, result: SendResult, now) -> str:
             next_attempt_at=now + datetime.timedelta(seconds=60),
         )
         return Status.UNKNOWN
+    _release([delivery])  # it did not leave: the caps count it no more
     if error.permanent or delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
         reason = (
             DeliveryReason.PROVIDER_REJECTED

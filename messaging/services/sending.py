@@ -18,6 +18,7 @@ from django.utils import timezone
 from clinic.models import Patient
 from clinic.services import phone_is_mobile
 from consent.errors import ConsentError
+from consent.limits import SendRequest
 from consent.models import Topic
 from consent.policy import Decision, PatientFacts, Why, evaluate
 from consent.selectors import channel_order_get, decide, rules_for, topic_resolve
@@ -34,6 +35,7 @@ from messaging.planning import (
     render_template,
 )
 from messaging.rendering import sms_text
+from messaging.services.channel_walk import walk
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -278,6 +280,21 @@ def address_decision(
     return evaluate(rules_for(topic), facts, channel, at)
 
 
+def send_request(delivery: Delivery, decision: Decision | None = None) -> SendRequest:
+    """The delivery as consent's admission sees it (``consent.limits``)."""
+    message = delivery.message
+    return SendRequest(
+        ref=delivery.pk,
+        patient_id=message.patient_id,
+        topic=message.topic,
+        channel=delivery.channel,
+        message_key=str(message.public_id),
+        content_hash=message.content_hash,
+        planned_at=message.created_at,
+        decision=decision,
+    )
+
+
 def delivery_to_other_address(delivery: Delivery) -> bool:
     """Whether a delivery was planned with ``message_send(address=...)``."""
     return delivery.to_address_being_verified
@@ -372,26 +389,32 @@ def channel_plans(
     address_for: Callable[[str], str],
     to_other_address: bool = False,
 ) -> tuple[list[ChannelPlan], Why | None]:
-    """The walk along ``order`` that both forms share: the inbox, and the
-    first other channel not suppressed (those tried before it keep their
-    reason). Returns the plans and the inbox decision's ``why``.
+    """One planned row per channel ``channel_walk.walk`` tries along
+    ``order`` (the inbox, and the first other channel not suppressed, those
+    tried before it keeping their reason). Returns the plans and the inbox
+    decision's ``why``.
 
     ``confidential``: the message is (its inbox text is); ``notice(channel)``
     is what a confidential message carries outside the inbox."""
-    plans = []
-    why = None
-    external_planned = False
-    for channel in order:
-        if channel != Channel.INAPP and external_planned:
-            continue
-        decision = decision_for(channel)
+
+    carried: dict[str, Content | None] = {}
+
+    def has_content(channel: str) -> bool:
         content = contents.get(channel)
-        # A confidential message (or variant) leaves the inbox only as a notice,
-        # which needs no template of its own.
+        # A confidential message (or variant) leaves the inbox only as a
+        # notice, which needs no template of its own.
         if channel != Channel.INAPP and (
             confidential or (content is not None and content.confidential)
         ):
             content = notice(channel)
+        carried[channel] = content
+        return content is not None
+
+    tried, _chosen = walk(order, decision_for, has_content)
+    plans = []
+    why = None
+    for channel, decision in tried:
+        content = carried[channel] if channel in carried else contents.get(channel)
         plan = ChannelPlan(
             channel,
             address_for(channel),
@@ -414,8 +437,6 @@ def channel_plans(
             if decision.outcome == Outcome.DEFER:
                 plan.status, plan.reason = Status.DEFERRED, decision.reason
                 plan.next_attempt_at = decision.until
-            if channel != Channel.INAPP:
-                external_planned = True
         plans.append(plan)
     return plans, why
 

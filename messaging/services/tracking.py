@@ -8,8 +8,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from consent.limits import sends_confirm
 from consent.selectors import channel_order_get
-from consent.services import send_record
 from messaging.models import Conversation, Delivery, DeliveryReason, Message
 from messaging.planning import (
     context_for,
@@ -19,6 +19,7 @@ from messaging.services.sending import (
     _plan_channels,
     deliveries_enqueue,
     delivery_to_other_address,
+    send_request,
 )
 from messaging.signals import NOTIFIED_STATUSES, delivery_status_changed
 
@@ -103,14 +104,9 @@ def _by_reference(reference: str, provider: str, provider_id: str) -> Delivery |
                 status=Status.SENT, lease_expires_at=None, sent_at=timezone.now()
             )
             delivery.status = Status.SENT
-            message = delivery.message
-            send_record(
-                patient=message.patient,
-                topic=message.topic,
-                channel=delivery.channel,
-                message_key=str(message.public_id),
-                content_hash=message.content_hash,
-            )
+            # Its admission was kept while it was unknown; one claimed before
+            # admissions existed gets its record now.
+            sends_confirm([send_request(delivery)])
     return delivery
 
 

@@ -5,7 +5,7 @@ import zoneinfo
 
 import pytest
 
-from consent import services
+from consent import limits, services
 from consent.errors import ConsentError
 from consent.selectors import decide
 from consent.vocabulary import Outcome, Reason
@@ -34,7 +34,7 @@ def topic(organization, purpose, **kwargs):
 
 
 def send(patient, topic_, at, key, channel="inapp", content_hash=""):
-    services.send_record(
+    limits.send_record(
         patient=patient,
         topic=topic_,
         channel=channel,

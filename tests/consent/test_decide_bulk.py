@@ -6,7 +6,7 @@ import random
 import pytest
 
 from clinic.models import Patient
-from consent import services
+from consent import limits, services
 from consent.errors import ConsentError
 from consent.policy import Rules
 from consent.selectors import decide, decide_many, iter_decisions
@@ -19,6 +19,7 @@ START = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 def rules_fixture(**overrides) -> Rules:
     from consent.models import default_voice_windows
     from consent.policy import VoiceWindow, parse_clock_pair
+    from consent.vocabulary import priority_class
 
     values = {
         "topic_id": 1,
@@ -44,7 +45,12 @@ def rules_fixture(**overrides) -> Rules:
         "fatigue_budget_days": 7,
         "duplicate_window_hours": 24,
     }
-    return Rules(**(values | overrides))
+    values |= overrides
+    values.setdefault(
+        "priority",
+        priority_class(purpose=values["purpose"], urgent=values["urgent"]),
+    )
+    return Rules(**values)
 
 
 def build_random_population(organization, rng, size):
@@ -93,7 +99,7 @@ def build_random_population(organization, rng, size):
                 **target,
             )
         for m in range(rng.randrange(6)):
-            services.send_record(
+            limits.send_record(
                 patient=patient,
                 topic=rng.choice(topics),
                 channel="inapp",

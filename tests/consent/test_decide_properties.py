@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consent import services
+from consent import limits, services
 from consent.models import ConsentState
 from consent.policy import History, PatientFacts, evaluate, zone
 from consent.selectors import decide, decide_many, rules_for
@@ -223,7 +223,7 @@ def test_caps_hold_for_any_sequence_of_sends(organization, gaps, purpose):
         if decision.outcome == Outcome.DEFER:
             decision = decide(patient, topic, "email", when)
         if decision.allowed:
-            services.send_record(
+            limits.send_record(
                 patient=patient,
                 topic=topic,
                 channel="email",

@@ -11,7 +11,7 @@ from django.db import models
 
 from clinic.models import AccessAudit, Caregiver, Patient
 from clinic.services import access_audit_record
-from consent import services
+from consent import limits, services
 from consent.gdpr import registry
 from consent.gdpr.erase import erase_patient
 from consent.gdpr.export import export_patient
@@ -119,7 +119,7 @@ def patient(organization, topic, staff_member):
         actor_label="SMS keyword",
         evidence={"keyword": "STOP"},
     )
-    services.send_record(patient=patient, topic=topic, channel="sms", message_key="m1")
+    limits.send_record(patient=patient, topic=topic, channel="sms", message_key="m1")
     AppointmentFactory(patient=patient, kind="consultation")
     access_audit_record(
         patient=patient, action=AccessAudit.Action.VIEW_RECORD, actor=staff_member.user

@@ -13,7 +13,7 @@ from django.utils import timezone
 from clinic.fhir import FhirMappingError, appointment_to_fhir, fhir_validate
 from clinic.models import AccessAudit, Appointment
 from clinic.services import access_audit_record
-from consent import services
+from consent import limits, services
 from consent.fhir import send_record_to_fhir
 from consent.gdpr import registry
 from consent.gdpr.export import export_patient, export_patient_fhir
@@ -66,7 +66,7 @@ def _history(patient, topic):
         evidence={"keyword": "STOP"},
     )
     appointment = AppointmentFactory(patient=patient, status="confirmed")
-    record = services.send_record(
+    record = limits.send_record(
         patient=patient, topic=topic, channel="sms", message_key="m-1"
     )
     return granted, withdrawn, appointment, record
@@ -294,7 +294,7 @@ def test_every_appointment_status_is_mapped(patient):
 )
 def test_fhir_communication_medium_and_no_content(patient, topic, channel, code):
     # given
-    record = services.send_record(
+    record = limits.send_record(
         patient=patient, topic=topic, channel=channel, message_key="k"
     )
     # when

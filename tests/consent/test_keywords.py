@@ -7,10 +7,11 @@ import zoneinfo
 import pytest
 
 from clinic.services import patient_save
-from consent import keywords, services
+from consent import services
 from consent.keywords import (
     RESERVED_KEYWORDS,
     Keyword,
+    handling,
     keyword_classify,
     keyword_is_reserved,
     sms_keyword_handle,
@@ -465,7 +466,7 @@ def test_a_failure_midway_writes_nothing(organization, monkeypatch):
     patient_at(organization)
     patient_at(organization)
     calls = []
-    real_record = keywords.consent_record
+    real_record = handling.consent_record
 
     def failing_on_the_second_patient(**kwargs):
         calls.append(kwargs["patient"].pk)
@@ -473,7 +474,7 @@ def test_a_failure_midway_writes_nothing(organization, monkeypatch):
             raise RuntimeError("database went away")
         return real_record(**kwargs)
 
-    monkeypatch.setattr(keywords, "consent_record", failing_on_the_second_patient)
+    monkeypatch.setattr(handling, "consent_record", failing_on_the_second_patient)
     # when
     with pytest.raises(RuntimeError):
         keyword(organization, "STOP")

@@ -19,7 +19,7 @@ from django.http import Http404, JsonResponse
 
 from clinic.appointments import AppointmentActionError
 from consent.errors import ConsentError
-from messaging.planning import MessageContentError
+from messaging.content import MessageContentError
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://liaison.example/problems/"

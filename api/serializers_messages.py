@@ -8,8 +8,8 @@ from api.serializers_common import (
 )
 from clinic.models import Patient
 from consent.models import Topic
+from messaging.content import MessageContentError, context_for
 from messaging.models import Delivery, Message, Sensitivity
-from messaging.planning import MessageContentError, context_for
 from messaging.services.replies import REPLY_MAX_LENGTH
 
 

@@ -111,7 +111,7 @@ class LanguagePlan:
 
 
 def language_plans(campaign: Campaign) -> dict[str, LanguagePlan]:
-    """language → its plan, choosing templates like ``messaging.planning.pick_templates``
+    """language → its plan, choosing templates like ``messaging.content.pick_templates``
     (the patient's language, else the organization's, per channel)."""
     templates = list(
         Template.objects.filter(topic_id=campaign.topic_id).values_list(

@@ -24,8 +24,8 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.sending import CANCELLED
 from clinic.scoping import staff_organization_id
 from consent.services import policy_get
+from messaging.content import portal_link
 from messaging.models import Delivery, Template
-from messaging.planning import portal_link
 from messaging.rendering import render
 
 Status = CampaignStatus

@@ -28,8 +28,8 @@ from consent.contact_points import contact_point_verified
 from consent.models import Topic
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel, Purpose
+from messaging.content import delivery_address
 from messaging.models import Delivery, DeliveryStatus
-from messaging.planning import delivery_address
 from messaging.services import message_send
 
 INVITATION_VALIDITY = datetime.timedelta(days=7)

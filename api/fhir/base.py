@@ -23,7 +23,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from api.problems import _translate as translate_domain_error
 from api.views_base import ApiViewMixin
 from clinic.fhir import fhir_validate
-from messaging.planning import MessageContentError
+from messaging.content import MessageContentError
 
 FHIR_JSON = "application/fhir+json"
 

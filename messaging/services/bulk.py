@@ -36,12 +36,12 @@ from consent.models import Topic
 from consent.policy import Decision, Why
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel
-from messaging.models import Delivery, Message
-from messaging.planning import (
+from messaging.content import (
     Content,
     confidential_notice,
     content_hash,
 )
+from messaging.models import Delivery, Message
 from messaging.services.bulk_codes import existing_values, fresh_codes
 from messaging.services.bulk_rendering import Rendering
 from messaging.services.channel_walk import walk

@@ -14,13 +14,13 @@ from django.utils.html import escape
 
 from consent.models import Topic
 from consent.vocabulary import Channel
-from messaging.models import Template
-from messaging.planning import (
+from messaging.content import (
     Content,
     MessageContentError,
     context_for,
     pick_templates,
 )
+from messaging.models import Template
 from messaging.rendering import PLACEHOLDER
 
 if TYPE_CHECKING:

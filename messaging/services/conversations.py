@@ -43,8 +43,8 @@ from clinic.scoping import staff_organization_id
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
 from messaging.backends.inapp import patient_group
+from messaging.content import context_for
 from messaging.models import Conversation, ConversationNote, Message, SavedReply
-from messaging.planning import context_for
 from messaging.rendering import render
 
 REPLY_MAX_LENGTH = 5000

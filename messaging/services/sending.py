@@ -23,8 +23,7 @@ from consent.models import Topic
 from consent.policy import Decision, PatientFacts, Why, evaluate
 from consent.selectors import channel_order_get, decide, rules_for, topic_resolve
 from consent.vocabulary import Channel, Outcome, Purpose
-from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
-from messaging.planning import (
+from messaging.content import (
     Content,
     MessageContentError,
     confidential_notice,
@@ -34,6 +33,7 @@ from messaging.planning import (
     pick_templates,
     render_template,
 )
+from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
 from messaging.rendering import sms_text
 from messaging.services.channel_walk import walk
 

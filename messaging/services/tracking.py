@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from consent.limits import sends_confirm
 from consent.selectors import channel_order_get
-from messaging.models import Conversation, Delivery, DeliveryReason, Message
-from messaging.planning import (
+from messaging.content import (
     context_for,
 )
+from messaging.models import Conversation, Delivery, DeliveryReason, Message
 from messaging.services.sending import (
     _contents,
     _plan_channels,

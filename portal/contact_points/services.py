@@ -47,8 +47,8 @@ from consent.errors import ConsentError
 from consent.models import Topic
 from consent.services import preferences_get
 from consent.vocabulary import Purpose
+from messaging.content import MessageContentError
 from messaging.models import Delivery
-from messaging.planning import MessageContentError
 from messaging.services import message_send
 from portal.contact_points.models import ContactPointChange
 

@@ -19,7 +19,7 @@ from consent.keywords import (
 )
 from feedback import demo as feedback_demo
 from messaging import demo as messaging_demo
-from messaging.planning import confidential_notice
+from messaging.content import confidential_notice
 from tests.messaging.factories import TemplateFactory
 from tests.outreach.reminders_factories import SMS_EN, SMS_FR
 

@@ -11,8 +11,8 @@ from django.test import override_settings
 from clinic.services import patient_save
 from consent import services as consent_services
 from messaging.backends.base import BaseBackend, DeliveryError
+from messaging.content import MessageContentError
 from messaging.models import Delivery, Message
-from messaging.planning import MessageContentError
 from messaging.services import deliveries_process, message_mark_read, message_send
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory

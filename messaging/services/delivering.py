@@ -361,7 +361,7 @@ def _record_failure(delivery: Delivery, result: SendResult, now) -> str:
         )
         return Status.UNKNOWN
     if error.permanent or delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-        reason = (
+        reason = error.reason or (
             DeliveryReason.PROVIDER_REJECTED
             if error.permanent
             else DeliveryReason.RETRIES_EXHAUSTED

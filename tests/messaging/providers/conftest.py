@@ -5,13 +5,26 @@ import pytest
 from django.utils.module_loading import import_string
 
 from clinic.services import patient_save
-from messaging.models import Delivery, Message
+from messaging.models import Delivery, Message, SenderIdentity
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.messaging.providers.fakes import SINCH_NUMBER, TWILIO_NUMBER
 
 
 @pytest.fixture
-def patient(organization):
+def senders(organization):
+    """The organization's sender identities: Twilio and Sinch numbers on the
+    platform's accounts (the fakes' credentials)."""
+    return {
+        provider: SenderIdentity.objects.create(
+            organization=organization, provider=provider, phone_number=number
+        )
+        for provider, number in (("twilio", TWILIO_NUMBER), ("sinch", SINCH_NUMBER))
+    }
+
+
+@pytest.fixture
+def patient(organization, senders):
     return patient_save(
         patient=PatientFactory.build(organization=organization, phone="+33612345678")
     )

@@ -122,7 +122,7 @@ def main() -> None:
                 SINCH_BASE_URL=fake.base_url,
                 SINCH_SERVICE_PLAN_ID="plan",
                 SINCH_API_TOKEN="token",  # noqa: S106 - the fake accepts any
-                        SINCH_WEBHOOK_SECRET="secret",  # noqa: S106
+                SINCH_WEBHOOK_SECRET="secret",  # noqa: S106
             )
             email_ids = planned_deliveries(
                 channel="email", count=per_channel, body=BODY

@@ -14,6 +14,7 @@ the database alone does not give away the clinics' provider accounts.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -75,18 +76,17 @@ def secret_encrypt(plain: str) -> str:
 def secret_decrypt(token: str) -> str:
     """``token`` decrypted with any key of ``CREDENTIALS_KEY``; raises
     SecretUnreadable when none can, CredentialsKeyMissing without a key."""
-    try:
-        return credentials_cipher().decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise SecretUnreadable(
-            "a stored provider secret cannot be decrypted with CREDENTIALS_KEY"
-        ) from exc
+    return _readable(lambda cipher: cipher.decrypt(token.encode()))
 
 
 def secret_rotate(token: str) -> str:
     """``token`` encrypted again under the first key; raises as ``secret_decrypt``."""
+    return _readable(lambda cipher: cipher.rotate(token.encode()))
+
+
+def _readable(use: Callable[[MultiFernet], bytes]) -> str:
     try:
-        return credentials_cipher().rotate(token.encode()).decode()
+        return use(credentials_cipher()).decode()
     except InvalidToken as exc:
         raise SecretUnreadable(
             "a stored provider secret cannot be decrypted with CREDENTIALS_KEY"

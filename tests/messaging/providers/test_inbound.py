@@ -4,39 +4,17 @@ import urllib.parse
 
 import pytest
 
-from django.test import override_settings
-
 from messaging.models import Conversation, Delivery, Message, SenderIdentity
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.providers.fakes import (
     SINCH_SMS,
-    TWILIO_SMS,
     logged_text,
     sinch_post,
     twilio_post,
 )
 
-pytestmark = pytest.mark.django_db
-INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
-
-
-@pytest.fixture(autouse=True)
-def providers(httpserver):
-    """Twilio and Sinch configured (their secrets check the webhooks)."""
-    url = httpserver.url_for("").rstrip("/")
-    backends = {
-        "inapp": INAPP,
-        "sms": {
-            "BACKEND": "messaging.backends.sms.failover.SmsBackend",
-            "OPTIONS": {
-                "primary": TWILIO_SMS.config(url),
-                "secondary": SINCH_SMS.config(url),
-            },
-        },
-    }
-    with override_settings(MESSAGING_BACKENDS=backends):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("failover_providers")]
 
 
 def twilio_sms(client, text, *, sid="SMin1", sender="+33612345678"):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client
 
 from consent.models import ConsentEvent
 from messaging import inbound
@@ -17,31 +17,13 @@ from tests.messaging.providers.fakes import (
     SINCH_SMS,
     TWILIO_NUMBER,
     TWILIO_SID,
-    TWILIO_SMS,
     sinch_post,
     twilio_post,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("failover_providers")]
 PHONE = "+33612345678"
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-@pytest.fixture(autouse=True)
-def providers(httpserver):
-    url = httpserver.url_for("").rstrip("/")
-    backends = {
-        "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
-        "sms": {
-            "BACKEND": "messaging.backends.sms.failover.SmsBackend",
-            "OPTIONS": {
-                "primary": TWILIO_SMS.config(url),
-                "secondary": SINCH_SMS.config(url),
-            },
-        },
-    }
-    with override_settings(MESSAGING_BACKENDS=backends):
-        yield
 
 
 def twilio_sms(client, body, sid="SMretried"):

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from django.test import override_settings
 from django.urls import reverse
 
 from api.keys import api_key_create
@@ -18,37 +17,17 @@ from tests.clinic.factories import PatientFactory, StaffMemberFactory, UserFacto
 from tests.consent.factories import TopicFactory
 from tests.messaging.providers.fakes import (
     SINCH_NUMBER,
-    SINCH_SMS,
     TWILIO_NUMBER,
     TWILIO_SID,
-    TWILIO_SMS,
     logged_text,
     sinch_post,
     twilio_post,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("failover_providers")]
 PHONE = "+33612345678"  # a patient of both clinics
 B_TWILIO, B_SINCH = "+33700000011", "+33700000012"
 UNKNOWN = "+33700000099"
-
-
-@pytest.fixture(autouse=True)
-def providers(httpserver):
-    """Twilio and Sinch configured (their secrets check the webhooks)."""
-    url = httpserver.url_for("").rstrip("/")
-    backends = {
-        "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
-        "sms": {
-            "BACKEND": "messaging.backends.sms.failover.SmsBackend",
-            "OPTIONS": {
-                "primary": TWILIO_SMS.config(url),
-                "secondary": SINCH_SMS.config(url),
-            },
-        },
-    }
-    with override_settings(MESSAGING_BACKENDS=backends):
-        yield
 
 
 @dataclass

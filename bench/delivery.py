@@ -122,7 +122,6 @@ def main() -> None:
                 SINCH_BASE_URL=fake.base_url,
                 SINCH_SERVICE_PLAN_ID="plan",
                 SINCH_API_TOKEN="token",  # noqa: S106 - the fake accepts any
-                SINCH_FROM="+33700000000",
                 SINCH_WEBHOOK_SECRET="secret",  # noqa: S106
             )
             email_ids = planned_deliveries(

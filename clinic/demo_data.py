@@ -24,6 +24,9 @@ class DemoOrganization:
     phone_prefixes: tuple[str, ...]
     contact_email: str
     contact_phone: str
+    # The organization's sender identity (messaging) with every provider:
+    # numbers reserved for fiction (ARCEP 01 99 00 xx xx, NANP 555-01xx).
+    sender_number: str
     kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
 
 
@@ -69,6 +72,7 @@ ORGANIZATIONS = (
         phone_prefixes=("+3361", "+3362", "+3376"),
         contact_email="contact@lilas.example.org",
         contact_phone="+33142000000",
+        sender_number="+33199000001",
     ),
     DemoOrganization(
         slug="riverside-family-practice",
@@ -111,6 +115,7 @@ ORGANIZATIONS = (
         phone_prefixes=("+1212555", "+1646555", "+1917555"),
         contact_email="hello@riverside.example.org",
         contact_phone="+12125550100",
+        sender_number="+12125550190",
     ),
 )
 

@@ -43,11 +43,6 @@ class Organization(models.Model):
     country = models.CharField(_("country"), max_length=2, choices=Country.choices)
     contact_email = models.EmailField(_("contact email"), blank=True)
     contact_phone = PhoneNumberField(_("contact phone"), blank=True)
-    sms_number = PhoneNumberField(
-        _("SMS number"),
-        blank=True,
-        help_text=_("The number patients' SMS come from and reply to (E.164)."),
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

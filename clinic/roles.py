@@ -130,6 +130,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | API_KEYS_MANAGE
         | SURVEYS_EDIT
         | _perms("messaging", {"template": ALL})
+        # Their organization's numbers and provider accounts (secrets are
+        # written, never shown back).
+        | _perms("messaging", {"senderidentity": ALL})
         | CONVERSATIONS_MANAGE
         | _perms(
             "clinic",

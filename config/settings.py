@@ -356,27 +356,30 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # backends store what would be sent in the database, visible in admin: the
 # default, so nothing leaves a development machine by accident.
 _OUTBOX = "messaging.backends.outbox.Backend"
-# Provider credentials, passed to whichever backend path names the provider.
+# The platform's provider accounts, passed to whichever backend path names the
+# provider. Each organization sends from its own sender identity (number,
+# Messaging Service, account: messaging.SenderIdentity, in admin); these
+# credentials serve the identities that name no account of their own.
 # An empty base URL means the provider's real API.
 _TWILIO_OPTIONS = {
     "account_sid": env("TWILIO_ACCOUNT_SID", default=""),
     "auth_token": env("TWILIO_AUTH_TOKEN", default=""),
-    "from_number": env("TWILIO_FROM", default=""),
     "base_url": env("TWILIO_BASE_URL", default=""),
 }
 _SINCH_SMS_OPTIONS = {
     "service_plan_id": env("SINCH_SERVICE_PLAN_ID", default=""),
     "api_token": env("SINCH_API_TOKEN", default=""),
-    "from_number": env("SINCH_FROM", default=""),
     "base_url": env("SINCH_BASE_URL", default=""),
     "webhook_secret": env("SINCH_WEBHOOK_SECRET", default=""),
 }
 _SINCH_VOICE_OPTIONS = {
     "application_key": env("SINCH_APPLICATION_KEY", default=""),
     "application_secret": env("SINCH_APPLICATION_SECRET", default=""),
-    "from_number": env("SINCH_FROM", default=""),
     "base_url": env("SINCH_VOICE_BASE_URL", default=""),
 }
+# Fernet keys (comma-separated, the first encrypts) for the provider secrets
+# an organization's sender identity stores (messaging/credentials.py).
+CREDENTIALS_KEY = env.list("CREDENTIALS_KEY", default=[])
 # Seconds to wait for an SMS provider: past the read timeout a send is
 # "unknown" and reconciled, never resent.
 _SMS_TIMEOUTS = {

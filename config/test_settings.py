@@ -37,5 +37,7 @@ STORAGES = {
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 SILENCED_SYSTEM_CHECKS = ["messaging.W001"]  # tests use the locmem backends on purpose
+# A fixed key, so stored provider secrets can be written and read back.
+CREDENTIALS_KEY = ["bGlhaXNvbi10ZXN0LWNyZWRlbnRpYWxzLWtleSEzMmI="]
 # Webhook receivers in tests are local HTTP servers (pytest-httpserver).
 WEBHOOKS_ALLOW_PRIVATE = True

@@ -16,12 +16,14 @@ from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
 from clinic.services import access_audit_record
 from messaging.admin_conversations import ConversationAdmin, SavedReplyAdmin
+from messaging.admin_senders import SenderIdentityAdmin, warn_missing_senders
 from messaging.models import (
     Conversation,
     Delivery,
     Message,
     OutboxEntry,
     SavedReply,
+    SenderIdentity,
     Template,
     UnmatchedInbound,
 )
@@ -226,6 +228,7 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
                         "why": status.get("why") or status.get("error", ""),
                     },
                 )
+        warn_missing_senders(request)
         return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("message"))
@@ -237,6 +240,7 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
 
 admin.site.register(Conversation, ConversationAdmin)
 admin.site.register(SavedReply, SavedReplyAdmin)
+admin.site.register(SenderIdentity, SenderIdentityAdmin)
 
 
 @admin.register(OutboxEntry)
@@ -254,7 +258,10 @@ class OutboxEntryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
 
 @admin.register(UnmatchedInbound)
 class UnmatchedInboundAdmin(OrganizationScopedAdmin):
-    """SMS from numbers that match no patient, for staff to handle."""
+    """SMS from numbers that match no patient, for staff to handle. Those sent
+    to a number of no single organization (no organization: the platform
+    queue) are seen by superusers only: the scoping shows staff their own
+    organization's rows, never those without one."""
 
     list_display = [
         "received_at",
@@ -263,8 +270,13 @@ class UnmatchedInboundAdmin(OrganizationScopedAdmin):
         "short_text",
         "handled_at",
     ]
-    list_filter = ["provider", ("handled_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "provider",
+        ("handled_at", admin.EmptyFieldListFilter),
+        "organization",
+    ]
     search_fields = ["from_number", "text"]
+    list_select_related = ["organization"]
     readonly_fields = [
         "organization",
         "provider",
@@ -279,6 +291,15 @@ class UnmatchedInboundAdmin(OrganizationScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_list_display(self, request: HttpRequest):
+        if request.user.is_superuser:
+            return ["received_at", "queue", *self.list_display[1:]]
+        return self.list_display
+
+    @admin.display(description=_("queue"), ordering="organization__name")
+    def queue(self, obj: UnmatchedInbound) -> str:
+        return obj.organization.name if obj.organization else str(_("Platform"))
 
     @admin.display(description=_("text"))
     def short_text(self, obj: UnmatchedInbound) -> str:

@@ -4,6 +4,11 @@
 - messaging.W001: a development backend (console, file, locmem, outbox) runs
   with DEBUG off, so nothing reaches patients.
 - messaging.W002: a backend reports itself unavailable (missing credentials).
+- messaging.E002: ``CREDENTIALS_KEY`` holds a malformed key.
+- messaging.W003 (with ``--database``): organizations without a sender
+  identity for a provider a channel uses: their SMS and calls fail.
+- messaging.E003 (with ``--database``): stored provider secrets that no key of
+  ``CREDENTIALS_KEY`` decrypts (or no key at all): those senders cannot send.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 DEVELOPMENT_PROVIDERS = {"console", "file", "locmem", "outbox"}
@@ -80,4 +87,75 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     id="messaging.W002",
                 )
             )
+    return messages
+
+
+@register("messaging")
+def check_credentials_key(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E002 for a malformed CREDENTIALS_KEY (an empty one is fine until a
+    secret is stored: E003)."""
+    from messaging.credentials import CredentialsKeyMissing, credentials_cipher
+
+    try:
+        credentials_cipher()
+    except CredentialsKeyMissing:
+        return []
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="messaging.E002")]
+    return []
+
+
+@register("messaging", checks.Tags.database)
+def check_sender_identities(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W003 and E003; they read the database, so they run with ``migrate`` and
+    ``manage.py check --database default``, not with every command."""
+    if not databases:
+        return []
+    from clinic.models import Organization
+    from messaging.credentials import secret_decrypt
+    from messaging.models import SenderIdentity
+    from messaging.selectors_senders import organizations_without_sender
+
+    messages: list[CheckMessage] = []
+    try:
+        missing = organizations_without_sender(Organization.objects.all())
+        stored = list(
+            SenderIdentity.objects.exclude(secret_encrypted="").values_list(
+                "pk", "secret_encrypted"
+            )
+        )
+    except DatabaseError:  # not migrated yet
+        return []
+    for provider, organizations in missing.items():
+        slugs = ", ".join(o.slug for o in organizations[:10])
+        more = f" and {len(organizations) - 10} more" if len(organizations) > 10 else ""
+        messages.append(
+            checks.Warning(
+                f"{len(organizations)} organization(s) have no {provider} sender "
+                f"identity ({slugs}{more}): their SMS and calls through {provider} "
+                "fail (no_sender) and fall back to the next channel.",
+                hint="Add one per organization in admin (Messaging → Sender "
+                "identities).",
+                id="messaging.W003",
+            )
+        )
+    unreadable = []
+    for pk, token in stored:
+        try:
+            secret_decrypt(token)
+        except ImproperlyConfigured:
+            unreadable.append(pk)
+    if unreadable:
+        messages.append(
+            checks.Error(
+                f"{len(unreadable)} stored provider secret(s) cannot be decrypted "
+                f"with CREDENTIALS_KEY (sender identities {unreadable[:10]}): "
+                "those organizations cannot send.",
+                hint="Set CREDENTIALS_KEY to the key(s) the secrets were stored "
+                "with, or store the secrets again.",
+                id="messaging.E003",
+            )
+        )
     return messages

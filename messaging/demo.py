@@ -3,7 +3,7 @@ pipeline (called by seed_demo; idempotent through idempotency keys)."""
 
 from clinic.models import Organization, Patient
 from consent.models import Topic
-from messaging.models import SavedReply, Template
+from messaging.models import SavedReply, SenderIdentity, SenderProvider, Template
 from messaging.services import message_send
 
 # topic slug -> channel -> language -> (subject, body, sensitivity)
@@ -81,9 +81,17 @@ CONFIDENTIAL = {"results-available"}
 def seed(*, report) -> None:
     from clinic.demo_data import ORGANIZATIONS
 
-    for organization in Organization.objects.filter(
-        slug__in=[o.slug for o in ORGANIZATIONS]
-    ):
+    numbers = {o.slug: o.sender_number for o in ORGANIZATIONS}
+    for organization in Organization.objects.filter(slug__in=list(numbers)):
+        for provider in SenderProvider.values:
+            # In development SMS go to the outbox; with SMS_BACKEND set to a
+            # provider, each demo clinic still sends from its own number.
+            _, created = SenderIdentity.objects.get_or_create(
+                organization=organization,
+                provider=provider,
+                defaults={"phone_number": numbers[organization.slug]},
+            )
+            report.count("sender identities", created)
         topics = {t.slug: t for t in Topic.objects.for_organization(organization)}
         for slug, channels in TEMPLATES.items():
             for channel, languages in channels.items():

@@ -1,9 +1,10 @@
 """SMS from patients: keywords go to consent, anything else joins a conversation.
 
-An inbound SMS belongs to the organization whose ``sms_number`` it was sent
-to; when no organization has that number (a shared provider number), it is
-matched through the patient's phone in every organization with a patient at
-that number. A number matching no patient lands in the unmatched queue.
+An inbound SMS belongs to the one organization whose sender identity it was
+sent to (number, or Twilio Messaging Service, and provider account); one sent
+to a number of no organization, or of several, belongs to none and waits in
+the platform queue for superusers. It is never copied into two organizations.
+Each SMS takes effect once, whatever the provider's retries (``receipts``).
 
 Other apps answer some replies themselves (an appointment reminder's "C" or
 "ANNULER") through ``register_reply_handler``, so messaging never imports
@@ -25,7 +26,15 @@ from clinic.models import Organization, Patient
 from consent.keywords import sms_keyword_handle
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
-from messaging.models import Conversation, Message, Sensitivity, UnmatchedInbound
+from messaging.models import (
+    Conversation,
+    InboundReceipt,
+    Message,
+    Sensitivity,
+    UnmatchedInbound,
+)
+from messaging.receipts import inbound_once
+from messaging.selectors_senders import inbound_organization_ids
 from messaging.services import message_mark_read
 from messaging.services.conversations import conversation_patient_wrote
 from messaging.signals import message_received
@@ -45,8 +54,9 @@ class InboundSms:
 
 
 #: Takes an SMS that is not a consent keyword; returns True when it dealt
-#: with it (it then joins no conversation). Must be idempotent per
-#: ``provider_message_id``: providers retry webhooks.
+#: with it (it then joins no conversation). Runs inside the SMS's receipt
+#: transaction (once per ``provider_message_id``); an exception rolls every
+#: effect back and the provider's retry tries again.
 ReplyHandler = Callable[[InboundSms], bool]
 _reply_handlers: list[ReplyHandler] = []
 
@@ -62,28 +72,24 @@ def _reply_handled(sms: InboundSms) -> bool:
     return any(handler(sms) for handler in _reply_handlers)
 
 
-def _patients_by_organization(
-    from_number: str, organization: Organization | None
-) -> dict[Organization, Patient]:
-    """One patient per organization for this number: the one most recently
+def _patient_at(organization: Organization, from_number: str) -> Patient | None:
+    """The organization's patient at this number: the one most recently
     texted at it (a parent's phone may be on several children's records)."""
-    patients = Patient.objects.filter(phone=from_number, erased_at__isnull=True)
-    if organization is not None:
-        patients = patients.for_organization(organization)
-    patients = patients.select_related("organization").annotate(
-        last_sms=Max(
-            "messages__deliveries__sent_at",
-            # Only SMS sent to this very number say who is answering.
-            filter=Q(
-                messages__deliveries__channel=Channel.SMS,
-                messages__deliveries__address=from_number,
-            ),
+    patients = (
+        Patient.objects.for_organization(organization)
+        .filter(phone=from_number, erased_at__isnull=True)
+        .annotate(
+            last_sms=Max(
+                "messages__deliveries__sent_at",
+                # Only SMS sent to this very number say who is answering.
+                filter=Q(
+                    messages__deliveries__channel=Channel.SMS,
+                    messages__deliveries__address=from_number,
+                ),
+            )
         )
     )
-    chosen: dict[Organization, Patient] = {}
-    for patient in sorted(patients, key=_most_recently_texted):
-        chosen.setdefault(patient.organization, patient)
-    return chosen
+    return min(patients, key=_most_recently_texted, default=None)
 
 
 def _most_recently_texted(patient: Patient) -> tuple[bool, float, int]:
@@ -158,11 +164,14 @@ def _store(
 
 
 def _keep_unmatched(
-    *, organization, provider, to_number, from_number, text, provider_message_id
+    *,
+    organization: Organization | None,
+    provider: str,
+    to_number: str,
+    from_number: str,
+    text: str,
+    provider_message_id: str,
 ) -> None:
-    logger.warning(
-        "inbound sms %s:%s matches no patient", provider, provider_message_id
-    )
     UnmatchedInbound.objects.get_or_create(
         provider=provider,
         provider_message_id=provider_message_id,
@@ -175,6 +184,21 @@ def _keep_unmatched(
     )
 
 
+@dataclass(frozen=True)
+class InboundResult:
+    """What one inbound SMS became, for the webhook that took it.
+
+    ``reply``: the text to send back (a keyword's), or None. ``organization_id``:
+    the organization it was routed to (a Sinch reply leaves from its
+    identity), or None. ``duplicate``: a retry or a concurrent copy of an SMS
+    already taken in, which changed nothing and must be answered with nothing.
+    """
+
+    reply: str | None = None
+    organization_id: int | None = None
+    duplicate: bool = False
+
+
 def inbound_sms_receive(
     *,
     provider: str,
@@ -182,62 +206,104 @@ def inbound_sms_receive(
     from_number: str,
     text: str,
     provider_message_id: str,
-) -> str | None:
-    """Take one SMS from a patient; return the reply to send back, or None.
+    account_id: str = "",
+    messaging_service_sid: str = "",
+) -> InboundResult:
+    """Take one SMS from a patient, exactly once in effect; return what it became.
 
-    The organization is the one whose ``sms_number`` is ``to_number``, else
-    every organization with a patient at ``from_number``. A keyword (STOP,
+    Every effect happens in one transaction that first writes the SMS's
+    receipt (``messaging.receipts.inbound_once``): a retry of the same
+    provider message id, or a copy arriving at the same instant, changes
+    nothing and gets no reply (``InboundResult.duplicate``).
+
+    Routing: the organization whose sender identity for ``provider`` receives
+    at ``to_number`` (or through ``messaging_service_sid``) on ``account_id``
+    when given. None or several: the SMS goes to the platform queue
+    (``UnmatchedInbound`` without organization, seen by superusers only),
+    never into an organization. In the one organization, the patient at
+    ``from_number`` (the one most recently texted at it): a keyword (STOP,
     START, HELP… as ``consent.keywords`` knows them) is handled by consent
-    and its required reply returned. A registered reply handler may take
-    any other text (``register_reply_handler``); what none takes becomes an
+    and its required reply returned; a registered reply handler may take any
+    other text (``register_reply_handler``); what none takes becomes an
     inbound Message (no deliveries) in the patient's open conversation (or
     the one closed within ``CONVERSATION_REOPEN_DAYS``, reopened; else a new
-    one), and acknowledges their unread must-acknowledge messages.
-    A number that matches no patient is kept in ``UnmatchedInbound`` for staff
-    (logged without the number or the text).
+    one), and acknowledges their unread must-acknowledge messages. No patient
+    at that number: the organization's unmatched queue. Logs carry the
+    provider's id, never the numbers or the text.
     """
-    organization = (
-        Organization.objects.filter(sms_number=to_number).first() if to_number else None
-    )
-    chosen = _patients_by_organization(from_number, organization) if from_number else {}
-    if not chosen:
-        _keep_unmatched(
-            organization=organization,
+    with inbound_once(
+        provider=provider, provider_message_id=provider_message_id
+    ) as receipt:
+        if receipt is None:
+            return InboundResult(duplicate=True)
+        organization_ids = inbound_organization_ids(
             provider=provider,
             to_number=to_number,
-            from_number=from_number,
-            text=text,
-            provider_message_id=provider_message_id,
+            account_id=account_id,
+            messaging_service_sid=messaging_service_sid,
         )
-        return None
-    replies = [
-        sms_keyword_handle(organization=org, from_number=from_number, text=text)
-        for org in chosen
-    ]
-    handled = [result for result in replies if result is not None]
-    if handled:
-        return next((r.reply for r in handled if r.reply), None)
-    for patient in chosen.values():
-        sms = InboundSms(patient, text, from_number, provider, provider_message_id)
-        if _reply_handled(sms):
-            logger.info(
-                "inbound sms %s:%s answered by a reply handler",
+        unmatched = {
+            "provider": provider,
+            "to_number": to_number,
+            "from_number": from_number,
+            "text": text,
+            "provider_message_id": provider_message_id,
+        }
+        if len(organization_ids) != 1:
+            logger.warning(
+                "inbound sms %s:%s sent to a number of %d organizations: "
+                "platform queue",
                 provider,
                 provider_message_id,
+                len(organization_ids),
             )
-            continue
-        message = _store(
-            patient=patient,
-            text=text,
-            provider=provider,
-            provider_message_id=provider_message_id,
+            _keep_unmatched(organization=None, **unmatched)
+            receipt.outcome = InboundReceipt.Outcome.PLATFORM
+            return InboundResult()
+        organization = Organization.objects.get(pk=organization_ids.pop())
+        receipt.organization = organization
+        patient = _patient_at(organization, from_number) if from_number else None
+        if patient is None:
+            logger.warning(
+                "inbound sms %s:%s matches no patient", provider, provider_message_id
+            )
+            _keep_unmatched(organization=organization, **unmatched)
+            receipt.outcome = InboundReceipt.Outcome.UNMATCHED
+            return InboundResult(organization_id=organization.pk)
+        receipt.outcome, reply = _patient_wrote(
+            patient,
+            InboundSms(patient, text, from_number, provider, provider_message_id),
         )
-        if message is not None:
-            _acknowledge(patient)
-            logger.info(
-                "inbound sms %s:%s stored as message %s",
-                provider,
-                provider_message_id,
-                message.public_id,
-            )
-    return None
+    return InboundResult(reply=reply, organization_id=organization.pk)
+
+
+def _patient_wrote(patient: Patient, sms: InboundSms) -> tuple[str, str | None]:
+    """A keyword, an answer or a message: (the receipt's outcome, the reply)."""
+    keyword = sms_keyword_handle(
+        organization=patient.organization, from_number=sms.from_number, text=sms.text
+    )
+    if keyword is not None:
+        return InboundReceipt.Outcome.KEYWORD, keyword.reply
+    if _reply_handled(sms):
+        logger.info(
+            "inbound sms %s:%s answered by a reply handler",
+            sms.provider,
+            sms.provider_message_id,
+        )
+        return InboundReceipt.Outcome.ANSWER, None
+    message = _store(
+        patient=patient,
+        text=sms.text,
+        provider=sms.provider,
+        provider_message_id=sms.provider_message_id,
+    )
+    if message is None:
+        return InboundReceipt.Outcome.IGNORED, None
+    _acknowledge(patient)
+    logger.info(
+        "inbound sms %s:%s stored as message %s",
+        sms.provider,
+        sms.provider_message_id,
+        message.public_id,
+    )
+    return InboundReceipt.Outcome.MESSAGE, None

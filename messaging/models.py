@@ -318,6 +318,10 @@ class DeliveryReason(models.TextChoices):
     NO_TEMPLATE = "no_template", _("No template for this channel")
     ESCALATION = "escalation", _("Waiting: sent only if the message stays unread")
     MERGED = "merged", _("Sent in one SMS with another reminder of the same day")
+    NO_SENDER = (
+        "no_sender",
+        _("The organization has no sender identity for this provider"),
+    )
     UNKNOWN_OUTCOME = (
         "unknown_outcome",
         _("The provider never told whether it was sent: check before resending"),
@@ -506,7 +510,10 @@ class UnmatchedInboundQuerySet(OrganizationScopedQuerySet):
 
 
 class UnmatchedInbound(models.Model):
-    """An SMS from a number that matches no patient: kept for staff to handle."""
+    """An SMS nobody's: from a number that matches no patient of the
+    organization it was sent to (``organization`` set: that organization's
+    staff handle it), or sent to a number that names no single organization
+    (``organization`` NULL: the platform queue, which only superusers see)."""
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -543,10 +550,16 @@ class UnmatchedInbound(models.Model):
         return f"{self.provider} {self.provider_message_id}"
 
 
-# Conversations and the staff tools beside them live in their own module (STYLE.md:
-# modules split by sub-domain); imported here so Django registers them.
+# Conversations and the staff tools beside them, sender identities and inbound
+# receipts live in their own modules (STYLE.md: modules split by sub-domain);
+# imported here so Django registers them.
 from messaging.models_conversations import (  # noqa: E402, F401
     Conversation,
     ConversationNote,
     SavedReply,
+)
+from messaging.models_inbound import InboundOutcome, InboundReceipt  # noqa: E402, F401
+from messaging.models_senders import (  # noqa: E402, F401
+    SenderIdentity,
+    SenderProvider,
 )

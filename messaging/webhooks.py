@@ -2,7 +2,9 @@
 
 Every view checks the provider's signature before reading anything else; a
 missing or forged one gets an empty 403, logged without the request body.
-Logs carry provider ids, never numbers or texts.
+Logs carry provider ids, never numbers or texts. Inbound events (an SMS, a
+keypad answer) take effect once per provider id (``messaging.receipts``): a
+retry changes nothing and is answered with nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -29,7 +32,9 @@ from messaging.backends.sms.sinch import sinch_signature
 from messaging.backends.sms.twilio import twilio_signature
 from messaging.backends.voice import tts_language
 from messaging.inbound import inbound_sms_receive
-from messaging.models import Delivery, DeliveryStatus
+from messaging.models import Delivery, DeliveryStatus, InboundReceipt
+from messaging.receipts import inbound_once
+from messaging.selectors_senders import identity_secrets
 from messaging.services import delivery_status_update
 
 logger = logging.getLogger(__name__)
@@ -85,18 +90,29 @@ def _secrets(provider: str, option: str) -> set[str]:
 
 
 def _twilio_signed(request: HttpRequest) -> bool:
+    """Twilio signs with the auth token of the account the number belongs to:
+    the platform's (environment), else the one a sender identity stores for
+    the ``AccountSid`` the request names (read only when the platform's does
+    not match, so the platform's own traffic costs no query)."""
     signature = request.headers.get("X-Twilio-Signature", "")
-    tokens = _secrets("twilio", "auth_token")
-    if not signature or not tokens:
+    if not signature:
         return False
     params = {name: request.POST.getlist(name) for name in request.POST}
     # Twilio signs the URL it called: SITE_URL's, unless a proxy in front
     # rewrote what this process sees, so both are tried.
     urls = {settings.SITE_URL + request.get_full_path(), request.build_absolute_uri()}
-    return any(
-        hmac.compare_digest(twilio_signature(token, url, params), signature)
-        for token in tokens
-        for url in urls
+
+    def signed_with(tokens: set[str]) -> bool:
+        return any(
+            hmac.compare_digest(twilio_signature(token, url, params), signature)
+            for token in tokens
+            for url in urls
+        )
+
+    return signed_with(_secrets("twilio", "auth_token")) or signed_with(
+        identity_secrets(
+            provider="twilio", account_id=params.get("AccountSid", [""])[0]
+        )
     )
 
 
@@ -173,45 +189,66 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 
 @signed(_twilio_signed, "twilio/inbound")
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    """An SMS from a patient; a keyword's reply goes back as TwiML."""
+    """An SMS from a patient; a keyword's reply goes back as TwiML, a retry
+    gets an empty answer."""
     data = request.POST
     if not data.get("MessageSid") or not data.get("From"):
         return HttpResponse(status=400)
-    reply = inbound_sms_receive(
+    result = inbound_sms_receive(
         provider="twilio",
         to_number=data.get("To", ""),
         from_number=data["From"],
         text=data.get("Body", ""),
         provider_message_id=data["MessageSid"],
+        account_id=data.get("AccountSid", ""),
+        messaging_service_sid=data.get("MessagingServiceSid", ""),
     )
+    reply = result.reply
     return _twiml(f"<Message>{escape(reply)}</Message>" if reply else "")
 
 
 @signed(_twilio_signed, "twilio/voice/keypad")
 def twilio_voice_keypad(request: HttpRequest) -> HttpResponse:
     """A key pressed during a call-out (1 confirm, 2 cancel): handed to the
-    registered keypad handlers, whose answer the call says; else thanked."""
+    registered keypad handlers, whose answer the call says; else thanked.
+    Once per call: a retry changes nothing and says nothing."""
     call_sid = request.POST.get("CallSid", "")
     digit = request.POST.get("Digits", "")[:1]
-    delivery = (
-        Delivery.objects.filter(provider="twilio", provider_id=call_sid)
-        .select_related("message")
-        .first()
-        if call_sid
-        else None
-    )
-    logger.info("keypad %r on delivery %s", digit, delivery.pk if delivery else None)
-    language = delivery.message.language if delivery else settings.LANGUAGE_CODE
-    answer = None
-    if delivery is not None and digit:
-        answer = next(
-            (a for h in _keypad_handlers if (a := h(delivery, digit)) is not None),
-            None,
+    if not call_sid:
+        return _say(settings.LANGUAGE_CODE, None)
+    with inbound_once(provider="twilio", provider_message_id=call_sid) as receipt:
+        if receipt is None:
+            return _twiml("")
+        delivery = (
+            Delivery.objects.filter(provider="twilio", provider_id=call_sid)
+            .select_related("message")
+            .first()
         )
+        logger.info(
+            "keypad %r on delivery %s", digit, delivery.pk if delivery else None
+        )
+        if delivery is None:
+            receipt.outcome = InboundReceipt.Outcome.IGNORED
+            return _say(settings.LANGUAGE_CODE, None)
+        receipt.organization_id = delivery.organization_id
+        answer = None
+        if digit:
+            answer = next(
+                (a for h in _keypad_handlers if (a := h(delivery, digit)) is not None),
+                None,
+            )
+        receipt.outcome = (
+            InboundReceipt.Outcome.KEYPAD if answer else InboundReceipt.Outcome.IGNORED
+        )
+    return _say(delivery.message.language, answer)
+
+
+def _say(language: str, answer: str | None) -> HttpResponse:
+    """TwiML saying ``answer`` (or thanks) in the patient's language."""
     with translation.override(language):
-        thanks = answer or _("Thank you. Goodbye.")
+        text = answer or _("Thank you. Goodbye.")
     return _twiml(
-        f"<Say language={quoteattr(tts_language(language))}>{escape(thanks)}</Say>"
+        f"<Say language={quoteattr(tts_language(language))}>{escape(text)}</Say>"
     )
 
 
@@ -228,12 +265,15 @@ def _e164(number: str) -> str:
     return f"+{number}" if number.isdigit() else number
 
 
-def _sinch_reply(to_number: str, text: str) -> None:
-    """Sinch takes no reply in the callback's answer: send it as a batch."""
+def _sinch_reply(organization_id: int, to_number: str, text: str) -> None:
+    """Sinch takes no reply in the callback's answer: send it as a batch, from
+    the organization's Sinch identity (the number the patient texted)."""
     for backend in provider_backends("sinch"):
         if hasattr(backend, "reply") and backend.is_available()[0]:
             try:
-                backend.reply(to_number=to_number, text=text)
+                backend.reply(
+                    organization_id=organization_id, to_number=to_number, text=text
+                )
             except DeliveryError as error:
                 logger.warning("sinch keyword reply failed: %s", error.code)
             return
@@ -262,15 +302,20 @@ def _sinch_event(payload: dict[str, Any]) -> HttpResponse:
         if not payload.get("id") or not payload.get("from"):
             return HttpResponse(status=400)
         from_number = _e164(str(payload["from"]))
-        reply = inbound_sms_receive(
+        result = inbound_sms_receive(
             provider="sinch",
             to_number=_e164(str(payload.get("to", ""))),
             from_number=from_number,
             text=str(payload.get("body", "")),
             provider_message_id=str(payload["id"]),
         )
-        if reply:
-            _sinch_reply(from_number, reply)
+        if result.reply and result.organization_id is not None:
+            # An HTTP call: only once the effects are committed, and only for
+            # the copy that made them (a retry's result has no reply).
+            reply, organization_id = result.reply, result.organization_id
+            transaction.on_commit(
+                lambda: _sinch_reply(organization_id, from_number, reply)
+            )
     return HttpResponse(status=200)
 
 

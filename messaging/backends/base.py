@@ -16,6 +16,8 @@ class DeliveryError(Exception):
     ``unknown``: the provider may have accepted it (a timeout after the request
     was sent); it must be reconciled, never blindly resent.
     ``retry_after``: seconds the provider asked to wait (HTTP 429).
+    ``reason``: the delivery log's reason when it fails for good
+    (``DeliveryReason``; default: provider rejected, or retries exhausted).
     """
 
     def __init__(
@@ -26,12 +28,14 @@ class DeliveryError(Exception):
         unknown: bool = False,
         code: str = "",
         retry_after: float | None = None,
+        reason: str = "",
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.unknown = unknown
         self.code = code
         self.retry_after = retry_after
+        self.reason = reason
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""What every provider backend on ``httpx`` shares: one client per batch, and
-the mapping of HTTP outcomes to ``DeliveryError``.
+"""What every provider backend on ``httpx`` shares: one client per credential
+set for a batch, each delivery's sender resolved before any thread starts,
+and the mapping of HTTP outcomes to ``DeliveryError``.
 
 | outcome                                   | DeliveryError                        |
 |-------------------------------------------|--------------------------------------|
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from messaging.backends.base import BaseBackend, DeliveryError, SendResult
+from messaging.backends.senders import Identity, Sender, identities_load
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -178,11 +180,14 @@ class ProviderClient:
 
 
 class HttpBackend(BaseBackend):
-    """A provider backend on ``httpx``: one client for a whole batch.
+    """A provider backend on ``httpx``: one client per credential set for a
+    whole batch.
 
     Subclasses set ``provider``, ``default_base_url`` and ``required`` (option
-    name → the environment variable that sets it, for error messages), and
-    implement ``send``, calling ``self.http.request(...)``.
+    name → the environment variable that sets it, for error messages),
+    implement ``sender_from`` (an organization's identity → its ``Sender``)
+    and ``send``, calling ``self.client(sender).request(...)`` with
+    ``sender = self.sender(delivery)``.
     """
 
     default_base_url = ""
@@ -190,7 +195,8 @@ class HttpBackend(BaseBackend):
 
     def __init__(self, *, channel: str, **options: Any) -> None:
         super().__init__(channel=channel, **options)
-        self._http: ProviderClient | None = None
+        self._clients: dict[tuple[str, str], ProviderClient] | None = None
+        self._senders: dict[int, Sender] = {}
 
     @property
     def base_url(self) -> str:
@@ -218,37 +224,83 @@ class HttpBackend(BaseBackend):
             return False, f"missing {', '.join(missing)}"
         return True, ""
 
-    def client_options(self) -> dict[str, Any]:
+    # Sender identities: resolved before any thread starts (senders.py).
+
+    def sender_from(self, identity: Identity) -> Sender:
+        """The ``Sender`` of an organization's identity; providers override to
+        fill in the account and the credentials (the identity's or the
+        platform's)."""
+        return Sender(identity.phone_number, identity.messaging_service_sid)
+
+    def senders_for(
+        self, organization_ids: Iterable[int]
+    ) -> dict[int, Sender | DeliveryError]:
+        """Organization id → its Sender for this provider, or the DeliveryError
+        its deliveries fail with (``no_sender``…). One query."""
+        return {
+            organization_id: (
+                self.sender_from(found) if isinstance(found, Identity) else found
+            )
+            for organization_id, found in identities_load(
+                self.provider, organization_ids
+            ).items()
+        }
+
+    def senders_load(self, deliveries: list[Delivery]) -> dict[int, DeliveryError]:
+        """Resolve the sender of every delivery's organization (one query) for
+        ``sender`` to answer in threads; returns delivery id → the error of
+        those that cannot be sent (no identity, unreadable secret)."""
+        found = self.senders_for({d.organization_id for d in deliveries})
+        self._senders = {k: v for k, v in found.items() if isinstance(v, Sender)}
+        return {
+            d.pk: error
+            for d in deliveries
+            if isinstance(error := found[d.organization_id], DeliveryError)
+        }
+
+    def sender(self, delivery: Delivery) -> Sender:
+        """The sender ``senders_load`` resolved for this delivery's organization."""
+        return self._senders[delivery.organization_id]
+
+    # HTTP clients: one per credential set.
+
+    def client_options(self, sender: Sender) -> dict[str, Any]:
         """Auth and headers for ``ProviderClient``; providers override."""
         return {}
 
-    def new_client(self) -> ProviderClient:
+    def new_client(self, sender: Sender) -> ProviderClient:
         return ProviderClient(
             provider=self.provider,
             base_url=self.base_url,
             connect_timeout=float(self.options.get("connect_timeout", CONNECT_TIMEOUT)),
             read_timeout=float(self.options.get("read_timeout", READ_TIMEOUT)),
-            **self.client_options(),
+            **self.client_options(sender),
         )
 
     @contextmanager
-    def session(self) -> Iterator[ProviderClient]:
-        """One client (one connection pool) for everything inside the block."""
-        if self._http is not None:
-            yield self._http
+    def session(self, senders: Iterable[Sender] = ()) -> Iterator[None]:
+        """One client (one connection pool) per distinct credential set among
+        the loaded senders and ``senders``, for everything inside the block.
+        Clients are made before the block, so threads only read them."""
+        if self._clients is not None:
+            yield
             return
-        self._http = self.new_client()
+        self._clients = {}
         try:
-            yield self._http
+            for sender in [*self._senders.values(), *senders]:
+                if sender.credentials not in self._clients:
+                    self._clients[sender.credentials] = self.new_client(sender)
+            yield
         finally:
-            self._http.close()
-            self._http = None
+            for client in self._clients.values():
+                client.close()
+            self._clients = None
 
-    @property
-    def http(self) -> ProviderClient:
-        if self._http is None:
+    def client(self, sender: Sender) -> ProviderClient:
+        """The session's client for ``sender``'s credentials."""
+        if self._clients is None:
             raise RuntimeError("Use the backend inside `with backend.session():`.")
-        return self._http
+        return self._clients[sender.credentials]
 
     def send_many(self, deliveries: list[Delivery]) -> list[SendResult]:
         """Send a batch over one client, one result per delivery, in order.
@@ -260,14 +312,22 @@ class HttpBackend(BaseBackend):
         provider's Retry-After). A backend without credentials fails every
         delivery with a transient ``not_configured`` error (retried with
         back-off while /healthz and ``manage.py check`` report the channel).
+        Each delivery leaves from its organization's sender identity, all
+        resolved in one query before any thread starts (``senders_load``);
+        one without an identity for this provider fails permanently with
+        ``no_sender`` (it falls back to the next channel).
         ``send`` must not touch the database: it may run in a thread."""
         available, why = self.is_available()
         if not available:
             error = DeliveryError(why, code="not_configured")
             return [SendResult(d.pk, self.provider, "", error) for d in deliveries]
+        unsendable = self.senders_load(deliveries)
         halted: list[DeliveryError] = []
 
         def one(delivery: Delivery) -> SendResult:
+            if delivery.pk in unsendable:
+                error = unsendable[delivery.pk]
+                return SendResult(delivery.pk, self.provider, "", error)
             if halted:
                 error = DeliveryError(
                     f"{self.provider}: not attempted",

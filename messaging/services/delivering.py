@@ -352,7 +352,7 @@ def _record_failure(delivery: Delivery, result: SendResult, now) -> str:
         return Status.UNKNOWN
     _release([delivery])  # it did not leave: the caps count it no more
     if error.permanent or delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-        reason = (
+        reason = error.reason or (
             DeliveryReason.PROVIDER_REJECTED
             if error.permanent
             else DeliveryReason.RETRIES_EXHAUSTED

@@ -12,7 +12,7 @@ from clinic.appointments import appointment_cancel, appointment_confirm
 from clinic.services import appointment_save, patient_save
 from consent.services import consent_record
 from messaging.inbound import inbound_sms_receive
-from messaging.models import Delivery, Message
+from messaging.models import Delivery, Message, SenderIdentity
 from messaging.services import (
     deliveries_process,
     delivery_status_update,
@@ -161,11 +161,16 @@ def test_message_received_by_sms_once_despite_provider_retries(
     httpserver, hook, send_on_commit, care_topic, mobile_patient
 ):
     _subscription, secret = hook
+    SenderIdentity.objects.create(
+        organization=mobile_patient.organization,
+        provider="twilio",
+        phone_number="+33700000001",
+    )
     with send_on_commit():
         for _ in range(2):  # the provider retries its webhook
             inbound_sms_receive(
                 provider="twilio",
-                to_number="",
+                to_number="+33700000001",
                 from_number="+33612345678",
                 text="Is my test positive?",
                 provider_message_id="SM1",

@@ -17,7 +17,7 @@ from campaigns.services import campaign_cancel, campaign_schedule
 from clinic.models import Organization, Patient
 from consent.models import ConsentEvent, ConsentState, Topic
 from consent.services import policy_get
-from messaging.models import Delivery, Template
+from messaging.models import Delivery, SenderIdentity, Template
 from tests.clinic.factories import UserFactory
 from tests.messaging.test_reliability import (
     enqueue_in_cluster,
@@ -57,6 +57,9 @@ def audience(count: int) -> tuple[Campaign, set[int]]:
         time_zone="Europe/Paris",
         default_language="fr",
         country="FR",
+    )
+    SenderIdentity.objects.create(
+        organization=organization, provider="sinch", phone_number="+33757000001"
     )
     policy = policy_get(organization=organization)
     policy.send_from, policy.send_until = datetime.time(0), datetime.time.max

@@ -57,6 +57,26 @@ def test_seed_demo_covers_both_languages_and_valid_contacts(settings):
     }
 
 
+def test_each_demo_clinic_sends_from_its_own_number_with_every_provider(settings):
+    """So `make run` with a provider backend routes replies to the right clinic."""
+    from messaging.models import SenderIdentity
+
+    # when
+    settings.DEBUG = True
+    call_command("seed_demo")
+    # then
+    identities = SenderIdentity.objects.select_related("organization")
+    assert {(i.organization.slug, i.provider) for i in identities} == {
+        (slug, provider)
+        for slug in ("clinique-des-lilas", "riverside-family-practice")
+        for provider in ("twilio", "sinch")
+    }
+    numbers = {i.organization_id: str(i.phone_number) for i in identities}
+    assert len(set(numbers.values())) == 2
+    for identity in identities:
+        identity.full_clean()
+
+
 def test_seed_demo_refuses_without_debug(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="only with DEBUG=true"):

@@ -5,6 +5,7 @@ headers the issue asks for are on every response.
 process: the suite itself runs on the test settings.
 """
 
+import base64
 import os
 import secrets
 import subprocess
@@ -29,7 +30,9 @@ PRODUCTION = {
     "VOICE_BACKEND": "messaging.backends.voice.twilio.VoiceBackend",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
-    "TWILIO_FROM": "+33700000000",
+    # Each clinic's number is a sender identity (admin); secrets it stores
+    # are encrypted with this key.
+    "CREDENTIALS_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
 }
 
 

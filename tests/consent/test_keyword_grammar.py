@@ -25,7 +25,7 @@ from consent.keywords import (
 )
 from consent.models import ConsentEvent
 from messaging.inbound import inbound_sms_receive
-from messaging.models import Message
+from messaging.models import Message, SenderIdentity
 from messaging.rendering import sms_segments, sms_text
 from outreach.reminders_answers import ANSWERS
 from outreach.waitlist import YES_WORDS
@@ -290,8 +290,9 @@ def test_a_bare_keyword_records_no_words(organization):
 @pytest.fixture
 def routed(organization):
     """A clinic reached at its own number, with a patient and a care topic."""
-    organization.sms_number = CLINIC_NUMBER
-    organization.save()
+    SenderIdentity.objects.create(
+        organization=organization, provider="twilio", phone_number=CLINIC_NUMBER
+    )
     TopicFactory(organization=organization, slug="reminders")
     return _patient(organization, preferred_language="fr")
 
@@ -303,7 +304,7 @@ def _receive(text, message_id):
         from_number=PHONE,
         text=text,
         provider_message_id=message_id,
-    )
+    ).reply
 
 
 @pytest.mark.django_db

@@ -169,13 +169,17 @@ def sms_in(patient_id: int, text: str) -> dict:
     """An SMS from the patient's phone, as the provider's webhook hands it over."""
     from clinic.models import Patient
     from messaging.inbound import inbound_sms_receive
-    from messaging.models import Message
+    from messaging.models import Message, SenderIdentity
 
     patient = Patient.objects.get(pk=patient_id)
     sid = f"SM{secrets.token_hex(8)}"
+    # Sent to the organization's own number, as a patient's reply is.
+    identity = SenderIdentity.objects.get(
+        organization_id=patient.organization_id, provider="twilio"
+    )
     inbound_sms_receive(
         provider="twilio",
-        to_number=str(patient.organization.sms_number or ""),
+        to_number=str(identity.phone_number),
         from_number=str(patient.phone),
         text=text,
         provider_message_id=sid,

@@ -13,6 +13,7 @@ from tests.consent.factories import TopicFactory
 
 NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 PHONE = "+33612345678"
+ORGANIZATION_NUMBER = "+33700000001"  # the organization's Twilio sender
 
 
 @pytest.fixture
@@ -30,7 +31,15 @@ def daytime_and_delivered(monkeypatch):
 
 def sms_patient(organization, **fields):
     """A patient at PHONE (``patient_save`` derives phone_is_mobile, which SMS
-    needs), in an organization whose first care topic may use every channel."""
+    needs), in an organization whose first care topic may use every channel
+    and which texts from ORGANIZATION_NUMBER (its Twilio sender identity)."""
+    from messaging.models import SenderIdentity
+
+    SenderIdentity.objects.get_or_create(
+        organization=organization,
+        provider="twilio",
+        defaults={"phone_number": ORGANIZATION_NUMBER},
+    )
     TopicFactory(
         organization=organization,
         slug="appointment-reminders",
@@ -42,11 +51,13 @@ def sms_patient(organization, **fields):
 
 
 def sms_in(text, *, sid, sender=PHONE):
+    """An SMS from ``sender`` to the organization's number, as Twilio's
+    webhook hands it over."""
     from messaging.inbound import inbound_sms_receive
 
     return inbound_sms_receive(
         provider="twilio",
-        to_number="",
+        to_number=ORGANIZATION_NUMBER,
         from_number=sender,
         text=text,
         provider_message_id=sid,

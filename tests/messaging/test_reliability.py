@@ -37,7 +37,6 @@ def sms_env(fake: FakeSinch, **extra: str) -> dict[str, str]:
         SINCH_BASE_URL=fake.base_url,
         SINCH_SERVICE_PLAN_ID="plan",
         SINCH_API_TOKEN="token",
-        SINCH_FROM="+33700000000",
         SINCH_WEBHOOK_SECRET="secret",
         SMS_READ_TIMEOUT="1",
         Q_WORKERS="2",

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from clinic.models import Appointment
 from consent.models import ConsentEvent
-from messaging.models import Delivery, Message
+from messaging.models import Delivery, InboundReceipt, Message, SenderIdentity
 from outreach.models_reminders import Reminder
 from outreach.reminders_answers import answer_classify
 from outreach.reminders_sending import reminders_send_due
@@ -63,6 +63,10 @@ def topic(organization):
 
 @pytest.fixture
 def patient(organization):
+    # The number the reminders come from and the answers are sent to.
+    SenderIdentity.objects.create(
+        organization=organization, provider="twilio", phone_number="+33700000001"
+    )
     # English: the French catalogue is written after this feature.
     return sms_patient(organization, phone=PHONE, preferred_language="en")
 
@@ -185,9 +189,40 @@ def test_a_reply_after_the_appointment_started_is_not_an_answer(client, patient,
 def test_a_retried_webhook_answers_once(client, httpserver, patient, topic):
     reminded(patient, topic)
     sms(client, "C", sid="SMsame")
-    sms(client, "C", sid="SMsame")
+    retry = sms(client, "C", sid="SMsame")
     answers = [t for t in texts_sent(httpserver) if "confirmed" in t]
     assert len(answers) == 1
+    assert b"<Response></Response>" in retry.content
+    receipt = InboundReceipt.objects.get(provider_message_id="SMsame")
+    assert (receipt.organization, receipt.outcome) == (patient.organization, "answer")
+
+
+def test_a_retried_keypad_answer_acts_once_and_says_nothing_again(
+    client, patient, topic
+):
+    """Twilio retrying the Gather's request: the appointment is cancelled
+    once, and the retry's call says nothing more."""
+    # given
+    appointment = reminded(patient, topic, channel="voice")
+    call = Delivery.objects.get(channel="voice")
+    # when
+    with time_machine.travel(NOW + datetime.timedelta(minutes=2), tick=False):
+        responses = [
+            twilio_post(
+                client,
+                "/webhooks/twilio/voice/keypad",
+                {"CallSid": call.provider_id, "Digits": "2"},
+            )
+            for _ in range(2)
+        ]
+    # then
+    appointment.refresh_from_db()
+    assert appointment.status == "cancelled"
+    assert "is cancelled" in responses[0].content.decode()
+    assert responses[1].content.endswith(b"<Response></Response>")
+    assert InboundReceipt.objects.get(provider_message_id=call.provider_id).outcome == (
+        "keypad"
+    )
 
 
 def test_confirming_twice_is_answered_without_a_duplicate_sms(

@@ -118,6 +118,36 @@ def test_a_cancellation_offers_the_slot_to_matching_patients_first_come(
     assert "vaccination" not in text  # the kind of visit is clinical
 
 
+def test_a_retried_yes_takes_the_slot_once_and_answers_once(organization, freed):
+    """The provider's retry of a YES (same message id) changes nothing more."""
+    from messaging.inbound import inbound_sms_receive
+    from messaging.models import InboundReceipt, SenderIdentity
+
+    # given
+    SenderIdentity.objects.create(
+        organization=organization, provider="twilio", phone_number="+33700000001"
+    )
+    [entry] = _waiting(organization)
+    appointment_cancel(appointment=freed)
+    offered = _texts(entry.patient)
+    # when
+    results = [
+        inbound_sms_receive(
+            provider="twilio",
+            to_number="+33700000001",
+            from_number=str(entry.patient.phone),
+            text="OUI",
+            provider_message_id="SMyes",
+        )
+        for _ in range(2)
+    ]
+    # then
+    assert [r.duplicate for r in results] == [False, True]
+    assert Appointment.objects.filter(patient=entry.patient).count() == 1
+    assert len(_texts(entry.patient)) == len(offered) + 1  # the confirmation
+    assert InboundReceipt.objects.get().outcome == "answer"
+
+
 def test_the_first_answer_wins_and_the_others_are_told(organization, freed):
     first, second = _waiting(organization, 2)
     appointment_cancel(appointment=freed)

@@ -11,11 +11,12 @@ BODY = "Rappel : votre rendez-vous est demain à 10:30 au site Lilas Belleville.
 
 def planned_deliveries(*, channel: str, count: int, body: str = BODY) -> list[int]:
     """``count`` queued deliveries on ``channel`` to as many new patients of a
-    new organization whose policy lets anything through at any hour."""
+    new organization whose policy lets anything through at any hour, and
+    which sends from its own number with every provider."""
     from clinic.models import Organization, Patient
     from consent.models import Topic
     from consent.services import policy_get
-    from messaging.models import Delivery, Message
+    from messaging.models import Delivery, Message, SenderIdentity
 
     organization = Organization.objects.create(
         name="Planned",
@@ -24,6 +25,10 @@ def planned_deliveries(*, channel: str, count: int, body: str = BODY) -> list[in
         default_language="fr",
         country="FR",
     )
+    for provider in ("sinch", "twilio"):
+        SenderIdentity.objects.create(
+            organization=organization, provider=provider, phone_number="+33757000001"
+        )
     policy = policy_get(organization=organization)
     policy.send_from, policy.send_until = datetime.time(0), datetime.time.max
     policy.fatigue_budget = 1000

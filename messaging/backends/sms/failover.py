@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from messaging.backends.base import BaseBackend, SendResult
+from messaging.backends.senders import NO_SENDER
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -35,7 +36,8 @@ class SmsBackend(BaseBackend):
     """Sends through the primary; deliveries it failed transiently (429, 5xx,
     connection refused) go through the secondary in the same call.
 
-    Permanent failures (the address is wrong) are not tried elsewhere, and
+    Permanent failures (the address is wrong) are not tried elsewhere, except
+    an organization without a primary sender identity (``no_sender``), and
     neither are ``unknown`` ones: the primary may have accepted them, and a
     second provider would make the patient's phone ring twice. Each result
     names the provider that sent it, so its status callbacks find it.
@@ -69,16 +71,22 @@ class SmsBackend(BaseBackend):
         return result.provider_id
 
     def send_many(self, deliveries: list[Delivery]) -> list[SendResult]:
+        """Each organization's SMS leave from its identity with each provider:
+        one without a primary identity goes through the secondary; one
+        without a secondary identity keeps the primary's failure (a
+        transient one is retried through the primary later)."""
         results = {r.delivery_id: r for r in self.primary.send_many(deliveries)}
         retry = [
             d
             for d in deliveries
             if (error := results[d.pk].error) is not None
-            and not error.permanent
-            and not error.unknown
+            and (error.code == NO_SENDER or not (error.permanent or error.unknown))
         ]
         if retry:
             for result in self.secondary.send_many(retry):
+                first = results[result.delivery_id].error
+                if _no_sender(result) and first is not None and first.code != NO_SENDER:
+                    continue
                 results[result.delivery_id] = result
         return [results[d.pk] for d in deliveries]
 
@@ -112,6 +120,10 @@ class SmsBackend(BaseBackend):
 
     def reconciled_provider(self, delivery_id: int) -> str:
         return getattr(self, "found_by", {}).get(delivery_id, self.provider)
+
+
+def _no_sender(result: SendResult) -> bool:
+    return result.error is not None and result.error.code == NO_SENDER
 
 
 class _Missing:

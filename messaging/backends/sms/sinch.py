@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from messaging.backends.base import DeliveryError
 from messaging.backends.http import HttpBackend, delivery_reference
+from messaging.backends.senders import Identity, Sender
 from messaging.backends.sms import check_sms_length
 
 if TYPE_CHECKING:
@@ -43,14 +44,17 @@ def sinch_signature(secret: str, body: bytes, nonce: str, timestamp: str) -> str
 class SmsBackend(HttpBackend):
     """SMS through Sinch batches; ``send`` returns the batch id.
 
-    OPTIONS: ``service_plan_id``, ``api_token``, ``from_number``,
+    OPTIONS (the platform's account): ``service_plan_id``, ``api_token``,
     ``webhook_secret`` (checks callbacks), ``base_url`` (default
     https://us.sms.api.sinch.com; EU accounts use https://eu.sms.api.sinch.com),
     ``status_callback_url`` (default ``{SITE_URL}/webhooks/sinch/status``),
     ``connect_timeout`` / ``read_timeout``.
 
-    Raises DeliveryError: permanent for a 4xx (code from Sinch's
-    ``{"code": …, "text": …}``), transient for 429/5xx/connection errors,
+    Each batch leaves ``from`` the number of the organization's Sinch
+    identity, on its service plan with its API token (the platform's when it
+    names none). Raises DeliveryError: permanent for a 4xx (code from Sinch's
+    ``{"code": …, "text": …}``) and for an organization without a Sinch
+    identity (``no_sender``), transient for 429/5xx/connection errors,
     ``unknown`` when Sinch stopped answering after the request was sent.
     """
 
@@ -59,31 +63,37 @@ class SmsBackend(HttpBackend):
     required = {
         "service_plan_id": "SINCH_SERVICE_PLAN_ID",
         "api_token": "SINCH_API_TOKEN",
-        "from_number": "SINCH_FROM",
         "webhook_secret": "SINCH_WEBHOOK_SECRET",
     }
 
-    def client_options(self) -> dict[str, Any]:
-        return {"headers": {"Authorization": f"Bearer {self.options['api_token']}"}}
+    def sender_from(self, identity: Identity) -> Sender:
+        return Sender(
+            phone_number=identity.phone_number,
+            account_id=identity.account_id or self.options["service_plan_id"],
+            credentials=("", identity.secret or self.options["api_token"]),
+        )
 
-    @property
-    def batches_path(self) -> str:
-        return f"/xms/v1/{self.options['service_plan_id']}/batches"
+    def client_options(self, sender: Sender) -> dict[str, Any]:
+        return {"headers": {"Authorization": f"Bearer {sender.credentials[1]}"}}
+
+    def batches_path(self, sender: Sender) -> str:
+        return f"/xms/v1/{sender.account_id}/batches"
 
     def send(self, delivery: Delivery) -> str:
         # Sinch's batches API takes at most 2,000 characters in a body.
         check_sms_length(delivery.body, provider=self.provider, limit=2000)
+        sender = self.sender(delivery)
         payload = {
-            "from": self.options["from_number"],
+            "from": sender.phone_number,
             "to": [delivery.address],
             "body": delivery.body,
             "client_reference": delivery_reference(delivery.pk),
             "delivery_report": "per_recipient",
             "callback_url": self.status_callback_url,
         }
-        response = self.http.request(
+        response = self.client(sender).request(
             "POST",
-            self.batches_path,
+            self.batches_path(sender),
             operation="batches.create",
             delivery_id=delivery.pk,
             json=payload,
@@ -96,40 +106,45 @@ class SmsBackend(HttpBackend):
             raise DeliveryError("sinch: no batch id", unknown=True, code="no_id")
         return str(batch_id)
 
-    def reply(self, *, to_number: str, text: str) -> None:
-        """Send a keyword's required reply (STOP, HELP…) outside any delivery.
-
-        Sinch takes no reply in the answer to an inbound callback, unlike
-        Twilio's TwiML. Raises DeliveryError.
-        """
-        with self.session():
-            self.http.request(
+    def reply(self, *, organization_id: int, to_number: str, text: str) -> None:
+        """Send a keyword's required reply (STOP, HELP…) outside any delivery,
+        from the Sinch identity of ``organization_id`` (the number the patient
+        texted). Sinch takes no reply in the answer to an inbound callback,
+        unlike Twilio's TwiML. Raises DeliveryError (``no_sender`` when the
+        organization has no Sinch identity)."""
+        sender = self.senders_for([organization_id])[organization_id]
+        if isinstance(sender, DeliveryError):
+            raise sender
+        with self.session([sender]):
+            self.client(sender).request(
                 "POST",
-                self.batches_path,
+                self.batches_path(sender),
                 operation="batches.create-reply",
-                json={
-                    "from": self.options["from_number"],
-                    "to": [to_number],
-                    "body": text,
-                },
+                json={"from": sender.phone_number, "to": [to_number], "body": text},
             )
 
     def reconcile(self, deliveries: list[Delivery]) -> dict[int, str | None]:
         """Find each delivery's batch by its ``client_reference``
-        (``GET …/batches?client_reference=liaison-<id>&start_date=…``).
+        (``GET …/batches?client_reference=liaison-<id>&start_date=…``) on its
+        organization's service plan.
 
         ``start_date`` is the delivery's creation time (Sinch lists the last
         24 hours by default); the filter is exact, so only our batch matches.
-        Deliveries whose lookup failed are left out (not checked).
+        Deliveries whose lookup failed, or whose organization has no usable
+        identity now, are left out (not checked).
         """
         found: dict[int, str | None] = {}
+        unsendable = self.senders_load(deliveries)
         with self.session():
             for delivery in deliveries:
+                if delivery.pk in unsendable:
+                    continue
+                sender = self.sender(delivery)
                 since = (delivery.created_at - CLOCK_SKEW).astimezone(datetime.UTC)
                 try:
-                    response = self.http.request(
+                    response = self.client(sender).request(
                         "GET",
-                        self.batches_path,
+                        self.batches_path(sender),
                         operation="batches.list",
                         delivery_id=delivery.pk,
                         params={

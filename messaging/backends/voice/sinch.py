@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from messaging.backends.base import DeliveryError
 from messaging.backends.http import HttpBackend, delivery_reference
+from messaging.backends.senders import Identity, Sender
 from messaging.backends.voice import tts_language
 
 if TYPE_CHECKING:
@@ -20,11 +21,14 @@ if TYPE_CHECKING:
 class VoiceBackend(HttpBackend):
     """Calls the patient and reads ``delivery.body``; returns Sinch's call id.
 
-    OPTIONS: ``application_key``, ``application_secret``, ``from_number``
-    (the caller id shown, optional), ``base_url`` (default
-    https://calling.api.sinch.com), timeouts. A ``ttsCallout`` only reads
-    text: keypad answers and call events need a ``customCallout`` with the
-    application's callback URL (set in the Sinch dashboard), not done yet.
+    OPTIONS: ``application_key``, ``application_secret`` (the platform's
+    voice application: identities carry no voice credentials yet),
+    ``base_url`` (default https://calling.api.sinch.com), timeouts. The caller
+    id shown (``cli``) is the number of the organization's Sinch identity;
+    an organization without one fails with ``no_sender``. A ``ttsCallout``
+    only reads text: keypad answers and call events need a ``customCallout``
+    with the application's callback URL (set in the Sinch dashboard), not
+    done yet.
 
     ``reconcile`` checks nothing: Sinch documents no way to find a callout
     by our reference, so an ``unknown`` call stays for staff to look at.
@@ -38,24 +42,28 @@ class VoiceBackend(HttpBackend):
         "application_secret": "SINCH_APPLICATION_SECRET",
     }
 
-    def client_options(self) -> dict[str, Any]:
-        return {
-            "auth": (
+    def sender_from(self, identity: Identity) -> Sender:
+        return Sender(
+            phone_number=identity.phone_number,
+            credentials=(
                 self.options["application_key"],
                 self.options["application_secret"],
-            )
-        }
+            ),
+        )
+
+    def client_options(self, sender: Sender) -> dict[str, Any]:
+        return {"auth": sender.credentials}
 
     def send(self, delivery: Delivery) -> str:
+        sender = self.sender(delivery)
         callout: dict[str, Any] = {
             "destination": {"type": "number", "endpoint": delivery.address},
             "locale": tts_language(delivery.message.language),
             "text": delivery.body,
             "custom": delivery_reference(delivery.pk),
+            "cli": sender.phone_number,
         }
-        if self.options.get("from_number"):
-            callout["cli"] = self.options["from_number"]
-        response = self.http.request(
+        response = self.client(sender).request(
             "POST",
             "/calling/v1/callouts",
             operation="callouts.create",

@@ -39,9 +39,11 @@ def call_twiml(*, text: str, language: str) -> str:
 class VoiceBackend(TwilioBackend):
     """Calls the patient and reads ``delivery.body``; returns the Call SID (CA…).
 
-    OPTIONS as Twilio SMS (``account_sid``, ``auth_token``, ``from_number``,
-    ``base_url``, ``status_callback_url``, timeouts). Raises DeliveryError as
-    the SMS backend does, and permanently when the TwiML is too long.
+    OPTIONS as Twilio SMS (``account_sid``, ``auth_token``, ``base_url``,
+    ``status_callback_url``, timeouts); the call comes from the number of the
+    organization's Twilio identity (a Messaging Service does not place
+    calls). Raises DeliveryError as the SMS backend does, and permanently
+    when the TwiML is too long.
     """
 
     resource = "Calls"
@@ -56,7 +58,7 @@ class VoiceBackend(TwilioBackend):
             delivery,
             {
                 "To": delivery.address,
-                "From": self.options["from_number"],
+                "From": self.sender(delivery).phone_number,
                 "Twiml": twiml,
                 "StatusCallback": self.status_callback_url,
             },

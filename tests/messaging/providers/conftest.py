@@ -2,16 +2,54 @@ import logging
 
 import pytest
 
+from django.test import override_settings
 from django.utils.module_loading import import_string
 
 from clinic.services import patient_save
-from messaging.models import Delivery, Message
+from messaging.models import Delivery, Message, SenderIdentity
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.messaging.providers.fakes import (
+    SINCH_NUMBER,
+    SINCH_SMS,
+    TWILIO_NUMBER,
+    TWILIO_SMS,
+)
 
 
 @pytest.fixture
-def patient(organization):
+def failover_providers(httpserver):
+    """Twilio first, Sinch second, both at the fake provider (their secrets
+    check the webhooks)."""
+    url = httpserver.url_for("").rstrip("/")
+    backends = {
+        "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
+        "sms": {
+            "BACKEND": "messaging.backends.sms.failover.SmsBackend",
+            "OPTIONS": {
+                "primary": TWILIO_SMS.config(url),
+                "secondary": SINCH_SMS.config(url),
+            },
+        },
+    }
+    with override_settings(MESSAGING_BACKENDS=backends):
+        yield
+
+
+@pytest.fixture
+def senders(organization):
+    """The organization's sender identities: Twilio and Sinch numbers on the
+    platform's accounts (the fakes' credentials)."""
+    return {
+        provider: SenderIdentity.objects.create(
+            organization=organization, provider=provider, phone_number=number
+        )
+        for provider, number in (("twilio", TWILIO_NUMBER), ("sinch", SINCH_NUMBER))
+    }
+
+
+@pytest.fixture
+def patient(organization, senders):
     return patient_save(
         patient=PatientFactory.build(organization=organization, phone="+33612345678")
     )

@@ -31,6 +31,9 @@ SINCH_TOKEN = "sinch-test-token"
 SINCH_SECRET = "sinch-webhook-secret"
 SINCH_KEY = "sinch-app-key"
 SINCH_APP_SECRET = "sinch-app-secret"
+# The numbers the test organization sends from (its sender identities).
+TWILIO_NUMBER = "+33700000001"
+SINCH_NUMBER = "+33700000002"
 
 _ids = itertools.count(1)
 
@@ -78,7 +81,6 @@ def twilio_options(base_url: str) -> dict[str, Any]:
     return {
         "account_sid": TWILIO_SID,
         "auth_token": TWILIO_TOKEN,
-        "from_number": "+33700000001",
         "base_url": base_url,
     }
 
@@ -87,7 +89,6 @@ def sinch_sms_options(base_url: str) -> dict[str, Any]:
     return {
         "service_plan_id": SINCH_PLAN,
         "api_token": SINCH_TOKEN,
-        "from_number": "+33700000002",
         "webhook_secret": SINCH_SECRET,
         "base_url": base_url,
     }
@@ -97,7 +98,6 @@ def sinch_voice_options(base_url: str) -> dict[str, Any]:
     return {
         "application_key": SINCH_KEY,
         "application_secret": SINCH_APP_SECRET,
-        "from_number": "+33700000002",
         "base_url": base_url,
     }
 

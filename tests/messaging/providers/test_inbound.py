@@ -4,39 +4,17 @@ import urllib.parse
 
 import pytest
 
-from django.test import override_settings
-
-from messaging.models import Conversation, Delivery, Message
+from messaging.models import Conversation, Delivery, Message, SenderIdentity
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.providers.fakes import (
     SINCH_SMS,
-    TWILIO_SMS,
     logged_text,
     sinch_post,
     twilio_post,
 )
 
-pytestmark = pytest.mark.django_db
-INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
-
-
-@pytest.fixture(autouse=True)
-def providers(httpserver):
-    """Twilio and Sinch configured (their secrets check the webhooks)."""
-    url = httpserver.url_for("").rstrip("/")
-    backends = {
-        "inapp": INAPP,
-        "sms": {
-            "BACKEND": "messaging.backends.sms.failover.SmsBackend",
-            "OPTIONS": {
-                "primary": TWILIO_SMS.config(url),
-                "secondary": SINCH_SMS.config(url),
-            },
-        },
-    }
-    with override_settings(MESSAGING_BACKENDS=backends):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("failover_providers")]
 
 
 def twilio_sms(client, text, *, sid="SMin1", sender="+33612345678"):
@@ -84,22 +62,24 @@ def test_a_reply_joins_the_open_conversation_and_a_retry_adds_nothing(
     assert conversation.status == "open"
 
 
-def test_patients_of_two_organizations_at_one_number_both_receive_it(
+def test_a_patient_of_two_organizations_writes_only_to_the_one_texted(
     client, patient, care_topic
 ):
+    """The same phone in another organization receives nothing (it used to
+    receive a copy: one clinic read what was meant for another)."""
+    # given
     other = PatientFactory(
         organization=OrganizationFactory(slug="other"), phone="+33612345678"
     )
     TopicFactory(organization=other.organization, slug="care")
+    # when: sent to the first organization's Twilio number
     twilio_sms(client, "Bonjour")
-    assert set(Message.objects.values_list("patient", flat=True)) == {
-        patient.pk,
-        other.pk,
-    }
+    # then
+    assert list(Message.objects.values_list("patient", flat=True)) == [patient.pk]
 
 
 def test_a_number_matching_no_patient_is_logged_without_number_or_text(
-    client, care_topic, log_records
+    client, senders, care_topic, log_records
 ):
     response = twilio_sms(client, "Qui est-ce ?", sender="+33699999999")
     assert response.status_code == 200
@@ -163,7 +143,7 @@ def test_text_that_is_no_keyword_still_joins_the_conversation(
 
 
 def test_stop_through_sinch_is_answered_with_a_batch(
-    client, httpserver, patient, care_topic
+    client, httpserver, patient, care_topic, django_capture_on_commit_callbacks
 ):
     SINCH_SMS.accept(httpserver)
     payload = {
@@ -173,7 +153,9 @@ def test_stop_through_sinch_is_answered_with_a_batch(
         "to": "33700000002",
         "body": "stop",
     }
-    response = sinch_post(client, "/webhooks/sinch/inbound", payload)
+    # The reply is an HTTP call made once the STOP is committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = sinch_post(client, "/webhooks/sinch/inbound", payload)
     assert response.status_code == 200
     ((request, _),) = httpserver.log
     assert request.get_json()["to"] == ["+33612345678"]
@@ -198,7 +180,9 @@ def test_a_shared_family_phone_answers_the_patient_last_texted_at_it(
     assert Message.objects.get(direction="in").patient == sibling
 
 
-def test_a_number_matching_no_patient_waits_in_the_unmatched_queue(client, care_topic):
+def test_a_number_matching_no_patient_waits_in_the_unmatched_queue(
+    client, senders, care_topic
+):
     from messaging.models import UnmatchedInbound
 
     twilio_sms(client, "Qui est-ce ?", sid="SMx", sender="+33699999999")
@@ -211,15 +195,20 @@ def test_a_number_matching_no_patient_waits_in_the_unmatched_queue(client, care_
 def test_the_organizations_own_number_picks_the_organization(
     client, patient, care_topic
 ):
-
+    """Texting the other organization's number reaches only its patient."""
+    # given
     other = PatientFactory(
         organization=OrganizationFactory(slug="other-org"), phone="+33612345678"
     )
     TopicFactory(organization=other.organization, slug="care-other", purpose="care")
-    patient.organization.sms_number = "+33700000001"  # where twilio_sms sends
-    patient.organization.save()
-    twilio_sms(client, "Bonjour")
-    assert Message.objects.get(direction="in").patient == patient
+    SenderIdentity.objects.create(
+        organization=other.organization, provider="twilio", phone_number="+33700000009"
+    )
+    # when
+    data = {"MessageSid": "SM9", "From": "+33612345678", "To": "+33700000009"}
+    twilio_post(client, "/webhooks/twilio/inbound", data | {"Body": "Bonjour"})
+    # then
+    assert Message.objects.get(direction="in").patient == other
 
 
 def test_an_answer_stops_the_escalation_ladder(client, patient, care_topic):

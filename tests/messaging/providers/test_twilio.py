@@ -18,6 +18,7 @@ from tests.messaging.providers.fakes import (
 )
 
 pytestmark = pytest.mark.django_db
+SERVICE_SID = "MG" + "0123456789abcdef" * 2
 
 
 def test_signature_matches_twilios_documented_example():
@@ -55,14 +56,20 @@ def test_sms_request_is_form_encoded_with_basic_auth(
 
 
 def test_sms_through_a_messaging_service_names_no_sender(
-    httpserver, backend_for, make_delivery
+    httpserver, backend_for, make_delivery, senders
 ):
+    """An identity with a Messaging Service sends through the service's pool."""
+    # given
     TWILIO_SMS.accept(httpserver)
-    backend = backend_for(TWILIO_SMS, from_number="", messaging_service_sid="MG123")
+    senders["twilio"].messaging_service_sid = SERVICE_SID
+    senders["twilio"].save()
+    backend = backend_for(TWILIO_SMS)
+    # when
     backend.send_many([make_delivery()])
+    # then
     ((request, _),) = httpserver.log
     assert backend.is_available() == (True, "")
-    assert form(request)["MessagingServiceSid"] == "MG123"
+    assert form(request)["MessagingServiceSid"] == SERVICE_SID
     assert "From" not in form(request)
 
 

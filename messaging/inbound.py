@@ -34,6 +34,7 @@ from messaging.models import (
     UnmatchedInbound,
 )
 from messaging.receipts import inbound_once
+from messaging.rendering import sms_text
 from messaging.selectors_senders import inbound_organization_ids
 from messaging.services import message_mark_read
 from messaging.services.conversations import conversation_patient_wrote
@@ -274,6 +275,9 @@ def inbound_sms_receive(
             patient,
             InboundSms(patient, text, from_number, provider, provider_message_id),
         )
+    # GSM-7 look-alikes: one French apostrophe would make the reply UCS-2,
+    # two or three segments instead of one.
+    reply = sms_text(reply) if reply else reply
     return InboundResult(reply=reply, organization_id=organization.pk)
 
 

@@ -371,3 +371,19 @@ def test_the_stop_reply_is_one_segment_as_sent(organization, language):
         keyword=Keyword.STOP, organization=organization, language=language
     )
     assert sms_segments(reply)["segments"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["START", "AIDE"])
+def test_a_french_keyword_reply_leaves_in_one_gsm_segment(routed, text):
+    """The reply as the webhook sends it: French typography (’) would make it
+    UCS-2, two or three segments; it leaves plain, in one."""
+    # given
+    routed.organization.contact_phone = "+33140000000"
+    routed.organization.save()
+    # when
+    reply = _receive(text, f"SMsegments{text}")
+    # then
+    assert "’" not in reply
+    assert sms_segments(reply)["encoding"] == "GSM-7"
+    assert sms_segments(reply)["segments"] == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Hashable, Sequence
 
 from asgiref.sync import async_to_sync
@@ -159,8 +160,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     def _every(self) -> float:
+        """Seconds to the next re-read: jittered, so that the sockets that
+        lost Redis at the same instant do not all query at the same instant."""
         poll = settings.PORTAL_LIVE_POLL_SECONDS
-        return poll if poll > 0 else settings.REDIS_RETRY_SECONDS
+        every = poll if poll > 0 else settings.REDIS_RETRY_SECONDS
+        return every * random.uniform(0.75, 1.25)  # noqa: S311 - jitter
 
     async def _watch(self, seen: Hashable) -> None:
         """Tell the page when its data changed behind the bus's back."""
@@ -176,7 +180,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         ``live.back`` once the group is joined again."""
         await self._accepted.wait()  # a refused socket never listens
         while not self.joined:
-            await asyncio.sleep(settings.REDIS_RETRY_SECONDS)
+            await asyncio.sleep(self._every())
             if await self._join():
                 self.joined = True
                 return {"type": "live.back"}

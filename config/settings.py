@@ -32,6 +32,10 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Networks (CIDR) of the load balancers and proxies in front of Liaison: the
+# client is the first address of X-Forwarded-For, read from the right, that is
+# not one of them (config/client_address.py). Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The public origin used to build links in messages (portal, verify page).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -317,6 +321,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(
     minutes=env.int("AXES_COOLOFF_MINUTES", default=15)
 )
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip"
 AXES_USERNAME_CALLABLE = "portal.auth.throttling.axes_username"
 AXES_LOCKOUT_TEMPLATE = "portal/auth/lockout.html"
 AXES_LOCKOUT_CALLABLE = "portal.auth.throttling.lockout_response"  # renders ^

@@ -11,23 +11,18 @@ import time_machine
 from clinic.models import Patient
 from config.settings import redis_caches
 from tests.api.test_conventions import PATIENTS, assert_problem, new_patient
-from tests.support.redis import hanging_port, refusing_url
+from tests.support.redis import UNREACHABLE, unreachable_redis
 
 pytestmark = pytest.mark.django_db
 
 MINUTE_START = datetime.datetime(2026, 3, 10, 10, 0, 5, tzinfo=datetime.UTC)
 
 
-@pytest.fixture(params=["refused", "hanging"])
+@pytest.fixture(params=UNREACHABLE)
 def break_redis(request, settings):
     """Call it to make the cache's Redis refuse connections, or accept them
     and never answer."""
-    with hanging_port() as port:
-        url = (
-            refusing_url()
-            if request.param == "refused"
-            else f"redis://127.0.0.1:{port}/0"
-        )
+    with unreachable_redis(request.param) as url:
 
         def down() -> None:
             settings.CACHES = redis_caches(url)

@@ -59,7 +59,7 @@ def inapp_and_sms(count: int) -> list[int]:
     return [pk for pair in zip([d.pk for d in inapp], sms, strict=True) for pk in pair]
 
 
-def _statuses(ids: list[int]) -> dict[tuple[str, str], int]:
+def statuses(ids: list[int]) -> dict[tuple[str, str], int]:
     rows = Delivery.objects.filter(pk__in=ids).values_list("channel", "status")
     counts: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -80,7 +80,7 @@ def test_a_batch_goes_out_whole_without_the_bus(settings, sms_outbox, layer):
     deliveries_process(ids)
     seconds = time.monotonic() - started
     # then
-    assert _statuses(ids) == {("inapp", "delivered"): 100, ("sms", "sent"): 100}
+    assert statuses(ids) == {("inapp", "delivered"): 100, ("sms", "sent"): 100}
     assert len(sms_outbox) == 100
     assert layer.calls == 1
     assert seconds < 0.2 + 3
@@ -95,7 +95,7 @@ def test_later_batches_do_not_try_until_the_retry_period_ends(settings):
     deliveries_process(ids)
     # then: it did not try, and recorded all the same
     assert FailingLayer.calls == 1
-    assert _statuses(ids) == {("inapp", "delivered"): 5, ("sms", "sent"): 5}
+    assert statuses(ids) == {("inapp", "delivered"): 5, ("sms", "sent"): 5}
 
 
 def test_a_lost_bus_is_logged_once_per_batch_without_patient_data(settings, caplog):
@@ -117,7 +117,7 @@ def test_with_a_real_redis_refusing_the_deliveries_are_recorded(settings):
     settings.CHANNEL_LAYERS = redis_channel_layers(refusing_url())
     ids = inapp_and_sms(20)
     deliveries_process(ids)
-    assert _statuses(ids) == {("inapp", "delivered"): 20, ("sms", "sent"): 20}
+    assert statuses(ids) == {("inapp", "delivered"): 20, ("sms", "sent"): 20}
 
 
 def test_a_patients_reply_is_stored_without_the_bus(

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -17,18 +16,15 @@ from api.scopes import Scope
 from config.settings import redis_caches, redis_channel_layers
 from messaging.models import Delivery
 from tests.clinic.factories import OrganizationFactory, UserFactory
-from tests.messaging.test_inapp_best_effort import inapp_and_sms
-from tests.messaging.test_reliability import enqueue_deliveries, wait_until
-from tests.support.processes import Cluster, FakeSinch, cluster_env
+from tests.messaging import test_reliability as reliability
+from tests.messaging.test_inapp_best_effort import inapp_and_sms, statuses
+from tests.messaging.test_reliability import enqueue_deliveries, sms_env, wait_until
+from tests.support.processes import Cluster, FakeSinch
 from tests.support.redis import REDIS_SERVER, private_redis
 
+# The reliability tests' marks (slow, PostgreSQL, real transactions).
 pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL (SKIP LOCKED, real workers)",
-    ),
+    *reliability.pytestmark,
     pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server"),
 ]
 logger = logging.getLogger(__name__)
@@ -39,35 +35,21 @@ PASSWORD = "correct horse battery"
 
 
 def campaign_env(fake: FakeSinch, redis_url: str) -> dict[str, str]:
-    """The cluster's environment: its Redis is the test's own. The lease is
+    """The reliability tests' cluster, its Redis the test's own. The lease is
     the default 300 s: a batch abandoned by a raising backend waits that long
     in ``sending``, the failure this test exists to find."""
-    return cluster_env(
-        REDIS_URL=redis_url,
-        SMS_BACKEND="messaging.backends.sms.sinch.SmsBackend",
-        SINCH_BASE_URL=fake.base_url,
-        SINCH_SERVICE_PLAN_ID="plan",
-        SINCH_API_TOKEN="token",
-        SINCH_FROM="+33700000000",
-        SINCH_WEBHOOK_SECRET="secret",
-        SMS_READ_TIMEOUT="2",
-        Q_WORKERS="2",
-        Q_TIMEOUT="60",
-        Q_RETRY="90",
-        MESSAGING_DELIVERY_BATCH="100",
-    )
+    return sms_env(fake) | {
+        "REDIS_URL": redis_url,
+        "SMS_READ_TIMEOUT": "2",
+        "Q_TIMEOUT": "60",
+        "Q_RETRY": "90",
+        "MESSAGING_LEASE_SECONDS": "300",
+        "MESSAGING_DELIVERY_BATCH": "100",
+    }
 
 
 def done(ids: list[int]) -> int:
     return Delivery.objects.filter(pk__in=ids, status__in=("sent", "delivered")).count()
-
-
-def statuses(ids: list[int]) -> dict[tuple[str, str], int]:
-    rows = Delivery.objects.filter(pk__in=ids).values_list("channel", "status")
-    counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        counts[row] = counts.get(row, 0) + 1
-    return counts
 
 
 def send_all(ids: list[int], *, timeout: float) -> float:

@@ -2,17 +2,15 @@
 limit on wrong codes count in the process's memory; the patient signs in,
 never meets a 500, and the limits still hold in each process."""
 
-import datetime
 import time
 
 import pytest
-import time_machine
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from config.settings import redis_caches
 from tests.portal import test_auth
-from tests.portal.test_auth import HOME, NOON, enter_code, sign_in
-from tests.support.redis import hanging_port, refusing_url
+from tests.portal.test_auth import HOME, enter_code, sign_in
+from tests.support.redis import UNREACHABLE, unreachable_redis
 
 REAL_OTP = True  # tests/conftest.py: force_login does not pass the second factor here
 
@@ -25,14 +23,11 @@ _at_noon = test_auth._at_noon
 _deliver_on_commit = test_auth._deliver_on_commit
 
 
-@pytest.fixture(params=["refused", "hanging"])
+@pytest.fixture(params=UNREACHABLE)
 def redis_down(request, settings):
     """The cache's Redis refuses connections, or accepts and never answers."""
-    with hanging_port() as port:
-        if request.param == "refused":
-            settings.CACHES = redis_caches(refusing_url())
-        else:
-            settings.CACHES = redis_caches(f"redis://127.0.0.1:{port}/0")
+    with unreachable_redis(request.param) as url:
+        settings.CACHES = redis_caches(url)
         yield
 
 
@@ -54,23 +49,13 @@ def test_password_and_code_sign_in_without_redis(client, patient, redis_down):
 
 def test_wrong_passwords_still_lock_the_account(client, patient, redis_down):
     """django-axes counts failures in the database: Redis plays no part."""
-    failures = [sign_in(client, password="wrong").status_code for _ in range(5)]
-    assert failures == [200] * 4 + [429]
-    assert sign_in(client).status_code == 429
+    test_auth.test_five_wrong_passwords_lock_the_account(client, patient)
 
 
 def test_wrong_codes_are_still_limited_per_address(
     client, patient, redis_down, monkeypatch
 ):
-    from portal.auth import throttling
-
-    monkeypatch.setattr(throttling, "OTP_IP_LIMIT", 2)
-    device = StaticDevice.objects.create(user=patient.user, name="b", confirmed=True)
-    StaticToken.objects.create(device=device, token="abcd1234")
-    sign_in(client)
-    for seconds in (0, 5):
-        with time_machine.travel(NOON + datetime.timedelta(seconds=seconds)):
-            assert enter_code(client, device, "wrong").status_code == 200
-    with time_machine.travel(NOON + datetime.timedelta(minutes=1)):
-        response = enter_code(client, device, "abcd1234")
-    assert "Too many wrong codes from this connection." in response.content.decode()
+    """Counted in this process's memory while Redis is out."""
+    test_auth.test_wrong_codes_from_one_address_are_limited(
+        client, patient, monkeypatch
+    )

@@ -86,3 +86,17 @@ def hanging_port() -> Iterator[int]:
         yield listener.getsockname()[1]
     finally:
         listener.close()
+
+
+UNREACHABLE = ["refused", "hanging"]  # the two ways a Redis is out
+
+
+@contextlib.contextmanager
+def unreachable_redis(kind: str) -> Iterator[str]:
+    """The URL of a Redis that is out: ``refused`` (nothing listens) or
+    ``hanging`` (accepts, never answers)."""
+    if kind == "refused":
+        yield refusing_url()
+        return
+    with hanging_port() as port:
+        yield f"redis://127.0.0.1:{port}/0"

@@ -1,46 +1,21 @@
 """Per-key rate limits on the shared cache (Redis in production), so every
-web process counts the same requests."""
+web process counts the same requests; while Redis is unreachable each process
+counts on its own (config/cache.py; docs/api.md, "Rate limits with Redis down")."""
 
 import time
 
 from rest_framework.throttling import BaseThrottle
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 
 from api.models import ApiKey
+from config.cache import counter_hit
 
 WINDOW = 60  # seconds: ApiKey.rate_per_minute
 
 
 def throttle_cache_key(key: ApiKey, window: int) -> str:
     return f"throttle:api_key:{key.pk}:{window}"
-
-
-def _count(counter: str) -> int:
-    """Add this request to ``counter`` and return the count.
-
-    On Redis, INCR and EXPIRE in one pipeline: one round trip per request
-    (the cache API's incr() asks whether the key exists first, and the
-    minute's first request needs an add() too). The pipeline goes through the
-    cache's own client and connection pool (``_cache.get_client``, Django's
-    RedisCache internals, pinned with Django 5.2); the value stays a plain
-    integer, which the cache API reads back.
-    """
-    cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(counter)
-        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, WINDOW * 2)
-        count, _expiry_set = pipe.execute()
-        return count
-    try:
-        return cache.incr(counter)
-    except ValueError:  # the minute's first request
-        if cache.add(counter, 1, timeout=WINDOW * 2):
-            return 1
-        return cache.incr(counter)
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -59,7 +34,9 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // WINDOW)
-        count = _count(throttle_cache_key(key, window))
+        count = counter_hit(
+            caches["default"], throttle_cache_key(key, window), timeout=WINDOW * 2
+        )
         self.retry_after = (window + 1) * WINDOW - now
         return count <= key.rate_per_minute
 

@@ -1,20 +1,42 @@
-"""``/healthz``: whether this process can reach what it needs to serve.
+"""``/healthz``: whether this process can serve, answered within a second.
 
-Load balancers and orchestrators probe it; it answers 200 when every check
-passes and 503 otherwise, with one entry per check. Error texts are reduced to
-the exception's class so that no connection string or host leaks out.
+Load balancers and orchestrators probe it. Every check runs in its own thread,
+all at once, and the answer leaves after ``HEALTHZ_TIMEOUT`` seconds (0.8)
+whatever a check is still doing: that check is reported ``timeout``. A check
+that hangs is not started again by the next probes while it runs (they report
+it ``timeout`` at once), so a hung dependency never piles up threads.
+
+What answers 503 (takes the node out) and what only degrades (docs/architecture.md,
+"Redis"):
+
+- ``database`` and ``broker`` (the django-q2 queue lives in the database):
+  without them nothing can be served. Fatal.
+- ``channels``: a channel backend without its credentials, a deployment error
+  the node cannot send past. Fatal.
+- ``cache`` (Redis): every node shares the one Redis, so a 503 would take
+  them all out at once while each can still serve: its cache falls back to the
+  process's memory (``config.cache``) and live notices are best effort. The
+  answer stays 200 with ``"status": "degraded"``.
+
+Error texts are reduced to the exception's class so that no connection string
+or host leaks out.
 """
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from config.cache import FailoverRedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +57,17 @@ def check_database() -> dict:
 
 
 def check_cache() -> dict:
+    """Redis itself (one PING, bounded by its socket timeout), whatever this
+    process's cache falls back to; a round trip through any other cache."""
+    cache = caches["default"]
+    if isinstance(cache, FailoverRedisCache):
+        detail = {"backend": "redis", "fallback_in_use": cache.degraded}
+        try:
+            cache.ping()
+        except Exception as exc:
+            error = type(exc).__name__
+            raise CheckFailedError(error, detail | {"error": error}) from exc
+        return detail
     key = f"healthz:{uuid.uuid4().hex}"
     cache.set(key, "ok", timeout=5)
     if cache.get(key) != "ok":
@@ -65,39 +98,94 @@ def check_channels() -> dict:
     return {"channels": channels}
 
 
-CHECKS: dict[str, Callable[[], dict]] = {
-    "database": check_database,
-    "cache": check_cache,
-    "broker": check_broker,
-    "channels": check_channels,
+@dataclass(frozen=True)
+class Check:
+    run: Callable[[], dict]
+    fatal: bool  # a failure takes the node out (503); otherwise "degraded"
+
+
+CHECKS: dict[str, Check] = {
+    "database": Check(check_database, fatal=True),
+    "cache": Check(check_cache, fatal=False),
+    "broker": Check(check_broker, fatal=True),
+    "channels": Check(check_channels, fatal=True),
 }
 
 
-def run_checks() -> tuple[bool, dict]:
-    healthy = True
-    results: dict = {}
-    for name, check in CHECKS.items():
-        started = time.monotonic()
+class _Probe(threading.Thread):
+    """One check in its own thread, with its own database connection."""
+
+    def __init__(self, name: str, check: Check) -> None:
+        super().__init__(name=f"healthz-{name}", daemon=True)
+        self.check = check
+        self.started_at = time.monotonic()
+        self.detail: dict | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
         try:
-            detail = check()
-        except Exception as exc:  # any failure makes the process unhealthy
-            healthy = False
-            logger.warning("healthz: %s check failed: %s", name, type(exc).__name__)
-            detail = {"status": "down", "error": type(exc).__name__}
-            if isinstance(exc, CheckFailedError):
-                detail |= exc.detail
-        else:
-            detail = {"status": "ok", **detail}
-        detail["ms"] = round((time.monotonic() - started) * 1000, 1)
-        results[name] = detail
-    return healthy, results
+            self.detail = self.check.run()
+        except Exception as exc:  # any failure is reported, never raised
+            self.error = exc
+        finally:
+            connections.close_all()  # this thread's own connections
+
+
+_running: dict[str, _Probe] = {}  # the latest probe of each check
+_running_lock = threading.Lock()
+
+
+def _start(name: str, check: Check) -> _Probe | None:
+    """A new probe of ``check``, or None while the previous one still runs."""
+    with _running_lock:
+        previous = _running.get(name)
+        if previous is not None and previous.is_alive():
+            return None
+        probe = _running[name] = _Probe(name, check)
+    probe.start()
+    return probe
+
+
+def _result(name: str, probe: _Probe | None, started: float) -> dict:
+    """The check's detail with its status: "ok", or on a failure or a timeout
+    "down" when the check is fatal and "degraded" otherwise."""
+    failed = "down" if CHECKS[name].fatal else "degraded"
+    if probe is None or probe.is_alive():
+        logger.warning("healthz: %s check timed out", name)
+        ms = round((time.monotonic() - started) * 1000, 1)
+        return {"status": failed, "error": "Timeout", "ms": ms}
+    ms = round((time.monotonic() - probe.started_at) * 1000, 1)
+    if probe.error is None:
+        return {"status": "ok", **probe.detail, "ms": ms}
+    error = probe.error
+    detail = {"status": failed, "error": type(error).__name__}
+    if isinstance(error, CheckFailedError):
+        detail |= error.detail
+    logger.warning("healthz: %s check failed: %s", name, detail["error"])
+    return detail | {"ms": ms}
+
+
+def run_checks() -> tuple[str, dict]:
+    """Run every check at once; return the overall status ("ok", "degraded"
+    or "down") and each check's detail, within HEALTHZ_TIMEOUT seconds."""
+    started = time.monotonic()
+    deadline = started + settings.HEALTHZ_TIMEOUT
+    probes = {name: _start(name, check) for name, check in CHECKS.items()}
+    for probe in probes.values():
+        if probe is not None:
+            probe.join(max(0.0, deadline - time.monotonic()))
+    results = {name: _result(name, probe, started) for name, probe in probes.items()}
+    statuses = {detail["status"] for detail in results.values()}
+    for status in ("down", "degraded"):
+        if status in statuses:
+            return status, results
+    return "ok", results
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    healthy, checks = run_checks()
+    status, checks = run_checks()
     return JsonResponse(
-        {"status": "ok" if healthy else "down", "checks": checks},
-        status=200 if healthy else 503,
+        {"status": status, "checks": checks}, status=503 if status == "down" else 200
     )

@@ -5,11 +5,6 @@ partner API uses DRF throttling on the same cache.
 """
 
 from django.core.cache import cache
-from django.http import HttpRequest
-
-
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def hit(key: str, *, limit: int, window_seconds: int) -> bool:

@@ -32,6 +32,10 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Networks (CIDR) of the load balancers and proxies in front of Liaison: the
+# client is the first address of X-Forwarded-For, read from the right, that is
+# not one of them (config/client_address.py). Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The public origin used to build links in messages (portal, verify page).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -139,26 +143,59 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and channel layer ----------------------------------------------------
 # REDIS_URL switches both to Redis, shared by every web and worker process.
+# Redis is never on the critical path (docs/architecture.md, "Redis"): while it
+# is unreachable each process keeps its cache in its own memory (limits become
+# per-process limits) and live notices are dropped (pages re-read on reconnect).
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
+# Seconds Redis gets to connect or answer before a caller goes on without it.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.5)
+# After a failure, a process goes without Redis this long before trying again.
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5)
+# /healthz answers within this many seconds whatever a dependency does
+# (config/health.py); a check still running then counts as failed.
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=0.8)
+
+
+def redis_caches(url: str) -> dict:
+    """CACHES on the Redis at ``url`` (tests point it at a Redis they stop)."""
+    return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "BACKEND": "config.cache.FailoverRedisCache",
+            "LOCATION": url,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="liaison"),
+            "OPTIONS": {
+                "RETRY_SECONDS": REDIS_RETRY_SECONDS,
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+            },
         }
     }
-    CHANNEL_LAYERS = {
+
+
+def redis_channel_layers(url: str) -> dict:
+    """CHANNEL_LAYERS on the Redis at ``url``."""
+    return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 times reads out after 5 s, as long as the
                 # layer's blocking pop: idle websockets crashed (STACK.md).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [
+                    {
+                        "address": url,
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": REDIS_TIMEOUT,
+                    }
+                ],
                 "prefix": env("CHANNEL_LAYER_PREFIX", default="liaison"),
             },
         }
     }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -284,6 +321,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(
     minutes=env.int("AXES_COOLOFF_MINUTES", default=15)
 )
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip"
 AXES_USERNAME_CALLABLE = "portal.auth.throttling.axes_username"
 AXES_LOCKOUT_TEMPLATE = "portal/auth/lockout.html"
 AXES_LOCKOUT_CALLABLE = "portal.auth.throttling.lockout_response"  # renders ^

@@ -1,7 +1,5 @@
 """Public pages of consent: the one-click email unsubscribe (RFC 8058)."""
 
-import ipaddress
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -9,19 +7,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from config.client_address import client_ip
 from consent.errors import ConsentError
 from consent.unsubscribe import unsubscribe_apply, unsubscribe_target_get
 from consent.vocabulary import Purpose
 
 TEMPLATE = "consent/unsubscribe.html"
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    address = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None  # a unix socket or a misconfigured proxy: no proof, no crash
 
 
 def _render_for(request: HttpRequest, language: str, context: dict) -> HttpResponse:
@@ -43,7 +34,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             unsubscribe_apply(
                 token=token,
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
                 one_click=request.POST.get("List-Unsubscribe") == "One-Click",
             )

@@ -8,21 +8,17 @@ second factor, with the view permission on conversations, of the
 conversation's organization (anything else is refused as if it did not exist).
 
 Without a layer shared between processes (no Redis: `make run`'s worker and
-the SMS webhook may run elsewhere), the consumer also re-reads a fingerprint of
-the conversation every PORTAL_LIVE_POLL_SECONDS and tells the page when it
-changed, as the portal's inbox does.
+the SMS webhook may run elsewhere), or while Redis is unreachable, the consumer
+re-reads a fingerprint of the conversation itself and tells the page when it
+changed, as the portal's inbox does (``config.live.LiveConsumer``).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
-from django.conf import settings
 
 from clinic.second_factor import session_second_factor_passed
+from config.live import LiveConsumer
 from messaging.selectors_conversations import (
     conversation_fingerprint,
     conversation_get_by_public_id,
@@ -53,10 +49,7 @@ def _fingerprint(conversation_id: int) -> tuple:
     return conversation_fingerprint(conversation_id)
 
 
-class StaffConversationConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
-    watcher: asyncio.Task | None = None
-
+class StaffConversationConsumer(LiveConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -67,30 +60,13 @@ class StaffConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.conversation_id = conversation_id
-        self.group = conversation_group(conversation_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        # Read before accepting: the page re-reads once connected, so anything
-        # newer than this read is news to it.
-        poll = settings.PORTAL_LIVE_POLL_SECONDS
-        seen = await _fingerprint(conversation_id) if poll > 0 else None
-        await self.accept()
-        if seen is not None:
-            self.watcher = asyncio.create_task(self._watch(seen, poll))
+        await self.live_accept(conversation_group(conversation_id))
 
-    async def disconnect(self, code: int) -> None:
-        if self.watcher is not None:
-            self.watcher.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def fingerprint(self) -> tuple:
+        return await _fingerprint(self.conversation_id)
 
-    async def _watch(self, seen: tuple, every: float) -> None:
-        """Tell the page when the conversation changed behind the layer's back."""
-        while True:
-            await asyncio.sleep(every)
-            now = await _fingerprint(self.conversation_id)
-            if now != seen:
-                seen = now
-                await self.send_json({"type": "changed"})
+    async def page_changed(self, fingerprint: tuple | None) -> None:
+        await self.send_json({"type": "changed"})
 
     async def conversation_changed(self, event: dict) -> None:
         await self.send_json({"type": "changed"})

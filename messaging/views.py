@@ -6,7 +6,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from config.ratelimit import client_ip, hit
+from config.client_address import client_ip
+from config.ratelimit import hit
 from messaging.selectors import authenticity_code_verify
 
 VERIFY_LIMIT = 10  # attempts per IP per window: enough for a person, not for a guesser
@@ -31,7 +32,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         if not hit(
-            f"verify:{client_ip(request)}",
+            f"verify:{client_ip(request) or 'unknown'}",
             limit=VERIFY_LIMIT,
             window_seconds=VERIFY_WINDOW_SECONDS,
         ):

@@ -6,23 +6,22 @@ caregiver's socket forwards neither a message the patient hid from proxies
 nor its unread count: the same selectors as the pages decide.
 
 Without a layer shared between processes (no Redis: `make run`'s worker
-delivers in another process), the consumer also re-reads a fingerprint of the
-inbox every PORTAL_LIVE_POLL_SECONDS and tells the page when it changed.
+delivers in another process), or while Redis is unreachable, the consumer
+re-reads a fingerprint of the inbox itself and tells the page when it changed
+(``config.live.LiveConsumer``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from clinic.second_factor import session_second_factor_passed
+from config.live import LiveConsumer
 from messaging.backends.inapp import patient_group
 from messaging.inbox import (
     inbox_fingerprint,
@@ -75,10 +74,7 @@ def _visible(access: PortalAccess, public_id: str) -> bool:
         return False
 
 
-class InboxConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
-    watcher: asyncio.Task | None = None
-
+class InboxConsumer(LiveConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -88,33 +84,14 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self.access is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.group = patient_group(self.access.patient.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        # Read before accepting: the page re-reads its list once connected, so
-        # anything newer than this read is news to it.
-        seen = (
-            await _fingerprint(self.access)
-            if settings.PORTAL_LIVE_POLL_SECONDS > 0
-            else None
-        )
-        await self.accept()
-        if seen is not None:
-            self.watcher = asyncio.create_task(self._watch(seen))
+        await self.live_accept(patient_group(self.access.patient.pk))
 
-    async def disconnect(self, code: int) -> None:
-        if self.watcher is not None:
-            self.watcher.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def fingerprint(self) -> tuple[int, int | None]:
+        return await _fingerprint(self.access)
 
-    async def _watch(self, seen: tuple) -> None:
-        """Tell the page when the inbox changed behind the layer's back."""
-        while True:
-            await asyncio.sleep(settings.PORTAL_LIVE_POLL_SECONDS)
-            now = await _fingerprint(self.access)
-            if now != seen:
-                seen = now
-                await self.send_json({"type": "message", "unread": now[0]})
+    async def page_changed(self, fingerprint: tuple | None) -> None:
+        unread = fingerprint[0] if fingerprint else await _unread(self.access)
+        await self.send_json({"type": "message", "unread": unread})
 
     async def inbox_message(self, event: dict) -> None:
         if not await _visible(self.access, event.get("message", "")):

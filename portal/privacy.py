@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import AccessAudit, Appointment, Patient
+from config.live import notify_on_commit
 from consent.fhir import send_record_public_id
 from consent.models import SendRecord
 from messaging.backends.inapp import patient_group
@@ -47,18 +48,7 @@ def _record(user: Any, obj: models.Model, hidden: bool) -> None:
 def _notify_on_commit(patient: Patient) -> None:
     """Tell the patient's open inbox pages, and their caregivers', to re-read
     the list (no id: the page asks for what it may see)."""
-
-    def notify() -> None:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(
-                patient_group(patient.pk), {"type": "inbox.changed"}
-            )
-
-    transaction.on_commit(notify)
+    notify_on_commit(patient_group(patient.pk), {"type": "inbox.changed"})
 
 
 def _check(access: PortalAccess, hidden: bool) -> None:

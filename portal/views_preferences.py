@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from clinic.models import Patient
 from clinic.services import patient_update
+from config.client_address import client_ip
 from consent.errors import ConsentError
 from consent.matrix import consent_matrix, consent_matrix_save, matrix_topics
 from consent.models import (
@@ -39,7 +40,7 @@ def _client_facts(request: HttpRequest) -> dict:
     return {
         "source": Source.PORTAL,
         "actor": request.user,
-        "ip_address": request.META.get("REMOTE_ADDR") or None,
+        "ip_address": client_ip(request),
         "user_agent": request.headers.get("user-agent", ""),
         "wording_version": WORDING_VERSION,
     }

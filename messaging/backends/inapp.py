@@ -1,8 +1,12 @@
-"""The secure inbox: the message is already stored; tell open pages about it."""
+"""The secure inbox: the message is already stored; tell open pages about it.
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+The inbox row is the delivery: the live notice is best effort
+(``config.live.notify``). With Redis unreachable the deliveries are recorded
+delivered all the same, and pages re-read the inbox when their socket
+reconnects or, meanwhile, when the socket's own re-reading sees a change.
+"""
 
+from config.live import notify
 from messaging.backends.base import BaseBackend, SendResult
 
 
@@ -14,15 +18,14 @@ class Backend(BaseBackend):
     provider = "inapp"
 
     def send_many(self, deliveries) -> list[SendResult]:
-        layer = get_channel_layer()
-        for delivery in deliveries:
-            if layer is not None:
-                # A notification only (ids, no content): pages re-read the inbox.
-                async_to_sync(layer.group_send)(
-                    patient_group(delivery.message.patient_id),
-                    {
-                        "type": "inbox.message",
-                        "message": str(delivery.message.public_id),
-                    },
+        # A notification only (ids, no content): pages re-read the inbox.
+        notify(
+            [
+                (
+                    patient_group(d.message.patient_id),
+                    {"type": "inbox.message", "message": str(d.message.public_id)},
                 )
+                for d in deliveries
+            ]
+        )
         return [SendResult(d.pk, self.provider, f"inapp-{d.pk}") for d in deliveries]

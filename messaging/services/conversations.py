@@ -40,6 +40,7 @@ from clinic.models import (
     Team,
 )
 from clinic.scoping import staff_organization_id
+from config.live import notify_on_commit
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
 from messaging.backends.inapp import patient_group
@@ -67,21 +68,9 @@ def conversation_group(conversation_id: int) -> str:
     return f"conversation-{conversation_id}"
 
 
-def _send_on_commit(group: str, event: dict) -> None:
-    def send() -> None:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(group, event)
-
-    transaction.on_commit(send)
-
-
 def conversation_changed_notify(conversation: Conversation) -> None:
     """After commit, tell the staff pages of ``conversation`` to re-read it."""
-    _send_on_commit(
+    notify_on_commit(
         conversation_group(conversation.pk),
         {"type": "conversation.changed", "conversation": str(conversation.public_id)},
     )
@@ -347,7 +336,7 @@ def conversation_answered(
     conversation_changed_notify(conversation)
     # The inbox delivery notifies too once a worker sends it; the page need
     # not wait for the worker.
-    _send_on_commit(
+    notify_on_commit(
         patient_group(conversation.patient_id),
         {"type": "inbox.message", "message": str(message.public_id)},
     )

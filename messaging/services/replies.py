@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Patient
+from config.live import notify_on_commit
 from consent.vocabulary import Channel
 from messaging.backends.inapp import patient_group
 from messaging.models import Message, Sensitivity
@@ -23,19 +24,10 @@ class ReplyError(ValueError):
 
 def _inbox_notify_on_commit(message: Message) -> None:
     """Tell the patient's other open pages to re-read the inbox (ids only)."""
-
-    def notify() -> None:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(
-                patient_group(message.patient_id),
-                {"type": "inbox.message", "message": str(message.public_id)},
-            )
-
-    transaction.on_commit(notify)
+    notify_on_commit(
+        patient_group(message.patient_id),
+        {"type": "inbox.message", "message": str(message.public_id)},
+    )
 
 
 @transaction.atomic

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from config.client_address import client_ip
+
 OTP_IP_LIMIT = 20  # wrong codes from one address per cool-off period
 
 
@@ -21,14 +23,8 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:
     return value.strip().lower() if value else None
 
 
-def client_ip(request: HttpRequest) -> str:
-    from axes.helpers import get_client_ip_address
-
-    return get_client_ip_address(request) or "unknown"
-
-
 def _key(request: HttpRequest) -> str:
-    return f"otp-failures:{client_ip(request)}"
+    return f"otp-failures:{client_ip(request) or 'unknown'}"
 
 
 def _cooloff_seconds() -> int:

@@ -14,6 +14,7 @@ from django.conf import settings
 print(json.dumps({
     "cache": settings.CACHES["default"]["BACKEND"],
     "cache_location": settings.CACHES["default"].get("LOCATION"),
+    "cache_options": settings.CACHES["default"].get("OPTIONS"),
     "channels": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "channel_hosts": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts"),
     "database": settings.DATABASES["default"]["ENGINE"],
@@ -55,13 +56,21 @@ def test_without_redis_url_cache_and_channel_layer_are_in_memory():
 
 def test_redis_url_switches_cache_and_channel_layer_to_redis():
     found = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
-    assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
+    # Redis, falling back to the process's memory while unreachable.
+    assert found["cache"] == "config.cache.FailoverRedisCache"
     assert found["cache_location"] == "redis://127.0.0.1:6379/3"
+    assert found["cache_options"] == {
+        "RETRY_SECONDS": 5,
+        "socket_connect_timeout": 0.5,
+        "socket_timeout": 0.5,
+    }
     assert found["channels"] == "channels_redis.core.RedisChannelLayer"
     [host] = found["channel_hosts"]
     assert host["address"] == "redis://127.0.0.1:6379/3"
-    # Longer than the layer's 5-second blocking pop (test_channel_layer.py).
+    # Longer than the layer's 5-second blocking pop (test_channel_layer.py),
+    # but a Redis that does not answer a connection is given up quickly.
     assert host["socket_timeout"] > 5
+    assert host["socket_connect_timeout"] == 0.5
 
 
 def test_database_url_selects_postgresql_and_the_queue_stays_in_it():

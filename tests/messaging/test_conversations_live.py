@@ -127,3 +127,23 @@ def test_a_colleagues_reply_is_pushed_to_the_page_and_the_patients_inbox(
     staff_event, inbox_event = async_to_sync(scenario)()
     assert staff_event == {"type": "changed"}
     assert inbox_event == {"type": "message", "unread": 1}
+
+
+def test_with_redis_down_an_inbound_sms_still_reaches_the_open_page(
+    support, patient, conversation, settings
+):
+    """The socket opens without the bus and re-reads the conversation every
+    REDIS_RETRY_SECONDS; the webhook that stores the SMS does not fail."""
+    from config.settings import redis_channel_layers
+    from tests.support.redis import refusing_url
+
+    # given: the channel layer's Redis refuses connections
+    settings.CHANNEL_LAYERS = redis_channel_layers(refusing_url())
+    settings.PORTAL_LIVE_POLL_SECONDS = 0
+    settings.REDIS_RETRY_SECONDS = 0.2
+
+    def sms():
+        sms_in("Bonjour", sid="SM-no-redis")
+
+    # when / then
+    assert _next_event(_communicator(support, conversation), sms) == {"type": "changed"}

@@ -70,6 +70,26 @@ def test_guessing_is_rate_limited_per_ip(client, message):
     assert "Clinique des Lilas" not in response.text
 
 
+def test_with_redis_unreachable_the_page_answers_and_limits_per_process(
+    client, message, settings
+):
+    """The limit falls back to this process's count (docs/architecture.md,
+    "Redis"): answers, then 429, never a 500."""
+    from config.settings import redis_caches
+    from tests.support.redis import refusing_url
+
+    # given: the cache's Redis refuses connections
+    settings.CACHES = redis_caches(refusing_url())
+    # when
+    answers = [
+        client.post(reverse("verify"), {"code": message.authenticity_code})
+        for _ in range(11)
+    ]
+    # then
+    assert [a.status_code for a in answers] == [200] * 10 + [429]
+    assert "Clinique des Lilas" in answers[0].text
+
+
 def test_the_page_is_translated(client):
     response = client.get(reverse("verify"), HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 200

@@ -14,8 +14,6 @@ from tests.support.planned import planned_deliveries
 from tests.support.processes import (
     Cluster,
     FakeProvider,
-    FakeSinch,
-    FakeTwilio,
     cluster_env,
 )
 
@@ -28,13 +26,6 @@ pytestmark = [
     ),
 ]
 RECIPIENTS = 2000
-
-
-@pytest.fixture
-def fake_sinch():
-    fake = FakeSinch()
-    yield fake
-    fake.stop()
 
 
 def sms_env(fake: FakeProvider, **extra: str) -> dict[str, str]:
@@ -187,13 +178,6 @@ def test_a_provider_that_fails_then_recovers_gets_everything_once(fake_sinch):
     sent = fake_sinch.sent()
     assert len(sent) == len(ids)
     assert set(sent.values()) == {1}
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio()
-    yield fake
-    fake.stop()
 
 
 def test_a_cluster_stopped_past_its_lease_sends_nothing_twice(fake_sinch):

@@ -8,20 +8,14 @@ import time
 import psycopg
 import pytest
 
-from django.db import connection
-
 from messaging.services.claims import CONFIRMATION_SECONDS
+from tests.messaging import test_reliability as reliability
 from tests.messaging.test_reliability import sms_env, wait_until
 from tests.support.private_postgres import PrivatePostgres
-from tests.support.processes import Cluster, FakeSinch
+from tests.support.processes import Cluster
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL (SKIP LOCKED, real workers)",
-    ),
-]
+# The reliability tests' marks (slow, PostgreSQL, real transactions).
+pytestmark = reliability.pytestmark
 RECIPIENTS = 4000
 
 
@@ -30,13 +24,6 @@ def database():
     server = PrivatePostgres()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def fake_sinch():
-    fake = FakeSinch()
-    yield fake
-    fake.stop()
 
 
 def statuses(url: str) -> dict[str, int]:

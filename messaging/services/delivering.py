@@ -51,8 +51,8 @@ UNKNOWN_GIVE_UP = datetime.timedelta(hours=24)
 # An outcome nobody could look up is asked about again this much later.
 RECHECK_UNKNOWN = datetime.timedelta(seconds=60)
 # Sends confirmed together (one statement) and recorded together (one
-# transaction). A fast provider fills a group in a fraction of a second; with
-# a slow one a group ends when its confirmation lapses
+# statement for the successes). A fast provider fills a group in a fraction
+# of a second; with a slow one a group ends when its confirmation lapses
 # (claims.CONFIRMATION_SECONDS), so outcomes are recorded seconds after
 # their calls, never at the end of the batch.
 SEND_GROUP = 100
@@ -462,11 +462,12 @@ def _backend_or_fail(channel: str, deliveries: list[Delivery]):
         return get_backend(channel)
     except ImproperlyConfigured:
         logger.exception("no backend for channel %s", channel)
-        _release(
+        failed = [
             d
             for d in deliveries
             if _finish(d, Status.FAILED, reason=DeliveryReason.NO_BACKEND)
-        )
+        ]
+        _release(failed)  # only rows still this worker's: the key is shared
         return None
 
 

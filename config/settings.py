@@ -426,6 +426,9 @@ _SMS_TIMEOUTS = {
     # Requests in flight at once per worker: a provider's round trip is
     # mostly waiting, so a few overlap well.
     "concurrency": env.int("SMS_CONCURRENCY", default=4),
+    # Seconds a provider may take to list a message it accepted: until then
+    # reconciliation reads "not found" as "cannot tell yet", never "not sent".
+    "reconcile_grace": env.float("SMS_RECONCILE_GRACE", default=60.0),
 }
 _PROVIDER_OPTIONS = {
     "messaging.backends.sms.twilio.SmsBackend": _TWILIO_OPTIONS | _SMS_TIMEOUTS,
@@ -471,6 +474,8 @@ MESSAGING_BACKENDS = {
     },
 }
 MESSAGING_DELIVERY_BATCH = env.int("MESSAGING_DELIVERY_BATCH", default=200)
+# At least Q_TIMEOUT (system check messaging.E002): a claim must outlive the
+# task that holds it. Renewed while calls are in flight.
 MESSAGING_LEASE_SECONDS = env.int("MESSAGING_LEASE_SECONDS", default=300)
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=8)
 

@@ -9,6 +9,11 @@
   identity for a provider a channel uses: their SMS and calls fail.
 - messaging.E003 (with ``--database``): stored provider secrets that no key of
   ``CREDENTIALS_KEY`` decrypts (or no key at all): those senders cannot send.
+- messaging.E004: ``MESSAGING_LEASE_SECONDS`` is shorter than django-q2's
+  task timeout (``Q_CLUSTER["timeout"]``): a claim would lapse while the
+  task that holds it may still run.
+- messaging.E005: the task timeout leaves no time for one provider call
+  (the backend's connect and read timeouts) and the recording after it.
 """
 
 from __future__ import annotations
@@ -158,4 +163,57 @@ def check_sender_identities(
                 id="messaging.E003",
             )
         )
+    return messages
+
+
+def _task_timeout() -> float | None:
+    timeout = (getattr(settings, "Q_CLUSTER", {}) or {}).get("timeout")
+    return float(timeout) if timeout and timeout > 0 else None
+
+
+@register("messaging")
+def check_lease(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E004: a lease at least as long as a task may run."""
+    timeout = _task_timeout()
+    lease = settings.MESSAGING_LEASE_SECONDS
+    if timeout is None or lease >= timeout:
+        return []
+    return [
+        checks.Error(
+            f"MESSAGING_LEASE_SECONDS ({lease}) is shorter than the task timeout "
+            f"Q_CLUSTER['timeout'] ({timeout:g}): another worker could claim a "
+            "delivery while the task holding it still runs.",
+            hint="Set MESSAGING_LEASE_SECONDS above Q_TIMEOUT (defaults 300 and 120).",
+            id="messaging.E004",
+        )
+    ]
+
+
+@register("messaging")
+def check_task_time(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E005: a task has time for at least one call of each channel's backend."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from messaging.backends import get_backend
+    from messaging.services.claims import TASK_MARGIN
+
+    timeout = _task_timeout()
+    if timeout is None:
+        return []
+    messages: list[CheckMessage] = []
+    for channel in getattr(settings, "MESSAGING_BACKENDS", {}):
+        try:
+            call = float(getattr(get_backend(channel), "call_timeout", 0.0))
+        except ImproperlyConfigured:
+            continue  # E001 says why
+        if call + TASK_MARGIN >= timeout:
+            messages.append(
+                checks.Error(
+                    f"Q_CLUSTER['timeout'] ({timeout:g}) leaves no time to call "
+                    f"the {channel} provider ({call:g} s of connect and read "
+                    f"timeouts, {TASK_MARGIN:g} s to record): nothing would be sent.",
+                    hint="Raise Q_TIMEOUT or lower the provider's timeouts.",
+                    id="messaging.E005",
+                )
+            )
     return messages

@@ -397,6 +397,11 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the holder last confirmed its claim to call the provider: the
+    # call starts at most claims.CONFIRMATION_SECONDS later. A provider may
+    # list an accepted message only some time after it (Twilio), so until
+    # then "not found" cannot mean "not sent" (delivering._reconcile).
+    attempted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)

@@ -38,6 +38,25 @@ class DeliveryError(Exception):
         self.reason = reason
 
 
+# The code of a result whose call was never made because the gate refused it:
+# not a failure, the delivering service tries it again or releases it.
+NOT_ADMITTED = "not_admitted"
+
+
+class SendGate:
+    """Asked by a backend right before each provider call, from whichever
+    thread makes it: may this delivery go out now?
+
+    This default admits everything. The delivering service installs one
+    (``messaging.services.claims.Claims``) that admits a delivery only while
+    its worker's claim on it is freshly confirmed in the database and the
+    task has time left. ``admits`` never touches the database.
+    """
+
+    def admits(self, delivery: Delivery) -> bool:
+        return True
+
+
 @dataclass
 class SendResult:
     delivery_id: int
@@ -52,13 +71,28 @@ class SendResult:
 
 class BaseBackend:
     """One channel's way out. Subclasses implement ``send``, or ``send_many``
-    when the provider takes batches or a connection can be reused."""
+    when the provider takes batches or a connection can be reused; a
+    ``send_many`` that calls a provider asks ``self.gate.admits(delivery)``
+    right before each call and answers ``not_admitted`` when refused."""
 
     provider = "base"
+    # Ask before every provider call (see SendGate); set per task.
+    gate: SendGate = SendGate()
+    # Longest one provider call may take, in seconds: no call starts later
+    # than this before the task's time limit. Local backends: none.
+    call_timeout: float = 0.0
+    # How long after a call the provider may still not list what it
+    # accepted (reconcile): until then "not found" means "cannot tell yet".
+    reconcile_grace: float = 0.0
 
     def __init__(self, *, channel: str, **options: Any) -> None:
         self.channel = channel
         self.options = options
+
+    def not_admitted(self, delivery: Delivery) -> SendResult:
+        """The result of a delivery the gate refused: no call was made."""
+        error = DeliveryError(f"{self.provider}: not admitted", code=NOT_ADMITTED)
+        return SendResult(delivery.pk, self.provider, "", error)
 
     def is_available(self) -> tuple[bool, str]:
         """(usable, why not): missing credentials make a channel unavailable."""
@@ -76,6 +110,9 @@ class BaseBackend:
     def send_many(self, deliveries: list[Delivery]) -> list[SendResult]:
         results = []
         for delivery in deliveries:
+            if not self.gate.admits(delivery):
+                results.append(self.not_admitted(delivery))
+                continue
             try:
                 provider_id = self.send(delivery)
             except DeliveryError as error:

@@ -16,6 +16,9 @@ class Backend(BaseBackend):
         # One connection for the whole batch: SMTP handshakes cost more than mail.
         with mail.get_connection(fail_silently=False) as connection:
             for delivery in deliveries:
+                if not self.gate.admits(delivery):
+                    results.append(self.not_admitted(delivery))
+                    continue
                 message_id = make_msgid(domain="liaison")
                 headers = {
                     "Message-ID": message_id,

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
+# Seconds after a call during which a provider may not list yet what it
+# accepted: Twilio's and Sinch's lists are not read-your-writes.
+RECONCILE_GRACE = 60.0
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -203,6 +206,17 @@ class HttpBackend(BaseBackend):
         return (self.options.get("base_url") or self.default_base_url).rstrip("/")
 
     @property
+    def call_timeout(self) -> float:
+        """Connecting, then waiting for the answer: the longest one call takes."""
+        return float(self.options.get("connect_timeout", CONNECT_TIMEOUT)) + float(
+            self.options.get("read_timeout", READ_TIMEOUT)
+        )
+
+    @property
+    def reconcile_grace(self) -> float:
+        return float(self.options.get("reconcile_grace", RECONCILE_GRACE))
+
+    @property
     def status_callback_url(self) -> str:
         return (
             self.options.get("status_callback_url")
@@ -283,18 +297,25 @@ class HttpBackend(BaseBackend):
         the loaded senders and ``senders``, for everything inside the block.
         Clients are made before the block, so threads only read them."""
         if self._clients is not None:
+            # Inside an outer session (the delivering service keeps one for
+            # all of a channel's groups): clients for senders loaded since.
+            self._clients_add([*self._senders.values(), *senders])
             yield
             return
         self._clients = {}
         try:
-            for sender in [*self._senders.values(), *senders]:
-                if sender.credentials not in self._clients:
-                    self._clients[sender.credentials] = self.new_client(sender)
+            self._clients_add([*self._senders.values(), *senders])
             yield
         finally:
             for client in self._clients.values():
                 client.close()
             self._clients = None
+
+    def _clients_add(self, senders: Iterable[Sender]) -> None:
+        assert self._clients is not None  # noqa: S101 - inside a session
+        for sender in senders:
+            if sender.credentials not in self._clients:
+                self._clients[sender.credentials] = self.new_client(sender)
 
     def client(self, sender: Sender) -> ProviderClient:
         """The session's client for ``sender``'s credentials."""
@@ -315,7 +336,8 @@ class HttpBackend(BaseBackend):
         Each delivery leaves from its organization's sender identity, all
         resolved in one query before any thread starts (``senders_load``);
         one without an identity for this provider fails permanently with
-        ``no_sender`` (it falls back to the next channel).
+        ``no_sender`` (it falls back to the next channel). Each call waits
+        for ``self.gate`` to admit it (``not_admitted`` otherwise).
         ``send`` must not touch the database: it may run in a thread."""
         available, why = self.is_available()
         if not available:
@@ -335,6 +357,8 @@ class HttpBackend(BaseBackend):
                     retry_after=halted[0].retry_after,
                 )
                 return SendResult(delivery.pk, self.provider, "", error)
+            if not self.gate.admits(delivery):
+                return self.not_admitted(delivery)
             try:
                 provider_id = self.send(delivery)
             except DeliveryError as error:

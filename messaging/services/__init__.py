@@ -2,8 +2,10 @@
 
 ``message_send`` writes the Message and every Delivery (queued, deferred or
 suppressed with its reason) in one transaction and, after commit, queues the
-delivery task with ids only. ``deliveries_process`` claims due rows, asks
-consent again, sends through the channel's backend and records the outcome.
+delivery task with ids only. ``deliveries_process`` claims due rows (each
+claim fenced by its attempt number, ``claims``), asks consent again, sends
+through the channel's backend in groups confirmed just before their calls, and
+records each group's outcomes as they come back.
 Status callbacks, fallbacks and escalations follow in ``tracking``.
 """
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from clinic.services import patient_save
+from messaging.backends.base import BaseBackend, DeliveryError
 from messaging.models import Delivery, OutboxEntry
 from messaging.services import deliveries_process, deliveries_requeue_due, message_send
 from tests.clinic.factories import PatientFactory
@@ -167,3 +168,69 @@ def test_failover_reports_which_provider_holds_a_reconciled_send(crashed_sms):
     answers = backend.reconcile([crashed_sms])
     assert answers[crashed_sms.pk].startswith("outbox-")
     assert backend.reconciled_provider(crashed_sms.pk) == "outbox"
+
+
+class ListsLate(BaseBackend):
+    """A provider that lists what it accepted only up to 30 s later (Twilio's
+    message list lags): for now it answers "no such message"."""
+
+    provider = "late"
+    reconcile_grace = 30.0
+    sent: list[int] = []
+
+    def reconcile(self, deliveries):
+        return {delivery.pk: None for delivery in deliveries}
+
+    def send(self, delivery):
+        ListsLate.sent.append(delivery.pk)
+        return "late-1"
+
+
+LATE = OUTBOX | {"sms": {"BACKEND": "tests.messaging.test_reconcile.ListsLate"}}
+AT = NOON + datetime.timedelta(minutes=4, seconds=50)
+
+
+@override_settings(MESSAGING_BACKENDS=LATE)
+def test_not_listed_yet_is_not_read_as_not_sent(crashed_sms):
+    """Within the grace after the attempt, "not found" means "cannot tell
+    yet": asked again once the provider's list can be trusted, then sent."""
+    # given: the worker that died had confirmed its call just before its
+    # lease ran out
+    ListsLate.sent = []
+    Delivery.objects.filter(pk=crashed_sms.pk).update(attempted_at=AT)
+    # when: another worker takes it over 20 s after that call
+    with time_machine.travel(AT + datetime.timedelta(seconds=20), tick=False):
+        deliveries_process([crashed_sms.pk])
+    # then: nothing resent; asked again 5 + 30 s after the attempt
+    crashed_sms.refresh_from_db()
+    assert ListsLate.sent == []
+    assert crashed_sms.status == "unknown"
+    assert crashed_sms.next_attempt_at == AT + datetime.timedelta(seconds=35)
+    # and when the provider still does not have it after that, it is sent once
+    with time_machine.travel(AT + datetime.timedelta(seconds=36), tick=False):
+        deliveries_process([crashed_sms.pk])
+    crashed_sms.refresh_from_db()
+    assert (crashed_sms.status, ListsLate.sent) == ("sent", [crashed_sms.pk])
+
+
+class TimesOut(ListsLate):
+    def send(self, delivery):
+        raise DeliveryError("no answer after sending", unknown=True, code="timeout")
+
+
+@override_settings(
+    MESSAGING_BACKENDS=OUTBOX
+    | {"sms": {"BACKEND": "tests.messaging.test_reconcile.TimesOut"}}
+)
+def test_a_timed_out_call_is_reconciled_once_the_provider_lists_it(crashed_sms):
+    # given: a queued SMS whose call times out after leaving
+    Delivery.objects.filter(pk=crashed_sms.pk).update(status="queued")
+    # when
+    with time_machine.travel(NOON + datetime.timedelta(minutes=10), tick=False):
+        deliveries_process([crashed_sms.pk])
+    # then: asked about when the grace since the call is over
+    crashed_sms.refresh_from_db()
+    assert (crashed_sms.status, crashed_sms.next_attempt_at) == (
+        "unknown",
+        NOON + datetime.timedelta(minutes=10, seconds=35),
+    )

@@ -89,3 +89,27 @@ def planned_deliveries(*, channel: str, count: int, body: str = BODY) -> list[in
         batch_size=2000,
     )
     return [d.pk for d in deliveries]
+
+
+def main() -> None:
+    """``python -m tests.support.planned CHANNEL COUNT BATCH``: plan ``COUNT``
+    deliveries in the database of ``DATABASE_URL`` (a test's own server), queue
+    their delivery tasks ``BATCH`` ids at a time for the clusters, and print
+    the ids as JSON."""
+    import json
+    import sys
+
+    import django
+
+    django.setup()
+    from django_q.tasks import async_task
+
+    channel, count, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    ids = planned_deliveries(channel=channel, count=count)
+    for start in range(0, len(ids), batch):
+        async_task("messaging.tasks.deliveries_process", ids[start : start + batch])
+    sys.stdout.write(json.dumps(ids))
+
+
+if __name__ == "__main__":
+    main()

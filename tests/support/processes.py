@@ -35,13 +35,15 @@ def wait_for_port(port: int, timeout: float = 10) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
-class FakeSinch:
-    """``tests.support.fake_sinch`` in its own process."""
+class FakeProvider:
+    """A fake provider (``tests.support.fake_http``) in its own process."""
+
+    module = ""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tests.support.fake_sinch", str(self.port)], cwd=ROOT
+            [sys.executable, "-m", self.module, str(self.port)], cwd=ROOT
         )
         wait_for_port(self.port)
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -54,15 +56,52 @@ class FakeSinch:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return json.loads(response.read())
 
-    def sent(self) -> dict[str, int]:
-        return self._call("/_stats")["sent"]
+    def stats(self) -> dict:
+        """``sent``, ``lookups`` and ``senders`` (see tests.support.fake_http)."""
+        return self._call("/_stats")
 
-    def mode(self, mode: str) -> None:
-        self._call("/_mode", {"mode": mode})
+    def sent(self) -> dict[str, int]:
+        return self.stats()["sent"]
+
+    def mode(self, mode: str, **options: float) -> None:
+        """``ok``, ``error`` or ``stall``, with ``delay``, ``stall``, ``list_delay``."""
+        self._call("/_mode", {"mode": mode, **options})
 
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
+
+
+class FakeSinch(FakeProvider):
+    """``tests.support.fake_sinch``: counts batches by client reference."""
+
+    module = "tests.support.fake_sinch"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The settings that send SMS to it."""
+        return {
+            "SMS_BACKEND": "messaging.backends.sms.sinch.SmsBackend",
+            "SINCH_BASE_URL": self.base_url,
+            "SINCH_SERVICE_PLAN_ID": "plan",
+            "SINCH_API_TOKEN": "token",
+            "SINCH_WEBHOOK_SECRET": "secret",
+            **extra,
+        }
+
+
+class FakeTwilio(FakeProvider):
+    """``tests.support.fake_twilio``: counts messages by the number sent to."""
+
+    module = "tests.support.fake_twilio"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "SMS_BACKEND": "messaging.backends.sms.twilio.SmsBackend",
+            "TWILIO_BASE_URL": self.base_url,
+            "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+            "TWILIO_AUTH_TOKEN": "token",
+            **extra,
+        }
 
 
 def cluster_env(**extra: str) -> dict[str, str]:
@@ -99,20 +138,33 @@ def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
 class Cluster:
     """``manage.py qcluster`` (workers and scheduler) in its own process group."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        """``log``: a file for the cluster's output (to read why a test failed)."""
+        output = log.open("ab") if log else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=ROOT,
             env=env,
             start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         )
+        if log:
+            output.close()  # the child keeps its own descriptor
 
     def kill(self) -> None:
         """SIGKILL the cluster and every worker: nothing gets to clean up."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
+    def freeze(self) -> None:
+        """SIGSTOP the cluster and every worker: a stall, as under starvation."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.thaw()  # a frozen cluster would never hear SIGTERM
         stop_group(self.process)

@@ -15,9 +15,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from messaging.backends.base import BaseBackend, SendResult
+from messaging.backends.base import NOT_ADMITTED, BaseBackend, SendResult
 from messaging.backends.senders import NO_SENDER
 
 if TYPE_CHECKING:
@@ -64,6 +66,24 @@ class SmsBackend(BaseBackend):
                 problems.append(f"{role} {backend.provider}: {why}")
         return (not problems, "; ".join(problems))
 
+    @property
+    def call_timeout(self) -> float:
+        """One call may try both providers, one after the other."""
+        return self.primary.call_timeout + self.secondary.call_timeout
+
+    @property
+    def reconcile_grace(self) -> float:
+        return max(self.primary.reconcile_grace, self.secondary.reconcile_grace)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Both members' sessions (one client each) for the whole block."""
+        with ExitStack() as stack:
+            for member in self.members:
+                if hasattr(member, "session"):
+                    stack.enter_context(member.session())
+            yield
+
     def send(self, delivery: Delivery) -> str:
         result = self.send_many([delivery])[0]
         if result.error is not None:
@@ -75,12 +95,14 @@ class SmsBackend(BaseBackend):
         one without a primary identity goes through the secondary; one
         without a secondary identity keeps the primary's failure (a
         transient one is retried through the primary later)."""
+        self.primary.gate = self.secondary.gate = self.gate
         results = {r.delivery_id: r for r in self.primary.send_many(deliveries)}
         retry = [
             d
             for d in deliveries
             if (error := results[d.pk].error) is not None
             and (error.code == NO_SENDER or not (error.permanent or error.unknown))
+            and error.code != NOT_ADMITTED  # the gate refused it: nothing was called
         ]
         if retry:
             for result in self.secondary.send_many(retry):

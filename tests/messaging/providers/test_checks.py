@@ -5,7 +5,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from messaging.checks import check_backends
+from messaging.checks import check_backends, check_lease, check_task_time
 from tests.messaging.providers.fakes import SINCH_SMS, TWILIO_SMS
 
 INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
@@ -95,3 +95,25 @@ def test_healthz_reports_each_channels_backend_when_all_can_send(client):
         "backend": "messaging.backends.locmem.Backend",
         "available": True,
     }
+
+
+@pytest.mark.parametrize(("lease", "errors"), [(60, ["messaging.E004"]), (120, [])])
+def test_a_lease_shorter_than_the_task_timeout_is_an_error(lease, errors):
+    """A claim must outlive the task holding it (issue 17: reliability tests
+    once ran with a 5 s lease and a 10 s timeout)."""
+    with override_settings(MESSAGING_LEASE_SECONDS=lease, Q_CLUSTER={"timeout": 120}):
+        messages = check_lease()
+    assert ids(messages) == errors
+    if errors:
+        assert "MESSAGING_LEASE_SECONDS (60)" in messages[0].msg
+        assert "Q_CLUSTER['timeout'] (120)" in messages[0].msg
+
+
+@pytest.mark.parametrize(("timeout", "errors"), [(16, ["messaging.E005"]), (18, [])])
+def test_a_task_timeout_with_no_time_for_one_provider_call_is_an_error(timeout, errors):
+    """Twilio's 5 s to connect and 10 s to answer, plus 2 s to record."""
+    sms = TWILIO_SMS.config("http://x", connect_timeout=5, read_timeout=10)
+    with override_settings(
+        MESSAGING_BACKENDS={"inapp": INAPP, "sms": sms}, Q_CLUSTER={"timeout": timeout}
+    ):
+        assert ids(check_task_time()) == errors

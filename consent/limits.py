@@ -113,13 +113,18 @@ def sends_admit(
     with transaction.atomic(savepoint=False):
         patients_lock(r.patient_id for r in requests)
         facts = _facts(requests, at)
-        sent = _records(requests, facts, at)
+        sent, held = _records(requests, facts, at)
         decisions: dict[int, Decision] = {}
         admitted: list[SendRecord] = []
         for request in sorted(requests, key=_order):
             decision = request.decision or _decide(request, facts, sent, at)
             decisions[request.ref] = decision
-            if decision.outcome == Outcome.ALLOW:
+            key = (request.patient_id, request.message_key, request.channel)
+            if decision.outcome == Outcome.ALLOW and key not in held:
+                # One record per message and channel: a delivery admitted
+                # again (its earlier holder stalled, a retry) keeps the one
+                # it has.
+                held.add(key)
                 record = _record(request, at)
                 admitted.append(record)
                 sent[request.patient_id].append(
@@ -239,12 +244,14 @@ def _records(
     requests: Sequence[SendRequest],
     facts: dict[int, PageFacts],
     at: datetime.datetime,
-) -> dict[int, list[history.Sent]]:
-    """patient id → their send records any request's rules look at, read
-    after the lock (so with every admission committed before it)."""
+) -> tuple[dict[int, list[history.Sent]], set[tuple[int, str, str]]]:
+    """(patient id → their send records any request's rules look at, the
+    (patient id, message key, channel) those records hold), read after the
+    lock, so with every admission committed before it."""
     sent: dict[int, list[history.Sent]] = defaultdict(list)
+    held: set[tuple[int, str, str]] = set()
     if not facts:
-        return sent
+        return sent, held
     days = max(f.rules.history_days for f in facts.values())
     rows = (
         SendRecord.objects.filter(
@@ -253,11 +260,13 @@ def _records(
             sent_at__lte=at,
         )
         .order_by()
-        .values_list("patient_id", *history.SENT_FIELDS)
+        .values_list("patient_id", "channel", *history.SENT_FIELDS)
     )
-    for patient_id, *fields in rows:
-        sent[patient_id].append(history.Sent(*fields))
-    return sent
+    for patient_id, channel, *fields in rows:
+        record = history.Sent(*fields)
+        sent[patient_id].append(record)
+        held.add((patient_id, record.message_key, channel))
+    return sent, held
 
 
 def _decide(

@@ -279,3 +279,18 @@ def test_two_workers_at_the_same_instant_admit_no_more_than_the_cap(
     admitted = sum(d.allowed for answers in results.values() for d in answers.values())
     assert admitted == 2
     assert SendRecord.objects.filter(patient=patient).count() == 2
+
+
+def test_a_delivery_admitted_again_keeps_one_record(patient, newsletter):
+    """A delivery re-claimed after its holder stalled is admitted again on the
+    record it already has: the patient's history shows one send, not two."""
+    # given: admitted once, its worker stalled
+    sends_admit([request(patient, newsletter, "m1", ref=1)], at=TUESDAY_10H)
+    # when: the next holder admits it again
+    again = sends_admit(
+        [request(patient, newsletter, "m1", ref=1)],
+        at=TUESDAY_10H + datetime.timedelta(minutes=6),
+    )
+    # then
+    assert again[1].allowed
+    assert SendRecord.objects.filter(patient=patient, message_key="m1").count() == 1

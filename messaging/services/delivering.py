@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from consent.limits import SendRef, sends_admit, sends_confirm, sends_release
+from consent.limits import sends_admit
 from consent.policy import Decision
 from consent.unsubscribe import unsubscribe_headers
 from consent.vocabulary import Channel, Outcome, Purpose
-from messaging.backends import get_backend
 from messaging.backends.base import NOT_ADMITTED, DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason, Message
 from messaging.services.claims import (
-    CONFIRMATION_SECONDS,
     Claims,
     Heartbeat,
     TaskClock,
@@ -36,28 +32,31 @@ from messaging.services.claims import (
     close_quietly,
     fenced_update,
 )
+from messaging.services.outcomes import (
+    admissions_release,
+    backend_or_fail,
+    by_channel,
+    delivery_finish,
+    held_row,
+    reconcile_grace_of,
+    results_record,
+)
+from messaging.services.reconciling import deliveries_reconcile
 from messaging.services.sending import (
     address_decision,
     deliveries_enqueue,
     delivery_to_other_address,
     send_request,
 )
-from messaging.services.tracking import delivery_fallback
 from messaging.signals import NOTIFIED_STATUSES, delivery_status_changed
 
 logger = logging.getLogger(__name__)
-# A provider that still cannot tell after a day will not: stop asking.
-UNKNOWN_GIVE_UP = datetime.timedelta(hours=24)
-# An outcome nobody could look up is asked about again this much later.
-RECHECK_UNKNOWN = datetime.timedelta(seconds=60)
 # Sends confirmed together (one statement) and recorded together (one
 # statement for the successes). A fast provider fills a group in a fraction
 # of a second; with a slow one a group ends when its confirmation lapses
 # (claims.CONFIRMATION_SECONDS), so outcomes are recorded seconds after
 # their calls, never at the end of the batch.
 SEND_GROUP = 100
-# The count of results dropped because the row was no longer this worker's.
-FENCED = "fenced"
 Status = Delivery.Status
 
 # Message origin → check(origin_refs, now) → {origin_ref: Decision} for the
@@ -122,13 +121,6 @@ def _claim(ids: Iterable[int], now: datetime.datetime) -> list[Delivery]:
     return claimed
 
 
-def _held(delivery: Delivery):
-    """The row, if this worker still holds it: same attempt, still sending."""
-    return Delivery.objects.filter(
-        pk=delivery.pk, attempts=delivery.attempts, status=Status.SENDING
-    )
-
-
 def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
     """Ask consent again at send time, and admit under the patients' locks
     (``consent.limits.sends_admit``): a STOP that landed since planning wins,
@@ -161,46 +153,20 @@ def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
     return sendable
 
 
-def _release(deliveries: Iterable[Delivery]) -> None:
-    """Give back the admissions of deliveries that did not leave."""
-    sends_release(
-        SendRef(d.message.patient_id, str(d.message.public_id), d.channel)
-        for d in deliveries
-    )
-
-
 def _apply_decision(
     delivery: Delivery, decision: Decision, sendable: list[Delivery]
 ) -> None:
     if decision.outcome == Outcome.ALLOW:
         sendable.append(delivery)
     elif decision.outcome == Outcome.DEFER:
-        _finish(
+        delivery_finish(
             delivery,
             Status.DEFERRED,
             reason=decision.reason,
             next_attempt_at=decision.until,
         )
     else:
-        _finish(delivery, Status.SUPPRESSED, reason=decision.reason)
-
-
-def _finish(delivery: Delivery, status: str, **fields) -> bool:
-    """Settle a claimed delivery if this worker still holds it; return whether
-    it did (another worker took it after this one's lease expired: not)."""
-    fields |= {"status": status, "lease_expires_at": None, "updated_at": timezone.now()}
-    if not _held(delivery).update(**fields):
-        return False
-    for name, value in fields.items():
-        setattr(delivery, name, value)
-    return True
-
-
-def _backoff(attempts: int, retry_after: float | None) -> datetime.timedelta:
-    """Exponential back-off with full jitter, at least what the provider asked."""
-    ceiling = min(3600, 30 * 2 ** max(0, attempts - 1))
-    seconds = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
-    return datetime.timedelta(seconds=max(seconds, retry_after or 0))
+        delivery_finish(delivery, Status.SUPPRESSED, reason=decision.reason)
 
 
 def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
@@ -229,13 +195,13 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     try:
         with Heartbeat(claims, until=clock.deadline):
-            settled = _reconcile(
+            settled = deliveries_reconcile(
                 [d for d in claimed if d.pk in uncertain], now, counts, clock=clock
             )
             sendable = clock.db(
                 lambda: _recheck([d for d in claimed if d.pk not in settled], now)
             )
-            for channel, deliveries in _by_channel(sendable).items():
+            for channel, deliveries in by_channel(sendable).items():
                 _send_channel(channel, deliveries, claims, clock, counts)
     except BaseException:
         _give_back(claims, counts, after_error=True)
@@ -264,7 +230,7 @@ def _send_channel(
     the provider for become ``unknown`` (it may have sent them: reconciled),
     the others are retried with back-off. Other channels carry on.
     """
-    backend = _backend_or_fail(channel, deliveries)
+    backend = backend_or_fail(channel, deliveries)
     if backend is None:
         return
     merged = _merge_same_day_reminders(deliveries) if channel == Channel.SMS else {}
@@ -272,7 +238,7 @@ def _send_channel(
         _add_unsubscribe_headers(deliveries)
     backend.gate = claims
     until = clock.sends_until(backend)
-    grace = _grace(backend)
+    grace = reconcile_grace_of(backend)
     pending = deque(deliveries)
     with _session(backend):
         while pending and time.monotonic() < until:
@@ -352,7 +318,7 @@ def _record_group(
     ids = [d.pk for d, _ in outcomes]
 
     def record() -> dict[str, int]:
-        return _record_many(outcomes, timezone.now(), grace=grace)
+        return results_record(outcomes, timezone.now(), grace=grace)
 
     claims.recording(ids)
     try:
@@ -386,7 +352,9 @@ def _give_back(claims: Claims, counts: dict[str, int], *, after_error: bool = Fa
         with transaction.atomic():
             unknown = fenced_update(maybe_sent, released | {"status": Status.UNKNOWN})
             queued = fenced_update(not_sent, released | {"status": Status.QUEUED})
-            _release(d for d in not_sent if d.pk in queued)  # their admissions
+            admissions_release(
+                d for d in not_sent if d.pk in queued
+            )  # their admissions
             deliveries_enqueue(sorted(queued))
     except (DatabaseError, InterfaceError):
         logger.warning("%s deliveries left to their leases", len(held))
@@ -404,10 +372,6 @@ def _session(backend) -> AbstractContextManager:
     """One provider client for every group of the channel, if it has one."""
     session = getattr(backend, "session", None)
     return session() if callable(session) else nullcontext()
-
-
-def _grace(backend) -> float:
-    return float(getattr(backend, "reconcile_grace", 0.0) or 0.0)
 
 
 def _add_unsubscribe_headers(deliveries: list[Delivery]) -> None:
@@ -441,225 +405,13 @@ def _merge_same_day_reminders(deliveries: list[Delivery]) -> dict[int, list[Deli
             continue
         carrier, *others = group
         carrier.body = "\n".join(d.body for d in group)
-        _held(carrier).update(body=carrier.body)
+        held_row(carrier).update(body=carrier.body)
         for other in others:
             deliveries.remove(other)
             other.reason = DeliveryReason.MERGED
-            _held(other).update(reason=DeliveryReason.MERGED)
+            held_row(other).update(reason=DeliveryReason.MERGED)
         riders[carrier.pk] = others
     return riders
-
-
-def _by_channel(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
-    grouped: dict[str, list[Delivery]] = defaultdict(list)
-    for delivery in deliveries:
-        grouped[delivery.channel].append(delivery)
-    return grouped
-
-
-def _backend_or_fail(channel: str, deliveries: list[Delivery]):
-    try:
-        return get_backend(channel)
-    except ImproperlyConfigured:
-        logger.exception("no backend for channel %s", channel)
-        failed = [
-            d
-            for d in deliveries
-            if _finish(d, Status.FAILED, reason=DeliveryReason.NO_BACKEND)
-        ]
-        _release(failed)  # only rows still this worker's: the key is shared
-        return None
-
-
-def _reconcile(
-    uncertain: list[Delivery], now, counts: dict, *, clock: TaskClock
-) -> set[int]:
-    """Ask each provider about sends whose outcome we never learnt.
-
-    What the provider has is recorded as sent; what it certainly has not may
-    be sent again; what it could not tell (the lookup failed), or does not
-    list yet while it may still be recording it (``_listed_by``), stays
-    ``unknown`` and is asked again later. A backend that raises could not
-    tell. Returns the ids not to send now.
-    """
-    settled: set[int] = set()
-    for channel, deliveries in _by_channel(uncertain).items():
-        backend = _backend_or_fail(channel, deliveries)
-        if backend is None:
-            settled |= {d.pk for d in deliveries}
-            continue
-        if time.monotonic() >= clock.sends_until(backend):
-            # No time left to ask: released as unknown at the end of the task.
-            settled |= {d.pk for d in deliveries}
-            continue
-        try:
-            answers = backend.reconcile(deliveries)
-        except Exception as exc:  # a lookup that fails cannot tell
-            logger.error("%s reconcile raised %s", channel, type(exc).__name__)
-            answers = {}
-        found, kept = clock.db(
-            atomic_step(
-                lambda deliveries=deliveries, backend=backend, answers=answers: (
-                    _reconciled(deliveries, backend, answers, now)
-                )
-            )
-        )
-        settled |= kept
-        for status, n in found.items():
-            counts[status] += n
-    return settled
-
-
-def _reconciled(
-    deliveries: list[Delivery], backend, answers: dict[int, str | None], now
-) -> tuple[dict[str, int], set[int]]:
-    """Record a provider's answers; return the counts and the ids settled."""
-    counts: dict[str, int] = defaultdict(int)
-    settled: set[int] = set()
-    grace = _grace(backend)
-    for delivery in deliveries:
-        listed_by = _listed_by(delivery, grace)
-        if delivery.pk not in answers:
-            status = _unknown_until(delivery, now, now + RECHECK_UNKNOWN)
-        elif answers[delivery.pk] is None and listed_by and now < listed_by:
-            # Not listed yet: the provider may still be recording it.
-            status = _unknown_until(delivery, now, listed_by)
-        elif answers[delivery.pk]:
-            result = SendResult(
-                delivery.pk,
-                backend.reconciled_provider(delivery.pk),
-                answers[delivery.pk],
-            )
-            status = _record(delivery, result, now)
-            if status != FENCED:
-                sends_confirm([send_request(delivery)], at=now)
-        else:
-            continue  # the provider certainly never had it: sent again now
-        settled.add(delivery.pk)
-        counts[status] += 1
-    return counts, settled
-
-
-def _unknown_until(delivery: Delivery, now, ask_at) -> str:
-    """Keep an outcome unknown until ``ask_at``; after a day staff decide."""
-    if now - delivery.created_at > UNKNOWN_GIVE_UP:
-        # Staff decide: the delivery log says why it stopped here.
-        if _finish(delivery, Status.FAILED, reason=DeliveryReason.UNKNOWN_OUTCOME):
-            return Status.FAILED
-        return FENCED
-    if _finish(delivery, Status.UNKNOWN, next_attempt_at=ask_at):
-        return Status.UNKNOWN
-    return FENCED
-
-
-def _listed_by(delivery: Delivery, grace: float) -> datetime.datetime | None:
-    """Until when the provider may not list yet what the delivery's last
-    call sent: the call started at most CONFIRMATION_SECONDS after
-    ``attempted_at``, and the provider lists it ``grace`` seconds later at
-    worst. None when nothing was ever called or the provider lists at once."""
-    if not grace or delivery.attempted_at is None:
-        return None
-    return delivery.attempted_at + datetime.timedelta(
-        seconds=CONFIRMATION_SECONDS + grace
-    )
-
-
-def _record_many(
-    outcomes: list[tuple[Delivery, SendResult]], now, *, grace: float = 0.0
-) -> dict[str, int]:
-    """Record a group of send results on the rows this worker still holds: a
-    result that comes back after another worker took the delivery is
-    dropped (counted ``fenced``); that worker reconciles it with the provider.
-
-    Successes in one statement per status whatever the group's size (a
-    ``bulk_update`` builds a CASE per row and field and costs more than the
-    sends), failures one by one. ``grace``: the backend's
-    ``reconcile_grace``, for when to ask about an unknown outcome."""
-    counts: dict[str, int] = defaultdict(int)
-    sent: dict[str, list[tuple[Delivery, SendResult]]] = defaultdict(list)
-    for delivery, result in outcomes:
-        if not result.ok:
-            counts[_record_failure(delivery, result, now, grace=grace)] += 1
-            continue
-        status = Status.DELIVERED if delivery.channel == Channel.INAPP else Status.SENT
-        sent[status].append((delivery, result))
-    for status, group in sent.items():
-        results = {d.pk: r for d, r in group}
-        kept = fenced_update(
-            [d for d, _ in group],
-            {
-                "status": status,
-                "sent_at": now,
-                "delivered_at": now if status == Status.DELIVERED else None,
-                "lease_expires_at": None,
-                "updated_at": now,
-            },
-            per_row=("provider", "provider_id"),
-            values=lambda d, results=results: (
-                results[d.pk].provider,
-                results[d.pk].provider_id,
-            ),
-        )
-        for delivery, result in group:
-            if delivery.pk not in kept:
-                counts[FENCED] += 1
-                continue
-            delivery.status = status
-            delivery.provider, delivery.provider_id = (
-                result.provider,
-                result.provider_id,
-            )
-            counts[status] += 1
-    return counts
-
-
-def _record(delivery: Delivery, result: SendResult, now) -> str:
-    return next(iter(_record_many([(delivery, result)], now)))
-
-
-def _record_failure(
-    delivery: Delivery, result: SendResult, now, *, grace: float = 0.0
-) -> str:
-    error: DeliveryError = result.error
-    logger.warning(
-        "delivery %s failed: %s", delivery.pk, error.code or type(error).__name__
-    )
-    if error.unknown:
-        # Reconciled with the provider once it can tell (_listed_by), by the
-        # periodic job. Its admission is kept: it may have left.
-        listed_by = _listed_by(delivery, grace)
-        ask_at = max(listed_by, now) if listed_by else now + RECHECK_UNKNOWN
-        if not _finish(
-            delivery,
-            Status.UNKNOWN,
-            provider=result.provider,
-            error_code=error.code,
-            next_attempt_at=ask_at,
-        ):
-            return FENCED
-        return Status.UNKNOWN
-    # It did not leave: once settled, the caps count it no more (a row
-    # another worker took keeps its admission: the key is that worker's too).
-    if error.permanent or delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-        reason = error.reason or (
-            DeliveryReason.PROVIDER_REJECTED
-            if error.permanent
-            else DeliveryReason.RETRIES_EXHAUSTED
-        )
-        if not _finish(delivery, Status.FAILED, reason=reason, error_code=error.code):
-            return FENCED
-        _release([delivery])
-        delivery_fallback(delivery=delivery)
-        return Status.FAILED
-    if not _finish(
-        delivery,
-        Status.QUEUED,
-        error_code=error.code,
-        next_attempt_at=now + _backoff(delivery.attempts, error.retry_after),
-    ):
-        return FENCED
-    _release([delivery])
-    return "retry"
 
 
 def deliveries_requeue_due(*, now: datetime.datetime | None = None) -> int:

@@ -259,7 +259,7 @@ def test_outcomes_are_recorded_once_the_database_connection_is_back(
     and the group recorded whole, once."""
     # given: the first attempt to record finds the connection gone
     ids = sms(2)
-    record = delivering_module._record_many
+    record = delivering_module.results_record
     failures = [OperationalError("server closed the connection unexpectedly")]
 
     def flaky(outcomes, now, **kwargs):
@@ -267,7 +267,7 @@ def test_outcomes_are_recorded_once_the_database_connection_is_back(
             raise failures.pop()
         return record(outcomes, now, **kwargs)
 
-    monkeypatch.setattr(delivering_module, "_record_many", flaky)
+    monkeypatch.setattr(delivering_module, "results_record", flaky)
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     # when
     counts = deliveries_process(ids)

@@ -1,4 +1,8 @@
-"""Admin for patients' erasure requests: read-only, due date first, erase now."""
+"""Admin for patients' erasure requests: read-only, due date first, erase now.
+
+A request the patient withdrew stays listed, marked withdrawn with who and
+when, and "Erase now" leaves it alone.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from django.utils.translation import ngettext
 
 from clinic.admin_scoping import OrganizationScopedAdmin
 from consent.models_requests import ErasureRequest
-from consent.requests import erasure_request_fulfil
+from consent.requests import ErasureRequestClosedError, erasure_request_fulfil
 
 
 @admin.register(ErasureRequest)
@@ -38,6 +42,8 @@ class ErasureRequestAdmin(OrganizationScopedAdmin):
         "due_at",
         "handled_at",
         "handled_by",
+        "withdrawn_at",
+        "withdrawn_by",
         "note",
     ]
     readonly_fields = fields
@@ -79,12 +85,33 @@ class ErasureRequestAdmin(OrganizationScopedAdmin):
 
     @admin.action(description=_("Erase now"), permissions=["erase_patient"])
     def erase_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        handled = 0
-        for erasure_request in queryset.filter(
-            status=ErasureRequest.Status.OPEN
-        ).select_related("patient"):
-            erasure_request_fulfil(erasure_request=erasure_request, actor=request.user)
-            handled += 1
+        handled = closed = 0
+        for erasure_request in queryset.select_related("patient"):
+            try:
+                erasure_request_fulfil(
+                    erasure_request=erasure_request, actor=request.user
+                )
+            except ErasureRequestClosedError:
+                # Withdrawn by the patient or already handled, possibly
+                # since the list was shown.
+                closed += 1
+            else:
+                handled += 1
+        if closed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d request was withdrawn or already handled: "
+                    "nothing was erased for it.",
+                    "%(count)d requests were withdrawn or already handled: "
+                    "nothing was erased for them.",
+                    closed,
+                )
+                % {"count": closed},
+                messages.WARNING,
+            )
+        if not handled:
+            return
         self.message_user(
             request,
             ngettext(

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clinic.models import Patient
 from clinic.scoping import OrganizationScopedQuerySet
@@ -24,12 +25,17 @@ class ErasureRequestQuerySet(OrganizationScopedQuerySet):
 
 
 class ErasureRequest(models.Model):
-    """A patient's request to erase their data (GDPR art. 17), until staff answer."""
+    """A patient's request to erase their data (GDPR art. 17), until staff answer.
+
+    Only an open request moves on: staff carry it out (done) or refuse it, or
+    the patient withdraws it; each of those is final.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         DONE = "done", _("Done")
         REFUSED = "refused", _("Refused")
+        WITHDRAWN = "withdrawn", pgettext_lazy("erasure request status", "Withdrawn")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(
@@ -57,6 +63,15 @@ class ErasureRequest(models.Model):
         related_name="+",
         verbose_name=_("handled by"),
     )
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("withdrawn by"),
+    )
     note = models.TextField(_("note"), blank=True)
 
     objects = ErasureRequestQuerySet.as_manager()
@@ -67,8 +82,19 @@ class ErasureRequest(models.Model):
         verbose_name_plural = _("erasure requests")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["open", "done", "refused"]),
+                condition=models.Q(status__in=["open", "done", "refused", "withdrawn"]),
                 name="consent_erasurerequest_status_known",
+            ),
+            # A withdrawn request says when; no other request has that date.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="withdrawn", withdrawn_at__isnull=False)
+                    | (
+                        ~models.Q(status="withdrawn")
+                        & models.Q(withdrawn_at__isnull=True)
+                    )
+                ),
+                name="consent_erasurerequest_withdrawn_dated",
             ),
         ]
         indexes = [

@@ -46,6 +46,16 @@ urlpatterns = [
     path("data/export.json", views_data.data_export_json, name="data_export_json"),
     path("data/export.fhir.json", views_data.data_export_fhir, name="data_export_fhir"),
     path("data/erasure/", views_data.data_erasure, name="data_erasure"),
+    path(
+        "data/erasure/<uuid:public_id>/withdraw/",
+        views_data.data_erasure_withdraw,
+        name="data_erasure_withdraw",
+    ),
     path("data/objection/", views_data.data_objection, name="data_objection"),
+    path(
+        "data/objection/lift/",
+        views_data.data_objection_lift,
+        name="data_objection_lift",
+    ),
     path("data/access/", views_data.data_access_log, name="data_access_log"),
 ]

@@ -1,25 +1,45 @@
-"""My data: download it, ask for erasure, object to automation, see who read it."""
+"""My data: download it, ask for erasure, object to automation, see who read it.
+
+Asking for erasure and objecting each go through a page that says what will
+happen, and act only on that page's explicit confirmation (``ConfirmForm``);
+a pending erasure request can be withdrawn, a current objection lifted.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from functools import wraps
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.models import AccessAudit, Patient
 from clinic.services import access_audit_record
 from consent.gdpr.export import export_patient, export_patient_fhir
-from consent.gdpr.objection import object_to_automation, patient_objects_to_automation
-from consent.requests import erasure_request_create, erasure_request_open_get
+from consent.gdpr.objection import (
+    object_to_automation,
+    objection_since,
+    patient_objects_to_automation,
+)
+from consent.models_requests import ERASURE_DELAY, ErasureRequest
+from consent.requests import (
+    ErasureRequestClosedError,
+    erasure_request_create,
+    erasure_request_get,
+    erasure_request_open_get,
+    erasure_request_withdraw,
+)
 from consent.vocabulary import Source
 from portal.access import SCOPES, patient_required
+from portal.forms import ConfirmForm
 from portal.privacy import access_audit_entries, export_fhir_for, export_for
 from portal.views_appointments import render_for
 
@@ -68,6 +88,7 @@ def data_home(request: HttpRequest) -> HttpResponse:
         {
             "erasure_request": erasure_request_open_get(patient=patient),
             "objects": patient_objects_to_automation(patient=patient),
+            "objected_at": objection_since(patient=patient),
         },
     )
 
@@ -97,31 +118,106 @@ def data_export_fhir(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+def _confirmed(request: HttpRequest, action: str) -> bool:
+    return (
+        request.method == "POST" and ConfirmForm(request.POST, action=action).is_valid()
+    )
+
+
+@require_http_methods(["GET", "POST"])
 @data_rights_required
 def data_erasure(request: HttpRequest) -> HttpResponse:
-    erasure_request_create(patient=request.portal.patient, requested_by=request.user)
-    messages.success(
+    """What erasure does and keeps, then the request on explicit confirmation."""
+    patient = request.portal.patient
+    if erasure_request_open_get(patient=patient) is not None:
+        return redirect("portal:data")
+    if _confirmed(request, "erasure"):
+        erasure_request_create(patient=patient, requested_by=request.user)
+        messages.success(
+            request,
+            _(
+                "Your request is recorded. Nothing is erased yet: the clinic "
+                "reviews it, and you can withdraw it until then."
+            ),
+        )
+        return redirect("portal:data")
+    return render_for(
         request,
-        _("Your request is recorded. The clinic will answer within one month."),
+        patient,
+        "portal/data/erasure_confirm.html",
+        {
+            "form": ConfirmForm(action="erasure"),
+            "due_at": timezone.now() + ERASURE_DELAY,
+        },
     )
+
+
+# Why a request cannot be withdrawn, by its status.
+_CLOSED = {
+    ErasureRequest.Status.DONE: gettext_lazy(
+        "This request has already been carried out: it can no longer be withdrawn."
+    ),
+    ErasureRequest.Status.REFUSED: gettext_lazy(
+        "The clinic has already answered this request: it can no longer be withdrawn."
+    ),
+    ErasureRequest.Status.WITHDRAWN: gettext_lazy(
+        "This request was already withdrawn."
+    ),
+}
+
+
+@require_POST
+@data_rights_required
+def data_erasure_withdraw(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    patient = request.portal.patient
+    try:
+        erasure_request = erasure_request_get(patient=patient, public_id=public_id)
+    except ErasureRequest.DoesNotExist:
+        raise Http404 from None
+    try:
+        erasure_request_withdraw(
+            erasure_request=erasure_request, withdrawn_by=request.user
+        )
+    except ErasureRequestClosedError as error:
+        messages.error(request, _CLOSED[error.status])
+    else:
+        messages.success(
+            request, _("Your erasure request is withdrawn. Nothing was erased.")
+        )
     return redirect("portal:data")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @data_rights_required
 def data_objection(request: HttpRequest) -> HttpResponse:
-    objects = request.POST.get("objects") != "no"
+    """What an objection changes, then the objection on explicit confirmation."""
+    patient = request.portal.patient
+    if patient_objects_to_automation(patient=patient):
+        return redirect("portal:data")
+    if _confirmed(request, "objection"):
+        object_to_automation(
+            patient=patient, objects=True, actor=request.user, source=Source.PORTAL
+        )
+        messages.success(request, _("Your objection is recorded."))
+        return redirect("portal:data")
+    return render_for(
+        request,
+        patient,
+        "portal/data/objection_confirm.html",
+        {"form": ConfirmForm(action="objection")},
+    )
+
+
+@require_POST
+@data_rights_required
+def data_objection_lift(request: HttpRequest) -> HttpResponse:
     object_to_automation(
         patient=request.portal.patient,
-        objects=objects,
+        objects=False,
         actor=request.user,
         source=Source.PORTAL,
     )
-    messages.success(
-        request,
-        _("Your objection is recorded.") if objects else _("Your objection is lifted."),
-    )
+    messages.success(request, _("Your objection is lifted."))
     return redirect("portal:data")
 
 

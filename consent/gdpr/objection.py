@@ -1,12 +1,17 @@
 """The right to object to automated processing (GDPR art. 21, 22).
 
-The flag lives on ``PatientPreferences``; features that automate (reminder
-rules, campaigns, scoring, surveys triggered without a human) ask
-``patient_objects_to_automation`` before they act on a patient.
+The flag lives on ``PatientPreferences`` and takes effect at once. Campaign
+audiences (``campaigns.audience``) leave an objecting patient out, with the
+reason ``objects_to_automation``; a feature that adds automated processing of
+patients asks ``patient_objects_to_automation`` before it acts. Appointment
+reminders, messages from staff and survey invitations do not ask it: the
+patient's topic × channel choices govern those. The portal's confirmation
+page (``templates/portal/data/objection_confirm.html``) says so in words.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db import transaction
@@ -65,3 +70,13 @@ def patient_objects_to_automation(*, patient: Patient) -> bool:
     return PatientPreferences.objects.filter(
         patient=patient, objects_to_automation=True
     ).exists()
+
+
+def objection_since(*, patient: Patient) -> datetime.datetime | None:
+    """When the objection in force was recorded; None when the patient does
+    not object (or the time is unknown)."""
+    return (
+        PatientPreferences.objects.filter(patient=patient, objects_to_automation=True)
+        .values_list("objected_at", flat=True)
+        .first()
+    )

@@ -7,6 +7,8 @@ server's database (the browser tests never share the suite's test database).
     python -m tests.e2e.stage state --patient 3
     python -m tests.e2e.stage conversation --lang fr
     python -m tests.e2e.stage sms-in --patient 3 --text "…"
+    python -m tests.e2e.stage rights --patient 3
+    python -m tests.e2e.stage staff-code --username lilas.admin
 
 Each command prints one JSON object. ``serve`` keeps one process for a whole
 session instead: it reads a command per line on stdin (a JSON list of the
@@ -190,6 +192,40 @@ def sms_in(patient_id: int, text: str) -> dict:
     return {"conversation": message.conversation_id}
 
 
+def rights(patient_id: int) -> dict:
+    """The patient's erasure requests (oldest first) and objection."""
+    from clinic.models import Patient
+    from consent.gdpr.objection import patient_objects_to_automation
+    from consent.models import ErasureRequest
+
+    patient = Patient.objects.get(pk=patient_id)
+    requests = ErasureRequest.objects.filter(patient=patient).order_by("pk")
+    return {
+        "erasure": [
+            {
+                "pk": r.pk,
+                "status": r.status,
+                "withdrawn_by": r.withdrawn_by.username if r.withdrawn_by else "",
+            }
+            for r in requests.select_related("withdrawn_by")
+        ],
+        "objects": patient_objects_to_automation(patient=patient),
+        "erased": patient.erased_at is not None,
+    }
+
+
+def staff_code(username: str) -> dict:
+    """A fresh backup code for a demo staff member's backup-code device."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    code = f"s{secrets.token_hex(6)}"
+    device = StaticDevice.objects.filter(
+        user__username=username, confirmed=True
+    ).first()
+    StaticToken.objects.create(device=device, token=code)
+    return {"code": code}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +241,8 @@ def _parser() -> argparse.ArgumentParser:
     inbound = commands.add_parser("sms-in")
     inbound.add_argument("--patient", type=int, required=True)
     inbound.add_argument("--text", required=True)
+    commands.add_parser("rights").add_argument("--patient", type=int, required=True)
+    commands.add_parser("staff-code").add_argument("--username", required=True)
     commands.add_parser("serve")
     return parser
 
@@ -220,6 +258,10 @@ def run(args: argparse.Namespace) -> dict:
         return conversation(args.lang)
     if args.command == "sms-in":
         return sms_in(args.patient, args.text)
+    if args.command == "rights":
+        return rights(args.patient)
+    if args.command == "staff-code":
+        return staff_code(args.username)
     return state(args.patient)
 
 

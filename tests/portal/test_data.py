@@ -26,7 +26,9 @@ def test_page_shows_the_rights(patient_client):
     response = patient_client.get("/portal/data/")
     assert response.status_code == 200
     assert "/portal/data/export.json" in response.text
-    assert 'action="/portal/data/erasure/"' in response.text
+    # Erasure and objection each open their confirmation page first.
+    assert 'href="/portal/data/erasure/"' in response.text
+    assert 'href="/portal/data/objection/"' in response.text
 
 
 @pytest.mark.parametrize(
@@ -61,9 +63,10 @@ def test_downloads_are_attachments_and_audited(
 def test_erasure_request_is_created_with_a_due_date(patient_client, patient_user):
     # given
     user, patient = patient_user
+    confirmed = {"confirm": "erasure"}
     # when
-    response = patient_client.post("/portal/data/erasure/")
-    patient_client.post("/portal/data/erasure/")  # asking twice changes nothing
+    response = patient_client.post("/portal/data/erasure/", confirmed)
+    patient_client.post("/portal/data/erasure/", confirmed)  # twice changes nothing
     # then
     assert response.status_code == 302
     request = ErasureRequest.objects.get(patient=patient)
@@ -73,20 +76,15 @@ def test_erasure_request_is_created_with_a_due_date(patient_client, patient_user
     assert "Vous avez demandé l’effacement" in patient_client.get("/portal/data/").text
 
 
-def test_erasure_needs_post(patient_client, patient_user):
-    assert patient_client.get("/portal/data/erasure/").status_code == 405
-    assert not ErasureRequest.objects.exists()
-
-
 def test_objection_and_its_lifting(patient_client, patient_user):
     user, patient = patient_user
-    patient_client.post("/portal/data/objection/", {"objects": "yes"})
+    patient_client.post("/portal/data/objection/", {"confirm": "objection"})
     preferences = PatientPreferences.objects.get(patient=patient)
     assert preferences.objects_to_automation
     audit = AccessAudit.objects.get(patient=patient, action=AccessAudit.Action.OBJECT)
     assert audit.actor == user
     assert "portal" in audit.detail
-    patient_client.post("/portal/data/objection/", {"objects": "no"})
+    patient_client.post("/portal/data/objection/lift/")
     preferences.refresh_from_db()
     assert not preferences.objects_to_automation
 
@@ -127,7 +125,9 @@ def test_a_caregiver_needs_every_scope(client, caregiver):
     # then
     for url in ("/portal/data/", "/portal/data/export.json", "/portal/data/access/"):
         assert client.get(url).status_code == 404, url
-    assert client.post("/portal/data/erasure/").status_code == 404
+    assert (
+        client.post("/portal/data/erasure/", {"confirm": "erasure"}).status_code == 404
+    )
     assert not AccessAudit.objects.exists()
     assert not ErasureRequest.objects.exists()
 

@@ -1,4 +1,5 @@
-"""Erasure requests in admin: scoped by organization, overdue first, erase now."""
+"""Erasure requests in admin: scoped by organization, overdue first, erase now,
+withdrawn ones shown as such and never carried out."""
 
 import datetime
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from clinic.models import AccessAudit, Patient
 from consent.models import ErasureRequest
-from consent.requests import erasure_request_create
+from consent.requests import erasure_request_create, erasure_request_withdraw
 from tests.clinic.factories import PatientFactory, StaffMemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +95,45 @@ def test_erase_now_needs_the_permission(client, organization, own_request):
     own_request.refresh_from_db()
     assert own_request.status == ErasureRequest.Status.OPEN
     assert Patient.objects.get(pk=own_request.patient_id).erased_at is None
+
+
+def test_a_withdrawn_request_is_shown_as_withdrawn(staff_client, own_request):
+    # given
+    erasure_request_withdraw(
+        erasure_request=own_request, withdrawn_by=own_request.patient.user
+    )
+    staff_client.cookies["django_language"] = "en"
+    # when
+    listing = staff_client.get(reverse(CHANGELIST))
+    detail = staff_client.get(
+        reverse("admin:consent_erasurerequest_change", args=[own_request.pk])
+    )
+    # then
+    assert "Withdrawn" in listing.text
+    assert "Withdrawn by" in detail.text
+    assert own_request.patient.user.username in detail.text
+
+
+def test_staff_cannot_erase_after_the_patient_withdrew(staff_client, own_request):
+    # given: the list was shown while the request was open
+    erasure_request_withdraw(
+        erasure_request=own_request, withdrawn_by=own_request.patient.user
+    )
+    staff_client.cookies["django_language"] = "en"
+    # when
+    response = staff_client.post(
+        reverse(CHANGELIST),
+        {"action": "erase_now", "_selected_action": [own_request.pk]},
+        follow=True,
+    )
+    # then
+    assert "1 request was withdrawn or already handled" in response.text
+    own_request.refresh_from_db()
+    assert own_request.status == ErasureRequest.Status.WITHDRAWN
+    assert own_request.handled_by is None
+    patient = Patient.objects.get(pk=own_request.patient_id)
+    assert patient.erased_at is None
+    assert patient.family_name == "Lilasfamily"
+    assert not AccessAudit.objects.filter(
+        patient=patient, action=AccessAudit.Action.ERASE
+    ).exists()

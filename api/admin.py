@@ -12,7 +12,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from api.keys import api_key_create, api_key_revoke
+from api.keys import (
+    api_key_create,
+    api_key_purposes_allowed,
+    api_key_purposes_parse,
+    api_key_revoke,
+    api_key_update,
+)
 from api.models import ApiKey, WebhookDelivery, WebhookEvent, WebhookSubscription
 from api.scopes import Scope
 from api.webhooks import (
@@ -25,7 +31,9 @@ from api.webhooks import (
 from api.webhooks_urls import UnsafeUrlError, url_check
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import Organization
+from clinic.roles import PurposeNotAllowed, purposes_text
 from clinic.scoping import staff_organization_id
+from consent.vocabulary import Purpose
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -34,10 +42,43 @@ class ApiKeyForm(forms.ModelForm):
         choices=Scope.choices,
         widget=forms.CheckboxSelectMultiple,
     )
+    purposes = forms.MultipleChoiceField(
+        label=_("topic purposes"),
+        choices=Purpose.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    user = None  # who creates or changes the key (``limit_purposes``)
 
     class Meta:
         model = ApiKey
-        fields = ["organization", "name", "scopes", "rate_per_minute"]
+        fields = ["organization", "name", "scopes", "purposes", "rate_per_minute"]
+
+    def limit_purposes(self, user) -> None:
+        """Offer only the purposes ``user``'s role may send
+        (clinic.roles.ROLE_PURPOSES); another one is refused, in words."""
+        allowed = api_key_purposes_allowed(user)
+        field = self.fields["purposes"]
+        field.choices = [(v, label) for v, label in Purpose.choices if v in allowed]
+        field.help_text = _(
+            "Messages on topics of other purposes are refused (403). Your role "
+            "may give a key: %(purposes)s."
+        ) % {"purposes": purposes_text(allowed)}
+        field.error_messages["invalid_choice"] = _(
+            "Your role may not give a key this purpose: it may give %(purposes)s."
+        ) % {"purposes": purposes_text(allowed)}
+        if not self.instance.pk:
+            field.initial = sorted(allowed)
+        self.user = user
+
+    def clean_purposes(self) -> list[str]:
+        try:
+            return api_key_purposes_parse(
+                self.cleaned_data["purposes"], created_by=self.user
+            )
+        except PurposeNotAllowed as refused:
+            raise ValidationError(str(refused)) from None
 
 
 @admin.register(ApiKey)
@@ -48,6 +89,7 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
         "prefix",
         "organization",
         "scope_labels",
+        "purposes_label",
         "last_used_at",
         "revoked_at",
     ]
@@ -63,16 +105,34 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
     actions = ["revoke"]
 
     def get_fields(self, request: HttpRequest, obj=None):
-        fields = ["name", "scopes", "rate_per_minute"]
+        fields = ["name", "scopes", "purposes", "rate_per_minute"]
         if request.user.is_superuser:
             fields.insert(0, "organization")
         if obj is not None:
             fields += self.readonly_fields
         return fields
 
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        user = request.user
+
+        class LimitedForm(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.limit_purposes(user)
+
+        return LimitedForm
+
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            api_key_update(
+                key=obj,
+                user=request.user,
+                name=obj.name,
+                scopes=form.cleaned_data["scopes"],
+                purposes=form.cleaned_data["purposes"],
+                rate_per_minute=obj.rate_per_minute,
+            )
             return
         organization_id = obj.organization_id or staff_organization_id(request.user)
         key, raw = api_key_create(
@@ -81,6 +141,7 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
             scopes=form.cleaned_data["scopes"],
             created_by=request.user,
             rate_per_minute=obj.rate_per_minute,
+            purposes=form.cleaned_data["purposes"],
         )
         obj.pk = key.pk
         obj.__dict__.update(key.__dict__)
@@ -89,6 +150,10 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
             _("The key is shown this once; store it in the partner system now: %(key)s")
             % {"key": raw},
         )
+
+    @admin.display(description=_("topic purposes"))
+    def purposes_label(self, obj: ApiKey) -> str:
+        return purposes_text(set(obj.purposes))
 
     @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:

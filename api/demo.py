@@ -1,7 +1,7 @@
 """A demo API key per demo organization, with a published secret like the demo
 passwords (seed_demo runs only with DEBUG=true); idempotent."""
 
-from api.keys import KEY_PREFIX, _hash
+from api.keys import KEY_PREFIX, KEY_PURPOSES, _hash
 from api.models import ApiKey
 from api.scopes import Scope
 from clinic.models import Organization
@@ -26,6 +26,7 @@ def seed(*, report) -> None:
                 "name": "Demo partner",
                 "prefix": raw[: len(KEY_PREFIX) + 12],
                 "scopes": sorted(Scope.values),
+                "purposes": sorted(KEY_PURPOSES),
             },
         )
         report.count("API keys", created)

@@ -12,6 +12,14 @@ from django.utils import timezone
 from api.models import ApiKey
 from api.scopes import scopes_parse
 from clinic.models import Organization
+from clinic.roles import (
+    PURPOSES,
+    SECURITY,
+    PurposeNotAllowed,
+    purpose_refusal,
+    purposes_allowed,
+    purposes_text,
+)
 
 # "lsn_" tells a leaked key apart in a secret scanner's eyes.
 KEY_PREFIX = "lsn_"
@@ -27,6 +35,10 @@ _RECENT_MAX = 10_000
 _clock = time.monotonic  # the cache's clock (tests move it)
 
 
+# Security topics are Liaison's own (messaging refuses them from the API).
+KEY_PURPOSES = frozenset(PURPOSES) - {SECURITY}
+
+
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -39,10 +51,16 @@ def api_key_create(
     scopes: str | list[str],
     created_by=None,
     rate_per_minute: int | None = None,
+    purposes: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; return it and the secret, which is never shown again.
 
-    Raises ValueError for an empty name or an unknown scope.
+    ``purposes``: the topic purposes the key may send on; by default every
+    one its creator's role may send (``clinic.roles.ROLE_PURPOSES``), or, with
+    no creator (the ``create_api_key`` command, run by an operator), care,
+    marketing and feedback. Raises ValueError for an empty name, an unknown
+    scope or purpose, and PurposeNotAllowed for a purpose the creator's role
+    may not send.
     """
     name = name.strip()
     if not name:
@@ -52,6 +70,7 @@ def api_key_create(
         organization=organization,
         name=name,
         scopes=scopes_parse(scopes),
+        purposes=api_key_purposes_parse(purposes, created_by=created_by),
         prefix=raw[: len(KEY_PREFIX) + 8],
         key_hash=_hash(raw),
         created_by=created_by,
@@ -61,6 +80,75 @@ def api_key_create(
     key.full_clean()
     key.save()
     return key, raw
+
+
+def api_key_purposes_allowed(created_by=None) -> frozenset[str]:
+    """The purposes a key made by ``created_by`` (None: an operator) may have."""
+    if created_by is None:
+        return KEY_PURPOSES
+    return purposes_allowed(created_by) & KEY_PURPOSES
+
+
+def api_key_purposes_parse(
+    purposes: list[str] | str | None, *, created_by
+) -> list[str]:
+    """The purposes checked against what the creator may grant; every one it
+    may grant for None. ValueError for an unknown one, PurposeNotAllowed for
+    one the creator's role may not send."""
+    allowed = api_key_purposes_allowed(created_by)
+    if purposes is None:
+        return sorted(allowed)
+    items = purposes.split(",") if isinstance(purposes, str) else list(purposes)
+    wanted = sorted({item.strip() for item in items if item.strip()})
+    unknown = [p for p in wanted if p not in PURPOSES]
+    if unknown:
+        raise ValueError(
+            f"Unknown purpose(s): {', '.join(unknown)}. Known: {', '.join(PURPOSES)}."
+        )
+    for purpose in wanted:
+        if purpose not in allowed:
+            if created_by is None or purpose == SECURITY:
+                raise PurposeNotAllowed(
+                    "Security topics are sent by Liaison only, never with a key."
+                )
+            raise PurposeNotAllowed(purpose_refusal(created_by, purpose))
+    return wanted
+
+
+@transaction.atomic
+def api_key_update(
+    *,
+    key: ApiKey,
+    user,
+    name: str,
+    scopes: list[str],
+    purposes: list[str],
+    rate_per_minute: int,
+) -> ApiKey:
+    """Change a key's name, scopes, purposes and rate, as ``user``: the
+    purposes are checked as at creation, against ``user``'s role."""
+    key.name = name.strip()
+    key.scopes = scopes_parse(scopes)
+    key.purposes = api_key_purposes_parse(purposes, created_by=user)
+    key.rate_per_minute = rate_per_minute
+    key.full_clean()
+    key.save()
+    return key
+
+
+def api_key_purpose_check(*, key: ApiKey, purpose: str) -> None:
+    """Raise PurposeNotAllowed (the API answers 403) unless ``key`` may send
+    topics of ``purpose``. Security topics are left to messaging, which
+    refuses every partner system (400, as before keys had purposes)."""
+    if key.may_send(purpose) or purpose == SECURITY:
+        return
+    from consent.vocabulary import Purpose
+
+    raise PurposeNotAllowed(
+        f"This API key may not send topics of the purpose "
+        f"“{Purpose(purpose).label}”; it may send: "
+        f"{purposes_text(set(key.purposes))}."
+    )
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:

@@ -29,6 +29,15 @@ class ApiKey(models.Model):
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(_("scopes"), default=list)
+    # What the key may send, by the topic's purpose (care, marketing,
+    # feedback; never security): at most what its creator's role may
+    # (clinic.roles.ROLE_PURPOSES), checked again at every send.
+    purposes = models.JSONField(
+        _("topic purposes"),
+        default=list,
+        blank=True,
+        help_text=_("The purposes of the topics this key may send messages on."),
+    )
     rate_per_minute = models.PositiveIntegerField(
         _("requests per minute"),
         default=600,
@@ -61,6 +70,9 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def may_send(self, purpose: str) -> bool:
+        return purpose in self.purposes
 
     def scope_labels(self) -> str:
         labels = dict(Scope.choices)

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 
 from clinic.appointments import AppointmentActionError
+from clinic.roles import PurposeNotAllowed
 from consent.errors import ConsentError
 from messaging.content import MessageContentError
 
@@ -44,6 +45,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the resource's current state."
     default_code = "conflict"
+
+
+class PurposeForbidden(exceptions.PermissionDenied):
+    """The key may not send a topic of this purpose (``ApiKey.purposes``)."""
+
+    default_code = "purpose_not_allowed"
 
 
 class Unprocessable(exceptions.APIException):
@@ -99,6 +106,8 @@ def _translate(exc: Exception) -> Exception:
         return exceptions.ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, Http404):
         return exceptions.NotFound()
+    if isinstance(exc, PurposeNotAllowed):
+        return PurposeForbidden(str(exc))
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
     return exc

@@ -14,6 +14,7 @@ from api.idempotency import (
 )
 from api.models import ApiKey
 from clinic.models import AccessAudit, Organization, Patient
+from config.client_address import client_ip
 
 
 class ApiViewMixin:
@@ -52,6 +53,7 @@ class ApiViewMixin:
                 actor_label=self.api_key.actor_label,
                 action=action,
                 detail=detail[:200],
+                client_address=client_ip(self.request),
             )
             for patient in {p.pk: p for p in patients}.values()
         ]

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from django.db.models import Prefetch
 
 from api.idempotency import HEADER
+from api.keys import api_key_purpose_check
 from api.pagination import CreatedCursorPagination
 from api.problems import Unprocessable
 from api.scopes import Scope
@@ -21,6 +22,7 @@ from api.serializers_messages import (
 )
 from api.views_base import ApiGenericViewSet, ApiViewMixin
 from clinic.models import AccessAudit
+from consent.selectors import topic_resolve
 from messaging.models import Delivery, Message
 from messaging.services import message_send
 
@@ -54,7 +56,10 @@ def message_key(view: ApiViewMixin) -> str:
 def message_send_from_api(view: ApiViewMixin, **fields) -> Message:
     """``message_send`` for a partner system; the message, re-read with its
     deliveries. A key reused after its replay expired, for another patient,
-    is refused rather than answered with the other patient's message."""
+    is refused rather than answered with the other patient's message; a
+    topic of a purpose the key may not send is refused (403)."""
+    fields["topic"] = topic_resolve(patient=fields["patient"], topic=fields["topic"])
+    api_key_purpose_check(key=view.api_key, purpose=fields["topic"].purpose)
     message = message_send(
         origin=Message.Origin.API,
         origin_ref=view.api_key.actor_label,

@@ -15,6 +15,7 @@ from campaigns.audience import audience_count, reason_label
 from campaigns.models import Campaign, CampaignRecipient, PatientTag
 from campaigns.selectors import campaign_progress
 from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.roles import purposes_allowed, purposes_text
 from clinic.scoping import staff_organization_id
 
 AUDIENCE_FIELDS = [
@@ -136,7 +137,45 @@ class CampaignAdmin(OrganizationScopedAdmin):
             obj.author = request.user
             if not request.user.is_superuser:
                 obj.organization_id = staff_organization_id(request.user)
-        services.campaign_save(campaign=obj)
+        services.campaign_save(campaign=obj, user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "topic":
+            # Only the topics of purposes the user's role may send
+            # (clinic.roles.ROLE_PURPOSES); a forced other one is refused.
+            allowed = purposes_allowed(request.user)
+            field.queryset = field.queryset.filter(purpose__in=allowed)
+            field.help_text = format_html(
+                "{}<br>{}",
+                db_field.help_text,
+                _("Your role may send topics of these purposes: %(purposes)s.")
+                % {"purposes": purposes_text(allowed)},
+            )
+            field.error_messages["invalid_choice"] = _(
+                "Your role may not send this topic: it may send topics of these "
+                "purposes only: %(purposes)s."
+            ) % {"purposes": purposes_text(allowed)}
+        return field
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        user, author = request.user, obj.author if obj else request.user
+
+        class CampaignForm(form):
+            def clean(self):
+                data = super().clean()
+                topic = data.get("topic")
+                if topic is not None:
+                    try:
+                        services.campaign_purpose_check(
+                            topic=topic, author=author, user=user
+                        )
+                    except services.CampaignError as refused:
+                        self.add_error("topic", str(refused))
+                return data
+
+        return CampaignForm
 
     def get_urls(self):
         return [

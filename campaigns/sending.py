@@ -34,6 +34,7 @@ from campaigns.audience import (
 )
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from clinic.models import Patient
+from clinic.roles import purposes_allowed
 from clinic.scoping import filter_ids
 from consent.facts import patient_fact_rows
 from consent.policy import Decision
@@ -95,6 +96,26 @@ def campaigns_plan_due(now: datetime.datetime) -> int:
     return total
 
 
+def _purpose_still_allowed(campaign: Campaign, now: datetime.datetime) -> bool:
+    """Whether the author's and approver's roles still allow the topic's
+    purpose (clinic.roles.ROLE_PURPOSES). A role or the topic's purpose may
+    have changed since approval: then the campaign is paused, for staff to
+    see, and resuming it is refused while the rule says no."""
+    purpose = campaign.topic.purpose
+    people = [campaign.author] + ([campaign.approver] if campaign.approver else [])
+    if all(purpose in purposes_allowed(person) for person in people):
+        return True
+    Campaign.objects.filter(pk=campaign.pk).plannable().update(
+        status=CampaignStatus.PAUSED, paused_at=now
+    )
+    logger.warning(
+        "Campaign %s paused: a role no longer allows its topic's purpose %s.",
+        campaign.pk,
+        purpose,
+    )
+    return False
+
+
 def _planners() -> int:
     """How many workers plan a large campaign together: the cluster's."""
     workers = getattr(settings, "Q_CLUSTER", {}).get("workers", 1)
@@ -130,8 +151,13 @@ def campaign_plan_due(
     finder's planner tasks): each page claims its recipients with ``FOR
     UPDATE SKIP LOCKED`` under the campaign's shared lock
     (``campaigns.locks``)."""
-    campaign = Campaign.objects.filter(pk=campaign_id).plannable().first()
-    if campaign is None:
+    campaign = (
+        Campaign.objects.filter(pk=campaign_id)
+        .plannable()
+        .select_related("topic", "author", "approver")
+        .first()
+    )
+    if campaign is None or not _purpose_still_allowed(campaign, now):
         return 0
     shared = _shared(campaign.throttle_per_minute)
     if shared and campaign.status == CampaignStatus.SCHEDULED:

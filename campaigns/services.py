@@ -22,6 +22,7 @@ from campaigns import locks
 from campaigns.audience import audience_count, audience_queryset
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.sending import CANCELLED
+from clinic.roles import PurposeNotAllowed, purpose_check
 from clinic.scoping import staff_organization_id
 from consent.services import policy_get
 from messaging.content import portal_link
@@ -53,6 +54,24 @@ def _check_staff(campaign: Campaign, user, permission: str | None = None) -> Non
         raise CampaignError(_("You do not have the permission to do this."))
 
 
+def _check_purpose(campaign: Campaign, user) -> None:
+    author = campaign.author if campaign.author_id else None
+    campaign_purpose_check(topic=campaign.topic, author=author, user=user)
+
+
+def campaign_purpose_check(*, topic, author, user) -> None:
+    """Raise CampaignError unless both the author and whoever acts may send
+    topics of ``topic``'s purpose (clinic.roles.ROLE_PURPOSES): an approver
+    cannot let through a campaign its author's role may not send, nor send
+    one their own role may not."""
+    try:
+        purpose_check(user, topic.purpose)
+        if author is not None and author.pk != user.pk:
+            purpose_check(author, topic.purpose, who=_("The author"))
+    except PurposeNotAllowed as refused:
+        raise CampaignError(str(refused)) from None
+
+
 def _locked(campaign: Campaign) -> Campaign:
     """The campaign's row, locked: waits for the pages being planned, then
     wins (no new page starts before this transaction ends)."""
@@ -63,8 +82,11 @@ def _locked(campaign: Campaign) -> Campaign:
 
 
 @transaction.atomic
-def campaign_save(*, campaign: Campaign) -> Campaign:
-    """Validate and save a campaign being written (a draft)."""
+def campaign_save(*, campaign: Campaign, user) -> Campaign:
+    """Validate and save a campaign being written (a draft) by ``user``.
+
+    Raises ValidationError (on ``topic`` when the user's role, or the
+    author's, may not send topics of its purpose) or CampaignError."""
     if campaign.pk:
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if current.status != Status.DRAFT:
@@ -75,6 +97,11 @@ def campaign_save(*, campaign: Campaign) -> Campaign:
         )
     if campaign.site_id and campaign.site.organization_id != campaign.organization_id:
         raise ValidationError({"site": _("The site belongs to another organization.")})
+    if campaign.topic_id:
+        try:
+            _check_purpose(campaign, user)
+        except CampaignError as refused:
+            raise ValidationError({"topic": str(refused)}) from None
     campaign.full_clean()
     campaign.save()
     return campaign
@@ -87,6 +114,7 @@ def campaign_submit(*, campaign: Campaign, user) -> Campaign:
     _check_staff(campaign, user, "campaigns.change_campaign")
     campaign = _locked(campaign)
     _check_status(campaign, Status.DRAFT)
+    _check_purpose(campaign, user)
     _check_audience(campaign)
     campaign.status, campaign.submitted_at = Status.AWAITING_APPROVAL, timezone.now()
     campaign.save(update_fields=["status", "submitted_at", "updated_at"])
@@ -114,6 +142,7 @@ def campaign_approve(*, campaign: Campaign, user) -> Campaign:
         raise CampaignError(
             _("You wrote this campaign: another staff member must approve it.")
         )
+    _check_purpose(campaign, user)
     _check_audience(campaign)
     campaign.status, campaign.approver = Status.APPROVED, user
     campaign.approved_at = timezone.now()
@@ -175,6 +204,7 @@ def campaign_schedule(
     now = now or timezone.now()
     campaign = _locked(campaign)
     _check_status(campaign, Status.APPROVED)
+    _check_purpose(campaign, user)
     audience = audience_queryset(campaign, today=now.date())
     zones = list(audience.order_by().values_list("time_zone", flat=True).distinct())
     due = due_times(campaign, zones, now)
@@ -239,6 +269,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
     _check_staff(campaign, user, "campaigns.send_campaign")
     campaign = _locked(campaign)
     _check_status(campaign, Status.PAUSED)
+    _check_purpose(campaign, user)
     campaign.status = Status.SENDING if campaign.started_at else Status.SCHEDULED
     campaign.paused_at = None
     campaign.save(update_fields=["status", "paused_at", "updated_at"])

@@ -19,6 +19,7 @@ from clinic.models import (
     StaffMember,
     Team,
 )
+from clinic.roles import ROLE_PURPOSES, purposes_text
 from clinic.scoping import staff_organization_id
 
 
@@ -50,7 +51,7 @@ class SiteAdmin(OrganizationScopedAdmin):
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(OrganizationScopedAdmin):
-    list_display = ["__str__", "role", "organization"]
+    list_display = ["__str__", "role", "sends_purposes", "organization"]
     list_filter = ["organization", "role"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     filter_horizontal = ["sites"]
@@ -58,7 +59,14 @@ class StaffMemberAdmin(OrganizationScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # Accounts are created by superusers; clinic admins assign roles and sites.
-        return [] if request.user.is_superuser else ["user", "organization"]
+        fixed = [] if request.user.is_superuser else ["user", "organization"]
+        return [*fixed, "sends_purposes"]
+
+    @admin.display(description=_("may send to many patients"))
+    def sends_purposes(self, obj: StaffMember) -> str:
+        """The topic purposes the role may use in campaigns, bulk sends and
+        API keys (clinic.roles.ROLE_PURPOSES)."""
+        return purposes_text(ROLE_PURPOSES.get(obj.role, frozenset()))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser

@@ -3,7 +3,21 @@
 Permissions follow the role held in ``StaffMember``, so granting a role is one
 field and nobody maintains groups by hand. Other apps add their models here as
 they arrive.
+
+It also holds which topic purposes each role may send to many patients at
+once (``ROLE_PURPOSES``, enforced by the campaign, bulk-send and API-key
+services).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 VIEW = ("view",)
 EDIT = ("view", "add", "change")
@@ -209,3 +223,115 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 INSIGHTS_VIEW = frozenset({"insights.view_dashboard"})
 for _role in ("admin", "coordinator", "support", "marketing"):
     ROLE_PERMISSIONS[_role] |= INSIGHTS_VIEW
+
+
+# --- Topic purposes each role may send to many patients ------------------------
+#
+# A topic's purpose decides the consent rules (docs/consent.md): care needs no
+# opt-in, campaigns need one. So who may address a topic to many patients at
+# once (a campaign, a bulk send, an API key) depends on the purpose, not only on
+# the permission to run campaigns: a marketing campaign on the care topic
+# "Results available" would reach every patient without their opt-in. The
+# values are ``consent.vocabulary.Purpose``'s (clinic does not import consent;
+# tests/clinic/test_role_purposes.py checks they are the same words).
+CARE, MARKETING, SECURITY, FEEDBACK = "care", "marketing", "security", "feedback"
+PURPOSES = (CARE, MARKETING, SECURITY, FEEDBACK)
+
+# Security topics (codes, new-device alerts) ignore opt-outs and caps: only
+# Liaison itself sends them, so no role has them. Marketing staff run
+# campaigns and news (the marketing purpose) only; clinicians and support
+# speak for care; coordinators also run surveys; the clinic's administrators
+# answer for all three.
+ROLE_PURPOSES: dict[str, frozenset[str]] = {
+    "admin": frozenset({CARE, MARKETING, FEEDBACK}),
+    "coordinator": frozenset({CARE, FEEDBACK}),
+    "clinician": frozenset({CARE}),
+    "support": frozenset({CARE}),
+    "marketing": frozenset({MARKETING}),
+}
+
+
+class PurposeNotAllowed(PermissionDenied):
+    """A campaign, bulk send or API key on a topic whose purpose the role
+    may not use; the text is for staff (or the partner) to read."""
+
+
+def staff_role(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
+    """The role of a staff user, or None (cached on the user)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_liaison_role"):
+        from clinic.models import StaffMember
+
+        user._liaison_role = (
+            StaffMember.objects.filter(user=user).values_list("role", flat=True).first()
+        )
+    return user._liaison_role
+
+
+def purposes_allowed(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
+    """The topic purposes this user may send to many patients: their role's;
+    every purpose for a superuser (as Django grants them every permission);
+    none for an inactive user or one without a role."""
+    if user is None or not getattr(user, "is_active", False):
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(PURPOSES)
+    return ROLE_PURPOSES.get(staff_role(user) or "", frozenset())
+
+
+def purpose_check(
+    user: AbstractBaseUser | AnonymousUser | None, purpose: str, *, who: str = ""
+) -> None:
+    """Raise PurposeNotAllowed unless ``user`` may send topics of ``purpose``.
+
+    ``who`` names the person in the message when it is not the one acting
+    ("the author").
+    """
+    if purpose in purposes_allowed(user):
+        return
+    raise PurposeNotAllowed(purpose_refusal(user, purpose, who=who))
+
+
+def purpose_refusal(
+    user: AbstractBaseUser | AnonymousUser | None, purpose: str, *, who: str = ""
+) -> str:
+    from clinic.models import StaffRole
+
+    labels = _purpose_labels()
+    role = staff_role(user)
+    allowed = purposes_allowed(user)
+    values = {
+        "purpose": labels.get(purpose, purpose),
+        "role": StaffRole(role).label if role in StaffRole.values else _("no role"),
+        "allowed": purposes_text(allowed),
+        "who": who,
+    }
+    if who:
+        return (
+            _(
+                "%(who)s (%(role)s) may not send topics of the purpose "
+                "“%(purpose)s”; their role allows: %(allowed)s."
+            )
+            % values
+        )
+    return (
+        _(
+            "Your role (%(role)s) may not send topics of the purpose "
+            "“%(purpose)s”; it allows: %(allowed)s."
+        )
+        % values
+    )
+
+
+def purposes_text(purposes: frozenset[str] | set[str]) -> str:
+    """The purposes in words, in the vocabulary's order ("none" when empty)."""
+    labels = _purpose_labels()
+    words = [str(labels[p]) for p in PURPOSES if p in purposes]
+    return ", ".join(words) if words else str(_("none"))
+
+
+def _purpose_labels() -> dict[str, str]:
+    from consent.vocabulary import Purpose
+
+    return dict(Purpose.choices)

@@ -1,5 +1,7 @@
 """Writes on clinic records. Every write validates fully before it saves."""
 
+import datetime
+from collections.abc import Iterable
 from typing import Any
 
 import phonenumbers
@@ -8,6 +10,8 @@ from phonenumber_field.phonenumber import PhoneNumber
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from clinic.models import (
     AccessAudit,
@@ -126,6 +130,7 @@ def access_audit_record(
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
     detail: str = "",
+    client_address: str | None = None,
 ) -> AccessAudit:
     """Note that someone read or acted on a patient's record (shown to the patient).
 
@@ -141,4 +146,66 @@ def access_audit_record(
         actor_label=actor_label[:200],
         action=action,
         detail=detail[:200],
+        client_address=client_address,
     )
+
+
+# A staff member's reads of one patient on one surface (a list, a record's
+# page, a drill-down) within this window are one entry: paging back and forth
+# through a list, or reloading a page, would otherwise flood the patient's
+# "who accessed my record" with identical lines.
+AUDIT_REPEAT_WINDOW = datetime.timedelta(minutes=5)
+
+
+def access_audit_record_many(
+    *,
+    patient_ids: Iterable[int],
+    actor: AbstractBaseUser,
+    action: str,
+    detail: str,
+    client_address: str | None = None,
+    at: datetime.datetime | None = None,
+) -> int:
+    """Note that ``actor`` (a staff user) read these patients' records on the
+    surface ``detail`` names ("admin: clinic.appointment list"); returns how
+    many entries were written.
+
+    Set-wise: one query reads the patients' organizations and which of them
+    already have an entry for this actor, action and detail within
+    ``AUDIT_REPEAT_WINDOW``, one INSERT writes the others, whatever the
+    number of patients. ``detail`` must never contain health data.
+    """
+    ids = sorted({pk for pk in patient_ids if pk is not None})
+    if not ids:
+        return 0
+    at = at or timezone.now()
+    detail = detail[:200]
+    recent = AccessAudit.objects.filter(
+        patient=OuterRef("pk"),
+        actor=actor,
+        action=action,
+        detail=detail,
+        occurred_at__gt=at - AUDIT_REPEAT_WINDOW,
+    )
+    due = (
+        Patient.objects.filter(pk__in=ids)
+        .annotate(recent=Exists(recent))
+        .filter(recent=False)
+        .values_list("pk", "organization_id")
+    )
+    label = (actor.get_full_name() or actor.get_username())[:200]
+    rows = [
+        AccessAudit(
+            organization_id=organization_id,
+            patient_id=patient_id,
+            actor=actor,
+            actor_label=label,
+            action=action,
+            detail=detail,
+            client_address=client_address,
+            occurred_at=at,
+        )
+        for patient_id, organization_id in due
+    ]
+    AccessAudit.objects.bulk_create(rows)
+    return len(rows)

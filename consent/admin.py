@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 import consent.admin_privacy  # noqa: F401 - registers the privacy requests admin
 from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.roles import purposes_allowed
 from consent import admin_requests  # noqa: F401 - registers erasure requests admin
 from consent.models import ConsentEvent, OrganizationPolicy, PatientPreferences, Topic
 
@@ -21,6 +22,24 @@ class TopicAdmin(OrganizationScopedAdmin):
     ]
     list_filter = ["organization", "purpose"]
     search_fields = ["slug", "name_en", "name_fr"]
+
+    # A topic's purpose decides its consent rules: staff give a topic only a
+    # purpose their role may send (clinic.roles.ROLE_PURPOSES), and leave the
+    # purpose of other topics as it is, or a marketing topic turned into care
+    # would reach patients who never opted in.
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.purpose not in purposes_allowed(request.user):
+            fields.append("purpose")
+        return fields
+
+    def formfield_for_choice_field(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "purpose":
+            allowed = purposes_allowed(request.user)
+            kwargs["choices"] = [
+                choice for choice in db_field.get_choices() if choice[0] in allowed
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 @admin.register(OrganizationPolicy)

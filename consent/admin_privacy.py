@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit, Patient
 from clinic.services import access_audit_record
+from config.client_address import client_ip
 from consent.gdpr.erase import erase_patient
 from consent.gdpr.export import export_patient, export_patient_fhir
 from consent.gdpr.objection import object_to_automation, patient_objects_to_automation
@@ -103,6 +104,7 @@ class PatientPrivacyAdmin(OrganizationScopedAdmin):
             action=AccessAudit.Action.EXPORT,
             actor=request.user,
             detail=form,
+            client_address=client_ip(request),
         )
 
     @admin.action(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,13 +21,18 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from clinic.models import Organization
+from clinic.admin_scoping import staff_access_audit
+from clinic.models import AccessAudit, Organization, Patient
 from clinic.scoping import staff_organization_id
 from insights import charts, kpis
 from insights.definitions import DEFINITIONS, SITE_WIDE_NOTE
 from insights.forms import DashboardFilterForm
 
 ROWS_PER_PAGE = 100
+# The rows behind a figure name patients: each page, and each CSV chunk of
+# this many rows, writes the access audit for its patients in one INSERT.
+AUDIT_CHUNK = 2000
+AUDITED = "audited_patient"
 
 
 def _organization(request: HttpRequest) -> Organization | None:
@@ -233,12 +239,43 @@ def _figure(request: HttpRequest, key: str) -> tuple[kpis.Scope, kpis.Figure]:
     return scope, figure
 
 
+def _patient_lookup(figure: kpis.Figure) -> str | None:
+    """The lookup to the patient of each row, from the figure's patient
+    column (``patient__identifier``, ``message__patient__identifier``, or the
+    identifier of a row that is a patient); None for rows of no patient."""
+    for lookup, _label in figure.columns:
+        if lookup == "identifier" and issubclass(figure.rows.model, Patient):
+            return "pk"
+        if lookup.endswith("patient__identifier"):
+            return lookup.removesuffix("__identifier")
+    return None
+
+
+def _audited_values(figure: kpis.Figure, lookups: list[str]):
+    """The rows' values, with the patient's id under ``AUDITED`` when the
+    rows name patients; and whether they do."""
+    patient = _patient_lookup(figure)
+    if patient is None:
+        return figure.rows.values(*lookups), False
+    return figure.rows.values(*lookups, **{AUDITED: F(patient)}), True
+
+
+def _audit_rows(request: HttpRequest, figure: kpis.Figure, rows, detail: str) -> None:
+    staff_access_audit(
+        request,
+        [row[AUDITED] for row in rows],
+        action=AccessAudit.Action.VIEW_RECORD,
+        detail=f"insights: {figure.key}{detail}",
+    )
+
+
 def rows(request: HttpRequest, key: str, admin_context: dict) -> TemplateResponse:
     scope, figure = _figure(request, key)
     lookups = [lookup for lookup, _label in figure.columns]
-    page = Paginator(figure.rows.values(*lookups), ROWS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    values, audited = _audited_values(figure, lookups)
+    page = Paginator(values, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    if audited:
+        _audit_rows(request, figure, page.object_list, "")
     query = request.GET.copy()
     query.pop("page", None)
     table = [
@@ -340,13 +377,23 @@ def rows_csv(request: HttpRequest, key: str) -> StreamingHttpResponse:
     scope, figure = _figure(request, key)
     lookups = [lookup for lookup, _label in figure.columns]
 
+    values, audited = _audited_values(figure, lookups)
+
     def lines() -> Iterator[list[str]]:
         header = [str(label) for _lookup, label in figure.columns]
         yield header + ([str(gettext_lazy("counted"))] if figure.counted else [])
-        for row in figure.rows.values(*lookups).iterator(chunk_size=2000):
+        chunk = []
+        for row in values.iterator(chunk_size=AUDIT_CHUNK):
             cells = [cell_text(row[lookup], scope.zone) for lookup in lookups]
             if figure.counted:
                 cells.append(_("yes") if figure.counted(row) else _("no"))
+            if audited:
+                chunk.append(row)
+                if len(chunk) == AUDIT_CHUNK:
+                    _audit_rows(request, figure, chunk, " csv")
+                    chunk = []
             yield cells
+        if chunk:
+            _audit_rows(request, figure, chunk, " csv")
 
     return _csv_response(f"{figure.key}-{scope.organization.slug}.csv", lines())

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
-from clinic.services import access_audit_record
 from messaging.admin_conversations import ConversationAdmin, SavedReplyAdmin
 from messaging.admin_senders import SenderIdentityAdmin, warn_missing_senders
 from messaging.models import (
@@ -176,18 +175,7 @@ class MessageAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
     inlines = [DeliveryInline]
     exclude = ["context"]
 
-    def change_view(
-        self, request: HttpRequest, object_id, form_url="", extra_context=None
-    ):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        message = self.get_object(request, object_id)
-        access_audit_record(
-            patient=message.patient,
-            action=AccessAudit.Action.VIEW_MESSAGE,
-            actor=request.user,
-            detail=f"message {message.public_id}",
-        )
-        return response
+    audit_action = AccessAudit.Action.VIEW_MESSAGE
 
 
 @admin.register(Delivery)
@@ -212,6 +200,7 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["message"]
     exclude = ["body", "body_html", "subject"]
+    audit_patient_path = "message__patient"
 
     @admin.display(description=_("reason"))
     def why_not_sent(self, obj: Delivery) -> str:

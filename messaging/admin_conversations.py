@@ -23,9 +23,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.admin_scoping import OrganizationScopedAdmin, staff_access_audit
 from clinic.models import AccessAudit, Team
-from clinic.services import access_audit_record
 from messaging.models import Conversation, ConversationNote, SavedReply
 from messaging.selectors_conversations import (
     assignable_staff,
@@ -133,6 +132,7 @@ class AssignForm(forms.Form):
 
 
 class ConversationAdmin(OrganizationScopedAdmin):
+    audit_action = AccessAudit.Action.VIEW_MESSAGE
     list_display = [
         "last_message_at",
         "open_link",
@@ -240,10 +240,10 @@ class ConversationAdmin(OrganizationScopedAdmin):
         fragment = request.GET.get("fragment") == "1"
         # Live refreshes of an open page are part of the view already audited.
         if not fragment:
-            access_audit_record(
-                patient=conversation.patient,
+            staff_access_audit(
+                request,
+                [conversation.patient_id],
                 action=AccessAudit.Action.VIEW_MESSAGE,
-                actor=request.user,
                 detail=f"conversation {conversation.public_id}",
             )
         context = {

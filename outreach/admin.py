@@ -46,6 +46,8 @@ class ReminderAdmin(OrganizationScopedAdmin):
     """Planned reminders and what became of them: read-only, for "why did
     this patient (not) get a reminder?"."""
 
+    audit_patient_path = "appointment__patient"
+
     list_display = [
         "due_at",
         "patient",

@@ -30,6 +30,8 @@ class SlotOfferRecipientInline(admin.TabularInline):
 
 @admin.register(SlotOffer)
 class SlotOfferAdmin(OrganizationScopedAdmin):
+    # Its rows name the patient whose appointment was freed.
+    audit_patient_path = "freed__patient"
     list_display = ["freed", "status", "taken_by", "created_at", "closed_at"]
     list_filter = ["status"]
     readonly_fields = ["freed", "status", "taken_by", "booked", "closed_at"]

@@ -17,6 +17,7 @@ from api.fhir.resources import (
 )
 from api.fhir.search import reference_param
 from api.fhir.views_base import FhirInstanceView, FhirResourceView, FhirTypeView
+from api.keys import api_key_purpose_check
 from api.scopes import Scope
 from clinic.models import AccessAudit
 from consent.errors import ConsentError
@@ -86,6 +87,7 @@ class CommunicationRequestTypeView(MessageMixin, FhirResourceView):
                 code="code-invalid",
                 expression="CommunicationRequest.category",
             ) from None
+        api_key_purpose_check(key=self.api_key, purpose=topic.purpose)
         message = message_send(
             patient=data.patient,
             topic=topic,

@@ -29,6 +29,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.models import Patient
+from clinic.roles import purpose_check
 from clinic.scoping import filter_ids
 from consent.errors import ConsentError
 from consent.facts import PageFacts
@@ -77,6 +78,7 @@ def message_send_many(
     at: datetime.datetime | None = None,
     page_size: int = PAGE_SIZE,
     decisions: Decisions | None = None,
+    on_behalf_of=None,
 ) -> int:
     """Send the same message (personalised per patient) to every patient of
     ``patients``; return how many messages were planned now.
@@ -92,6 +94,11 @@ def message_send_many(
     ``decisions``: consent's answers the caller already has (patient id →
     channel → Decision, as ``decisions_walk`` returns them, decided at
     ``at``), so a campaign decides once; any answer missing is asked here.
+
+    ``on_behalf_of``: the staff user who sends; PurposeNotAllowed, before
+    anything is written, when their role may not send the topic's purpose
+    (``clinic.roles.ROLE_PURPOSES``). None for Liaison's own sends (a
+    campaign's pages: its services and planner check its author and approver).
     """
     return len(
         messages_plan_many(
@@ -107,6 +114,7 @@ def message_send_many(
             at=at,
             page_size=page_size,
             decisions=decisions,
+            on_behalf_of=on_behalf_of,
         )
     )
 
@@ -125,9 +133,12 @@ def messages_plan_many(
     at: datetime.datetime | None = None,
     page_size: int = PAGE_SIZE,
     decisions: Decisions | None = None,
+    on_behalf_of=None,
 ) -> dict[int, int]:
     """``message_send_many``, returning patient id → id of the Message planned
     now (patients already holding the idempotency key are left out)."""
+    if on_behalf_of is not None:
+        purpose_check(on_behalf_of, topic.purpose)
     job = _Job(
         topic=topic,
         origin=origin,

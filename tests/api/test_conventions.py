@@ -201,3 +201,15 @@ def test_reads_write_the_access_audit_with_the_keys_name(api, patient):
     assert entries.count() == 2
     assert {entry.actor_label for entry in entries} == {"API key EHR sync"}
     assert all(entry.action == AccessAudit.Action.VIEW_RECORD for entry in entries)
+
+
+def test_the_access_audit_takes_the_client_address_behind_a_proxy(
+    api, patient, settings
+):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    api.get(
+        f"{PATIENTS}{patient.public_id}/",
+        REMOTE_ADDR="10.1.2.3",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+    assert AccessAudit.objects.get(patient=patient).client_address == "203.0.113.9"

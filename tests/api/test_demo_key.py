@@ -3,6 +3,7 @@
 import pytest
 
 from api import demo
+from api.models import ApiKey
 from clinic.demo_data import ORGANIZATIONS
 from tests.api.conftest import ApiClient
 from tests.clinic.factories import OrganizationFactory, PatientFactory
@@ -32,3 +33,10 @@ def test_demo_key_reads_its_own_clinic_only():
     client = ApiClient(demo.demo_key(lilas.slug))
     assert client.get(f"/api/v1/patients/{mine.public_id}/").status_code == 200
     assert client.get(f"/api/v1/patients/{theirs.public_id}/").status_code == 404
+
+
+def test_demo_key_may_send_every_purpose_a_partner_may():
+    OrganizationFactory(slug=ORGANIZATIONS[0].slug)
+    demo.seed(report=Report())
+    key = ApiKey.objects.get()
+    assert sorted(key.purposes) == ["care", "feedback", "marketing"]

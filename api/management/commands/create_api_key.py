@@ -1,3 +1,4 @@
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from api.keys import api_key_create
@@ -21,6 +22,12 @@ class Command(BaseCommand):
             required=True,
             help="Comma-separated, e.g. patients:read,messages:send.",
         )
+        parser.add_argument(
+            "--purposes",
+            default=None,
+            help="Topic purposes it may send on, comma-separated (care, "
+            "marketing, feedback); all three by default.",
+        )
         parser.add_argument("--rate-per-minute", type=int, default=None)
 
     def handle(self, *args, **options):
@@ -35,11 +42,13 @@ class Command(BaseCommand):
                 name=options["name"],
                 scopes=options["scopes"],
                 rate_per_minute=options["rate_per_minute"],
+                purposes=options["purposes"],
             )
-        except ValueError as error:
+        except (ValueError, PermissionDenied) as error:
             raise CommandError(str(error)) from error
         self.stderr.write(
             f"Created {key} for {organization.name} with scopes "
-            f"{', '.join(key.scopes)}. The key is shown once; store it now:"
+            f"{', '.join(key.scopes)}, for topics of purposes "
+            f"{', '.join(key.purposes)}. The key is shown once; store it now:"
         )
         self.stdout.write(raw)

@@ -348,3 +348,53 @@ def test_demo_staff_get_an_email_device_and_documented_backup_codes(staff_member
     assert not static.verify_token("admin-1")
     demo.seed(report=SeedReport())  # restores used codes
     assert static.token_set.filter(token="admin-1").exists()
+
+
+def _bounced(patient):
+    """The email address bounced: consent marks it invalid."""
+    PatientPreferences.objects.filter(patient=patient).update(email_invalid_at=NOON)
+
+
+def test_no_code_is_announced_when_none_could_be_sent(client, patient, organization):
+    """After a bounce the delivery is suppressed (invalid address): the page
+    says so and where to turn, never "We sent you a code"."""
+    # given
+    organization.contact_email = "accueil@lilas.example"
+    organization.save()
+    device = EmailCodeDevice.objects.create(user=patient.user, name="Email")
+    _bounced(patient)
+    sign_in(client)
+    # when
+    response = send_code(client, device)
+    # then
+    body = response.content.decode()
+    assert "We sent you a code." not in body
+    assert "We could not send you a code by email" in body
+    assert "Contact Clinique des Lilas (accueil@lilas.example)" in body
+    assert mail.outbox == []
+    assert patient.messages.get().deliveries.get().status == "suppressed"
+    device.refresh_from_db()
+    assert device.token is None
+
+
+def test_no_code_by_email_offers_the_other_way(client, patient):
+    patient.phone_is_mobile = True
+    patient.save()
+    device = EmailCodeDevice.objects.create(user=patient.user, name="Email")
+    SmsCodeDevice.objects.create(user=patient.user, name="SMS")
+    _bounced(patient)
+    sign_in(client)
+    body = send_code(client, device).content.decode()
+    assert "We sent you a code." not in body
+    assert "Choose another way to confirm: Code by SMS." in body
+
+
+def test_setting_up_codes_by_email_after_a_bounce_asks_for_no_code(client, patient):
+    _bounced(patient)
+    sign_in(client)
+    response = client.post(
+        reverse("portal:auth_email_add"), {"action": "send"}, follow=True
+    )
+    body = response.content.decode()
+    assert "We could not send you a code by email" in body
+    assert 'name="token"' not in body

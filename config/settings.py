@@ -292,7 +292,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:home"
-ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGOUT_REDIRECT_URL = "portal:auth_signed_out"
 
 # django-allauth: sign in by username or email; accounts come from enrolment
 # invitations, never from open sign-up; the clinic verified the address.

@@ -10,6 +10,7 @@ from django.core.cache import caches
 
 from api.models import ApiKey
 from config.cache import counter_hit
+from config.client_address import client_ip
 
 WINDOW = 60  # seconds: ApiKey.rate_per_minute
 
@@ -18,7 +19,17 @@ def throttle_cache_key(key: ApiKey, window: int) -> str:
     return f"throttle:api_key:{key.pk}:{window}"
 
 
-class ApiKeyRateThrottle(BaseThrottle):
+class ClientAddressThrottle(BaseThrottle):
+    """Every throttle of the API derives from this one: DRF's ``get_ident``
+    (what its address-based throttles count by) reads REMOTE_ADDR, or with
+    ``NUM_PROXIES`` unset the whole X-Forwarded-For header, which the client
+    writes. The project's one helper knows the trusted proxies instead."""
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or "unknown"
+
+
+class ApiKeyRateThrottle(ClientAddressThrottle):
     """At most ``rate_per_minute`` requests per key in each clock minute.
 
     One counter per key and minute, incremented once per request: the cost

@@ -292,7 +292,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:home"
-ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGOUT_REDIRECT_URL = "portal:auth_signed_out"
 
 # django-allauth: sign in by username or email; accounts come from enrolment
 # invitations, never from open sign-up; the clinic verified the address.
@@ -314,18 +314,25 @@ OTP_EMAIL_SUBJECT = "Liaison security code"
 OTP_CODE_VALIDITY = env.int("OTP_CODE_VALIDITY", default=600)
 OTP_CODE_COOLDOWN = env.int("OTP_CODE_COOLDOWN", default=30)
 
-# django-axes: 5 wrong passwords lock the username, and separately the address,
-# for 15 minutes.
+# django-axes: 5 wrong passwords lock one account from one address (the pair)
+# for 15 minutes, so a patient's typos never lock out the others behind the
+# same address; any address is stopped after SIGN_IN_FAILURES_PER_ADDRESS
+# failures of any account in that time (password spraying). Both steps of the
+# admin's sign-in count (portal/auth/lockout.py).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(
     minutes=env.int("AXES_COOLOFF_MINUTES", default=15)
 )
-AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=50)
+AXES_HANDLER = "portal.auth.lockout.PairAndAddressHandler"
 AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip"
 AXES_USERNAME_CALLABLE = "portal.auth.throttling.axes_username"
 AXES_LOCKOUT_TEMPLATE = "portal/auth/lockout.html"
 AXES_LOCKOUT_CALLABLE = "portal.auth.throttling.lockout_response"  # renders ^
 AXES_RESET_ON_SUCCESS = True
+# A try while locked neither counts nor moves the time the lockout page gave.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 
 # A web process trusts an API key it has read for this many seconds before it
 # reads it again: a key revoked (or re-scoped) in another process stops

@@ -1,18 +1,18 @@
-from django_otp.admin import OTPAdminSite
-
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from clinic.admin_site import StaffAdminSite
 from config.health import healthz
 from feedback.views import survey_answer
 from messaging.views import verify
 from outreach.views import slot_offer
 from portal.views_appointments import appointment_action
 
-# Admin asks for a second factor too (issue 5): same site object, OTP login.
-admin.site.__class__ = OTPAdminSite
+# Admin asks for a second factor too (issue 5), on a page of its own after the
+# password (issue 18): same site object, two-step sign-in.
+admin.site.__class__ = StaffAdminSite
 admin.site.site_header = "Liaison"
 admin.site.site_title = "Liaison"
 admin.site.index_title = "Clinic administration"

@@ -14,4 +14,5 @@ urlpatterns = [
     path("security/remove/", views.device_remove, name="auth_device_remove"),
     path("security/session/", views.session_status, name="auth_session_status"),
     path("security/keep-alive/", views.keep_alive, name="auth_keep_alive"),
+    path("signed-out/", views.signed_out, name="auth_signed_out"),
 ]

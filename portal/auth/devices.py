@@ -24,11 +24,38 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Patient
+from messaging.models import DeliveryStatus
+
+NOT_ON_ITS_WAY = (
+    DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.CANCELLED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.BOUNCED,
+)
 
 
 class CodeNotSentError(Exception):
     """The code could not go out: no patient record, no security topic, or the
     cool-down since the previous code has not passed."""
+
+
+class CodeNotDeliveredError(CodeNotSentError):
+    """The pipeline planned no delivery of the code (the address bounced and is
+    marked invalid, or is no longer verified): nothing is on its way."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+        if channel == "sms":
+            text = gettext(
+                "We could not send you a code by SMS: your mobile number does "
+                "not receive our messages."
+            )
+        else:
+            text = gettext(
+                "We could not send you a code by email: your email address "
+                "does not receive our messages."
+            )
+        super().__init__(text)
 
 
 class MessagingCodeDevice(
@@ -84,7 +111,7 @@ class MessagingCodeDevice(
         digest = hashlib.sha256(
             f"{self.token}:{self.valid_until.isoformat()}".encode()
         ).hexdigest()[:24]
-        message_send(
+        message = message_send(
             patient=patient,
             topic=topic,
             origin="system",
@@ -93,6 +120,12 @@ class MessagingCodeDevice(
             # By the device's own channel only: never another, never the inbox.
             channels=[self.channel],
         )
+        # Consent may have refused the address (suppressed: invalid_address
+        # after a bounce): say "sent" only when a delivery is on its way.
+        if not message.deliveries.exclude(status__in=NOT_ON_ITS_WAY).exists():
+            self.token = None
+            self.save(update_fields=["token"])
+            raise CodeNotDeliveredError(self.channel)
         return gettext("We sent you a code.")
 
     def verify_token(self, token) -> bool:

@@ -3,6 +3,8 @@ per-address limit on wrong second-factor codes (django-otp throttles per device)
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -46,10 +48,30 @@ def otp_ip_failure(request: HttpRequest) -> None:
 
 
 def lockout_response(request: HttpRequest, response=None, credentials=None):
-    """django-axes' lockout page (429), saying how long the pause lasts."""
-    from django.shortcuts import render
+    """django-axes' lockout page (429): when to try again, as a time of day
+    and in minutes; admin's own look for staff."""
+    import math
 
-    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
-    return render(
-        request, settings.AXES_LOCKOUT_TEMPLATE, {"minutes": minutes}, status=429
-    )
+    from django.shortcuts import render
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from portal.auth.lockout import lockout_ends_at
+
+    now = timezone.now()
+    ends = lockout_ends_at(request, credentials) or (now + settings.AXES_COOLOFF_TIME)
+    # The page names a whole minute: the end, rounded up.
+    retry_at = ends.replace(second=0, microsecond=0)
+    if retry_at < ends:
+        retry_at += datetime.timedelta(minutes=1)
+    minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
+    template = settings.AXES_LOCKOUT_TEMPLATE
+    context = {"minutes": minutes, "retry_at": retry_at}
+    if request.path.startswith(reverse("admin:index")):
+        from django.contrib import admin
+
+        template = "admin/lockout.html"
+        context |= admin.site.each_context(request)
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(max(1, math.ceil((retry_at - now).total_seconds())))
+    return response

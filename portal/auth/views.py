@@ -27,7 +27,12 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.auth import throttling
-from portal.auth.devices import CodeNotSentError, EmailCodeDevice, SmsCodeDevice
+from portal.auth.devices import (
+    CodeNotDeliveredError,
+    CodeNotSentError,
+    EmailCodeDevice,
+    SmsCodeDevice,
+)
 from portal.auth.forms import CodeForm, PasswordConfirmForm
 
 logger = logging.getLogger(__name__)
@@ -113,6 +118,31 @@ def _check_code(request: HttpRequest, device: Device, token: str) -> bool:
     return False
 
 
+def _not_delivered(error: CodeNotDeliveredError, current: Device, choices) -> str:
+    """Why no code is coming, and what to do instead: another of the
+    patient's ways to confirm, or the clinic."""
+    others = [label for _pid, label, device in choices if device != current]
+    if others:
+        advice = gettext("Choose another way to confirm: %(ways)s.") % {
+            "ways": ", ".join(others)
+        }
+    else:
+        patient = current.patient()
+        clinic = patient.organization if patient else None
+        if clinic and clinic.contact_email:
+            advice = gettext(
+                "Contact %(clinic)s (%(email)s) so that they check your "
+                "contact details."
+            ) % {"clinic": clinic.name, "email": clinic.contact_email}
+        elif clinic:
+            advice = gettext(
+                "Contact %(clinic)s so that they check your contact details."
+            ) % {"clinic": clinic.name}
+        else:
+            advice = gettext("Contact your clinic so that they check your details.")
+    return f"{error} {advice}"
+
+
 @login_required
 def verify(request: HttpRequest) -> HttpResponse:
     """The second step of signing in."""
@@ -130,6 +160,8 @@ def verify(request: HttpRequest) -> HttpResponse:
             if hasattr(current, "generate_challenge"):
                 try:
                     messages.success(request, current.generate_challenge())
+                except CodeNotDeliveredError as error:
+                    messages.error(request, _not_delivered(error, current, choices))
                 except CodeNotSentError as error:
                     messages.error(request, str(error))
                 except Exception:  # shown to the patient, never a 500 at sign-in
@@ -268,7 +300,12 @@ def _side_channel_add(request: HttpRequest, model, channel: str) -> HttpResponse
     return render(
         request,
         template,
-        {"form": form, "address": address, "sent": device is not None},
+        {
+            "form": form,
+            "address": address,
+            # A code is on its way (devices.py clears it when none could go).
+            "sent": device is not None and device.token is not None,
+        },
     )
 
 
@@ -350,3 +387,12 @@ def session_status(request: HttpRequest) -> JsonResponse:
 def keep_alive(request: HttpRequest) -> JsonResponse:
     """ "Stay signed in": any non-passive request renews the activity clock."""
     return JsonResponse({"remaining": settings.SESSION_IDLE_TIMEOUT})
+
+
+@require_GET
+def signed_out(request: HttpRequest) -> HttpResponse:
+    """Where signing out lands (ACCOUNT_LOGOUT_REDIRECT_URL): says plainly
+    that the session is over, for phones a family shares."""
+    if request.user.is_authenticated:
+        return redirect("portal:home")
+    return render(request, "portal/auth/signed_out.html")

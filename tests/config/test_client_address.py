@@ -71,21 +71,23 @@ def test_behind_the_load_balancer_each_client_has_its_own_verify_limit(settings)
 
 @pytest.mark.django_db
 def test_behind_the_load_balancer_a_lockout_is_the_guessers_alone(settings):
-    """django-axes locks the address after five wrong passwords: the
-    guesser's, not the balancer's."""
+    """django-axes locks an account from an address after five wrong
+    passwords: the guesser's address, not the balancer's, whatever the
+    guesser writes in X-Forwarded-For."""
     # given
     settings.TRUSTED_PROXIES = PROXIES
     login = reverse("account_login")
     for n in range(5):
-        _behind_lb("203.0.113.66").post(
-            login, {"login": f"nobody{n}", "password": "wrong"}
+        _behind_lb("203.0.113.66", claimed=f"198.51.100.{n}").post(
+            login, {"login": "camille", "password": "wrong"}
         )
     # when
-    guesser = _behind_lb("203.0.113.66", claimed="198.51.100.1")
+    guesser = _behind_lb("203.0.113.66", claimed="198.51.100.99")
     other = _behind_lb("203.0.113.7")
     # then
-    assert guesser.post(login, {"login": "x", "password": "y"}).status_code == 429
-    assert other.post(login, {"login": "x", "password": "y"}).status_code == 200
+    credentials = {"login": "camille", "password": "y"}
+    assert guesser.post(login, credentials).status_code == 429
+    assert other.post(login, credentials).status_code == 200
 
 
 @pytest.mark.django_db
@@ -111,3 +113,70 @@ def test_a_consent_record_behind_the_load_balancer_names_the_client(
     )
     # then
     assert ConsentEvent.objects.get().ip_address == "203.0.113.7"
+
+
+def _drf_views():
+    """Every DRF view class the URLconf routes to."""
+    from rest_framework.views import APIView
+
+    from django.urls import get_resolver
+
+    def walk(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from walk(pattern.url_patterns)
+                continue
+            view = getattr(pattern.callback, "cls", None) or getattr(
+                pattern.callback, "view_class", None
+            )
+            if isinstance(view, type) and issubclass(view, APIView):
+                yield view
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_every_drf_throttle_counts_by_the_client_address(settings):
+    """DRF's own get_ident reads REMOTE_ADDR, or the whole X-Forwarded-For
+    the client wrote: every throttle class of every API view uses the helper."""
+    from rest_framework.request import Request
+
+    # given: a client behind the balancer that claims another address
+    settings.TRUSTED_PROXIES = PROXIES
+    request = Request(
+        RequestFactory().get(
+            "/api/v1/", REMOTE_ADDR=LB, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7"
+        )
+    )
+    views = _drf_views()
+    throttles = {type(t) for view in views for t in view().get_throttles()}
+    assert views
+    assert throttles
+    # then
+    for throttle in throttles:
+        assert throttle().get_ident(request) == "203.0.113.7", throttle
+
+
+@pytest.mark.django_db
+def test_the_sign_in_audit_names_the_client_behind_the_load_balancer(settings):
+    """django-axes' records of failed and successful sign-ins (admin: Axes)
+    hold the client's address."""
+    from axes.models import AccessAttempt, AccessLog
+
+    from tests.clinic.factories import UserFactory
+
+    # given
+    settings.TRUSTED_PROXIES = PROXIES
+    user = UserFactory(username="camille")
+    user.set_password("right-password")
+    user.save()
+    login = reverse("account_login")
+    # when
+    _behind_lb("203.0.113.66", claimed="198.51.100.1").post(
+        login, {"login": "camille", "password": "wrong"}
+    )
+    _behind_lb("203.0.113.7").post(
+        login, {"login": "camille", "password": "right-password"}
+    )
+    # then
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.66"
+    assert AccessLog.objects.get().ip_address == "203.0.113.7"

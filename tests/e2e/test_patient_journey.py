@@ -1,7 +1,8 @@
 """A patient's first visit, in French and in English, on a phone: enrol from
 the invitation in the outbox, sign in with an email code, read a message that
 arrives while the inbox is open, reply, confirm an appointment, change a
-preference and download their data. axe-core checks every page on the way.
+preference, download their data and sign out from the menu. axe-core checks
+every page on the way.
 """
 
 from __future__ import annotations
@@ -141,6 +142,17 @@ def _other_pages(page, stack, lang: str) -> None:
         _visit(page, stack, path, name, lang)
 
 
+def _sign_out(page, stack, lang: str) -> None:
+    """From the menu of a portal page, on a phone a family shares."""
+    _visit(page, stack, "/portal/inbox/", "inbox-before-sign-out", lang)
+    with page.expect_navigation():
+        page.locator(".portal-nav form[action='/accounts/logout/'] button").click()
+    assert page.url.endswith("/portal/signed-out/"), page.url
+    _check(page, "signed-out", lang)
+    page.goto(stack.url + "/portal/inbox/")
+    assert "/accounts/login/" in page.url, "signed out: the inbox asks to sign in"
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_patient_journey(stack, phone, lang):
     patient = stack.stage("prepare", "--lang", lang)
@@ -154,3 +166,4 @@ def test_patient_journey(stack, phone, lang):
     _download_data(page, stack, patient, lang)
     _other_pages(page, stack, lang)
     _visit(page, stack, "/verify/", "verify", lang)
+    _sign_out(page, stack, lang)

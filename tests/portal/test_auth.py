@@ -252,66 +252,14 @@ def test_someone_elses_device_is_404(client, patient, organization):
     assert client.get(url, {"device": device.persistent_id}).status_code == 404
 
 
-def test_staff_need_a_second_factor_for_admin(client, staff_member):
-    user = staff_member.user
-    user.set_password(PASSWORD)
-    user.save()
-    client.force_login(user)
-    response = client.get(reverse("admin:index"))
-    assert response.status_code == 302
-    assert response.url.startswith(reverse("admin:login"))
-
-    device = StaticDevice.objects.create(user=user, name="b", confirmed=True)
-    StaticToken.objects.create(device=device, token="staff123")
-    client.logout()
-    response = client.post(
-        reverse("admin:login"),
-        {
-            "username": user.username,
-            "password": PASSWORD,
-            "otp_device": device.persistent_id,
-            "otp_token": "staff123",
-            "next": reverse("admin:index"),
-        },
-    )
-    assert response.status_code == 302
-    assert client.get(reverse("admin:index")).status_code == 200
-
-
-def test_admin_login_asks_for_a_code(client, db):
-    response = client.get(reverse("admin:login"))
-    assert b'name="otp_token"' in response.content
-
-
-def test_staff_admin_login_without_a_code_is_refused(client, staff_member):
-    user = staff_member.user
-    user.set_password(PASSWORD)
-    user.save()
-    StaticDevice.objects.create(user=user, name="b", confirmed=True)
-    response = client.post(
-        reverse("admin:login"), {"username": user.username, "password": PASSWORD}
-    )
-    assert response.status_code == 200
-    assert client.get(reverse("admin:index")).status_code == 302
-
-
 def test_five_wrong_passwords_lock_the_account(client, patient):
+    """From that address (tests/portal/test_auth_lockout.py has the rest)."""
     for _ in range(5):
         sign_in(client, password="wrong")
-    other_address = Client(REMOTE_ADDR="10.0.0.9")
-    response = sign_in(other_address)  # right password, another address
+    response = sign_in(client)  # the right password, too late
     assert response.status_code == 429
     assert "too many wrong sign-in attempts" in response.content.decode()
     assert "paused for 15 minutes" in response.content.decode()
-
-
-def test_five_wrong_passwords_lock_the_address(client, patient):
-    for n in range(5):
-        sign_in(client, username=f"nobody{n}", password="wrong")
-    response = sign_in(client)  # right password for another account
-    assert response.status_code == 429
-    assert "Sign-in paused" in response.content.decode()
-    assert sign_in(Client(REMOTE_ADDR="10.0.0.9")).status_code == 302
 
 
 def test_wrong_codes_from_one_address_are_limited(client, patient, monkeypatch):
@@ -400,3 +348,53 @@ def test_demo_staff_get_an_email_device_and_documented_backup_codes(staff_member
     assert not static.verify_token("admin-1")
     demo.seed(report=SeedReport())  # restores used codes
     assert static.token_set.filter(token="admin-1").exists()
+
+
+def _bounced(patient):
+    """The email address bounced: consent marks it invalid."""
+    PatientPreferences.objects.filter(patient=patient).update(email_invalid_at=NOON)
+
+
+def test_no_code_is_announced_when_none_could_be_sent(client, patient, organization):
+    """After a bounce the delivery is suppressed (invalid address): the page
+    says so and where to turn, never "We sent you a code"."""
+    # given
+    organization.contact_email = "accueil@lilas.example"
+    organization.save()
+    device = EmailCodeDevice.objects.create(user=patient.user, name="Email")
+    _bounced(patient)
+    sign_in(client)
+    # when
+    response = send_code(client, device)
+    # then
+    body = response.content.decode()
+    assert "We sent you a code." not in body
+    assert "We could not send you a code by email" in body
+    assert "Contact Clinique des Lilas (accueil@lilas.example)" in body
+    assert mail.outbox == []
+    assert patient.messages.get().deliveries.get().status == "suppressed"
+    device.refresh_from_db()
+    assert device.token is None
+
+
+def test_no_code_by_email_offers_the_other_way(client, patient):
+    patient.phone_is_mobile = True
+    patient.save()
+    device = EmailCodeDevice.objects.create(user=patient.user, name="Email")
+    SmsCodeDevice.objects.create(user=patient.user, name="SMS")
+    _bounced(patient)
+    sign_in(client)
+    body = send_code(client, device).content.decode()
+    assert "We sent you a code." not in body
+    assert "Choose another way to confirm: Code by SMS." in body
+
+
+def test_setting_up_codes_by_email_after_a_bounce_asks_for_no_code(client, patient):
+    _bounced(patient)
+    sign_in(client)
+    response = client.post(
+        reverse("portal:auth_email_add"), {"action": "send"}, follow=True
+    )
+    body = response.content.decode()
+    assert "We could not send you a code by email" in body
+    assert 'name="token"' not in body

@@ -68,7 +68,8 @@ def test_production_cookies_are_secure_httponly_samesite():
         "print(json.dumps({k: getattr(settings, k) for k in ("
         "'SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'SESSION_COOKIE_SAMESITE',"
         "'CSRF_COOKIE_SECURE', 'CSRF_COOKIE_HTTPONLY', 'SESSION_IDLE_TIMEOUT',"
-        "'AXES_FAILURE_LIMIT', 'AXES_LOCKOUT_PARAMETERS')}))\n",
+        "'AXES_FAILURE_LIMIT', 'AXES_LOCKOUT_PARAMETERS',"
+        "'SIGN_IN_FAILURES_PER_ADDRESS')}))\n",
         SECRET_KEY="x" * 50,
         DEBUG="false",
     )
@@ -82,5 +83,6 @@ def test_production_cookies_are_secure_httponly_samesite():
         "CSRF_COOKIE_HTTPONLY": True,
         "SESSION_IDLE_TIMEOUT": 900,
         "AXES_FAILURE_LIMIT": 5,
-        "AXES_LOCKOUT_PARAMETERS": [["username"], ["ip_address"]],
+        "AXES_LOCKOUT_PARAMETERS": [["username", "ip_address"]],
+        "SIGN_IN_FAILURES_PER_ADDRESS": 50,
     }

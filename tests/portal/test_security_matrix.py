@@ -26,8 +26,9 @@ from tests.clinic.factories import (
 from tests.consent.factories import TopicFactory
 
 pytestmark = pytest.mark.django_db
-# Public pages that take their own signed tokens, checked by their own tests.
-PUBLIC_PREFIXES = ("portal/enrol/",)
+# Public pages: enrolment takes its own signed tokens, checked by its own
+# tests; signing out lands on a page that holds no data.
+PUBLIC_PREFIXES = ("portal/enrol/", "portal/signed-out/")
 
 
 def portal_patterns(resolver=None, prefix=""):

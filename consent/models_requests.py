@@ -96,6 +96,13 @@ class ErasureRequest(models.Model):
                 ),
                 name="consent_erasurerequest_withdrawn_dated",
             ),
+            # One open request a patient: two asks at the same instant would
+            # otherwise leave staff two to answer (and one forever open).
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(status="open"),
+                name="consent_erasurerequest_one_open",
+            ),
         ]
         indexes = [
             # Admin list: open requests by due date.

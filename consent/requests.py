@@ -40,8 +40,11 @@ def erasure_request_create(*, patient: Patient, requested_by: Any) -> ErasureReq
     """Record that ``patient`` asked to be erased; due one month later.
 
     An open request already on file is returned unchanged, so asking twice
-    neither duplicates the work nor moves the due date.
+    neither duplicates the work nor moves the due date. The patient's row is
+    locked first: two asks at the same instant find one open request, the
+    second waiting for the first (the database refuses a second one anyway).
     """
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
     open_request = (
         ErasureRequest.objects.select_for_update()
         .filter(patient=patient)

@@ -38,6 +38,7 @@ from clinic.models import AccessAudit, Caregiver, Patient
 from clinic.services import access_audit_record
 from consent.gdpr import SYSTEM_LABEL, registry
 from consent.models import PatientPreferences, PatientPrivacy
+from consent.models_requests import ErasureRequest
 
 ERASED_GIVEN_NAME = "Erased"
 ERASED_FAMILY_NAME = "Patient"
@@ -169,6 +170,15 @@ def erase_patient(
     rows["caregivers"], _ = Caregiver.objects.filter(patient=locked).delete()
     rows["preferences"] = _scrub_preferences(locked)
     rows["patient"] = _scrub_patient(locked, now)
+    # An erasure from the privacy page answers the patient's open request too,
+    # or staff would find it open, due, and with nothing left to erase.
+    rows["erasure_requests"] = ErasureRequest.objects.filter(
+        patient=locked, status=ErasureRequest.Status.OPEN
+    ).update(
+        status=ErasureRequest.Status.DONE,
+        handled_at=now,
+        handled_by=actor if isinstance(actor, AbstractBaseUser) else None,
+    )
     patient.refresh_from_db()
     access_audit_record(
         patient=patient,

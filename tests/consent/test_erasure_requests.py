@@ -197,3 +197,47 @@ def test_an_execution_waits_for_the_withdrawal_under_way_then_is_refused(
     patient.refresh_from_db()
     assert patient.erased_at is None
     assert not AccessAudit.objects.filter(action=AccessAudit.Action.ERASE).exists()
+
+
+def test_the_database_keeps_one_open_request_a_patient(patient, open_request):
+    # given: an open request; when: a second open one is written past the service
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ErasureRequest.objects.create(patient=patient, due_at=open_request.due_at)
+    # then: a closed request beside the open one is fine
+    ErasureRequest.objects.create(
+        patient=patient, due_at=open_request.due_at, status="refused"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_asks_at_the_same_instant_make_one_open_request(organization):
+    _needs_postgresql()
+    patient = PatientFactory(organization=organization, user=UserFactory())
+    with transaction.atomic():
+        # given: the patient's first ask, not yet committed
+        first = erasure_request_create(patient=patient, requested_by=patient.user)
+        # when: a second ask (another tab) comes at that moment
+        thread, outcome = _in_thread(
+            lambda: erasure_request_create(patient=patient, requested_by=patient.user)
+        )
+        thread.join(timeout=1)
+        # then: it waits for the first ...
+        assert thread.is_alive()
+    thread.join(timeout=10)
+    # ... and finds it, instead of writing a second request
+    assert outcome == ["done"]
+    assert list(ErasureRequest.objects.filter(patient=patient)) == [first]
+
+
+def test_erasing_from_the_privacy_page_answers_the_open_request(
+    patient, open_request, staff
+):
+    # given: the patient's open request; when: staff erase the patient directly
+    from consent.gdpr.erase import erase_patient
+
+    erase_patient(patient=patient, actor=staff)
+    # then: the request is done, by them, not left open and overdue
+    open_request.refresh_from_db()
+    assert open_request.status == ErasureRequest.Status.DONE
+    assert open_request.handled_by == staff
+    assert erasure_request_open_get(patient=patient) is None

@@ -52,12 +52,11 @@ class WebhookSubscriptionViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        subscription, secret = webhook_subscription_create(
+        subscription, _secret = webhook_subscription_create(
             organization=self.organization,
             created_by_key=self.api_key,
             **serializer.validated_data,
         )
-        subscription.secret = secret
         return Response(
             WebhookSubscriptionCreatedSerializer(subscription).data,
             status=status.HTTP_201_CREATED,
@@ -83,10 +82,9 @@ class WebhookSubscriptionViewSet(
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, id=None):
-        subscription, secret = webhook_subscription_rotate_secret(
+        subscription, _secret = webhook_subscription_rotate_secret(
             subscription=self.get_object()
         )
-        subscription.secret = secret
         return Response(WebhookSubscriptionCreatedSerializer(subscription).data)
 
     @extend_schema(

@@ -25,6 +25,10 @@ class MessagingConfig(AppConfig):
                 "messaging: escalations due": every_minute(
                     "messaging.tasks.messages_escalate_due"
                 ),
+                # Codes and links erased once expired (services.redaction).
+                "messaging: expired secrets": every_minute(
+                    "messaging.tasks.message_secrets_expire"
+                ),
             },
         )
 

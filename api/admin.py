@@ -26,6 +26,7 @@ from api.webhooks_urls import UnsafeUrlError, url_check
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import Organization
 from clinic.scoping import staff_organization_id
+from messaging.credentials import credentials_key_problem
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -198,6 +199,15 @@ class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
         class CheckedForm(form):
             def clean(self):
                 cleaned = super().clean()
+                if not change and credentials_key_problem():
+                    # Signing secrets are kept encrypted: without a key none
+                    # can be stored (manage.py check says so: messaging.E006).
+                    raise forms.ValidationError(
+                        _(
+                            "Webhook secrets cannot be stored: the server has no "
+                            "CREDENTIALS_KEY. Ask the operator to set it."
+                        )
+                    )
                 url = cleaned.get("url")
                 if url:
                     try:

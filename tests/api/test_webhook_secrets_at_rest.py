@@ -17,7 +17,7 @@ from api.models import WebhookSubscription
 from clinic.appointments import appointment_confirm
 from messaging.credentials import secret_decrypt
 from tests.api.webhooks_support import received, subscribe
-from tests.clinic.factories import AppointmentFactory
+from tests.clinic.factories import AppointmentFactory, StaffMemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,21 @@ def test_the_migration_encrypts_existing_secrets():
     assert clear not in stored_row(subscription)
     assert subscription.secret == clear
     assert subscription.secret_hint == "…ab12"
+
+
+def test_admin_says_why_a_subscription_cannot_be_made_without_a_key(
+    client, organization, settings
+):
+    # given: a server with no key
+    settings.CREDENTIALS_KEY = []
+    staff = StaffMemberFactory(organization=organization, role="admin")
+    client.force_login(staff.user)
+    # when
+    response = client.post(
+        "/admin/api/webhooksubscription/add/",
+        {"url": "https://93.184.216.34/hook", "events": ["consent.changed"]},
+    )
+    # then: the form says so, nothing is stored
+    assert response.status_code == 200
+    assert "the server has no CREDENTIALS_KEY" in response.text
+    assert not WebhookSubscription.objects.exists()

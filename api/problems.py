@@ -46,6 +46,16 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class SecretsUnavailable(exceptions.APIException):
+    """No CREDENTIALS_KEY: a signing secret cannot be stored (messaging.E006)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "Webhook secrets cannot be stored: the server has no CREDENTIALS_KEY."
+    )
+    default_code = "secrets_unavailable"
+
+
 class Unprocessable(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "The request cannot be processed."

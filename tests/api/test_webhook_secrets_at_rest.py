@@ -118,3 +118,19 @@ def test_admin_says_why_a_subscription_cannot_be_made_without_a_key(
     assert response.status_code == 200
     assert "the server has no CREDENTIALS_KEY" in response.text
     assert not WebhookSubscription.objects.exists()
+
+
+def test_the_api_answers_a_problem_without_a_key(make_client, settings):
+    # given
+    settings.CREDENTIALS_KEY = []
+    api, _key = make_client()
+    # when
+    response = api.post_json(
+        "/api/v1/webhooks/",
+        {"url": "https://93.184.216.34/hook", "events": ["consent.changed"]},
+    )
+    # then
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert "CREDENTIALS_KEY" in response.json()["detail"]
+    assert not WebhookSubscription.objects.exists()

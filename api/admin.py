@@ -34,6 +34,7 @@ from clinic.models import Organization
 from clinic.roles import PurposeNotAllowed, purposes_text
 from clinic.scoping import staff_organization_id
 from consent.vocabulary import Purpose
+from messaging.credentials import credentials_key_problem
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -263,6 +264,15 @@ class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
         class CheckedForm(form):
             def clean(self):
                 cleaned = super().clean()
+                if not change and credentials_key_problem():
+                    # Signing secrets are kept encrypted: without a key none
+                    # can be stored (manage.py check says so: messaging.E006).
+                    raise forms.ValidationError(
+                        _(
+                            "Webhook secrets cannot be stored: the server has no "
+                            "CREDENTIALS_KEY. Ask the operator to set it."
+                        )
+                    )
                 url = cleaned.get("url")
                 if url:
                     try:

@@ -16,6 +16,7 @@ class ApiConfig(AppConfig):
         from api.webhooks_sending import webhook_deliveries_due
         from clinic.models import Organization
         from consent.gdpr import registry
+        from messaging.credentials import encrypted_column_register
         from outreach.scheduler import register_due
 
         # A key read from the cache never outlives a change saved here.
@@ -26,6 +27,8 @@ class ApiConfig(AppConfig):
             post_delete.connect(
                 api_key_cache_clear, sender=model, dispatch_uid=f"{model}-deleted"
             )
+        # Signing secrets at rest: re-encrypted by ``manage.py secrets_rotate``.
+        encrypted_column_register("api.WebhookSubscription", "secret_encrypted")
         # Domain signals → webhook events; retries found by the one due job.
         webhooks_receivers.connect()
         register_due("webhooks", webhook_deliveries_due)

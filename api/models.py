@@ -132,8 +132,10 @@ class WebhookSubscriptionQuerySet(OrganizationScopedQuerySet):
 class WebhookSubscription(models.Model):
     """A partner's URL that receives the events it chose, signed with ``secret``.
 
-    The secret must be kept in clear (HMAC signs with it; a hash cannot), so it
-    is shown once, when made, and never again by the API or admin.
+    The secret must be kept readable (HMAC signs with it; a hash cannot), so it
+    is stored encrypted under ``CREDENTIALS_KEY`` (``messaging.credentials``),
+    shown once, when made, and never again by the API or admin: they show
+    its last four characters to tell it apart.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -147,7 +149,9 @@ class WebhookSubscription(models.Model):
     )
     description = models.CharField(_("description"), max_length=200, blank=True)
     events = models.JSONField(_("events"), default=list)
-    secret = models.CharField(max_length=64, editable=False)
+    # A Fernet token (messaging.credentials), never the secret itself.
+    secret_encrypted = models.TextField(editable=False)
+    secret_last4 = models.CharField(max_length=4, editable=False)
     is_active = models.BooleanField(
         _("active"),
         default=True,
@@ -190,8 +194,24 @@ class WebhookSubscription(models.Model):
         return self.url
 
     @property
+    def secret(self) -> str:
+        """The signing secret, decrypted; raises SecretUnreadable (or
+        CredentialsKeyMissing) when CREDENTIALS_KEY cannot read it."""
+        from messaging.credentials import secret_decrypt
+
+        return secret_decrypt(self.secret_encrypted)
+
+    def secret_set(self, secret: str) -> None:
+        """Keep ``secret`` encrypted (unsaved); raises CredentialsKeyMissing
+        without a key."""
+        from messaging.credentials import secret_encrypt
+
+        self.secret_encrypted = secret_encrypt(secret)
+        self.secret_last4 = secret[-4:]
+
+    @property
     def secret_hint(self) -> str:
-        return f"{self.secret[:10]}…" if self.secret else ""
+        return f"…{self.secret_last4}" if self.secret_last4 else ""
 
 
 class WebhookDeliveryQuerySet(OrganizationScopedQuerySet):

@@ -53,6 +53,16 @@ class PurposeForbidden(exceptions.PermissionDenied):
     default_code = "purpose_not_allowed"
 
 
+class SecretsUnavailable(exceptions.APIException):
+    """No CREDENTIALS_KEY: a signing secret cannot be stored (messaging.E006)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "Webhook secrets cannot be stored: the server has no CREDENTIALS_KEY."
+    )
+    default_code = "secrets_unavailable"
+
+
 class Unprocessable(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "The request cannot be processed."

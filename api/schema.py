@@ -31,7 +31,8 @@ def _problem(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ProblemSerializer, description=description)
 
 
-def _problems(answers: dict[int, str]) -> dict:
+def problems(answers: dict[int, str]) -> dict:
+    """``extend_schema(responses=…)`` entries for problem answers of a view's own."""
     return {(code, PROBLEM_JSON): _problem(text) for code, text in answers.items()}
 
 
@@ -50,8 +51,8 @@ _WRITE = _READ | {
     422: "The Idempotency-Key was used with a different request.",
 }
 #: Merge into ``extend_schema(responses=…)``: ``PROBLEMS_READ | {200: S}``.
-PROBLEMS_READ = _problems(_READ)
-PROBLEMS_WRITE = _problems(_WRITE)
+PROBLEMS_READ = problems(_READ)
+PROBLEMS_WRITE = problems(_WRITE)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",

@@ -18,7 +18,7 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
         help_text="False stops deliveries; true again clears a flag.",
     )
     secret_hint = serializers.CharField(
-        read_only=True, help_text="The secret's first characters, to tell it apart."
+        read_only=True, help_text="The secret's last four characters, to tell it apart."
     )
 
     class Meta:

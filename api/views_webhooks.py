@@ -9,6 +9,8 @@ from rest_framework.response import Response
 
 from api.models import WebhookDelivery, WebhookSubscription
 from api.pagination import CreatedCursorPagination
+from api.problems import SecretsUnavailable
+from api.schema import problems
 from api.scopes import Scope
 from api.serializers_webhooks import (
     WebhookDeliverySerializer,
@@ -22,8 +24,14 @@ from api.webhooks import (
     webhook_subscription_rotate_secret,
     webhook_subscription_update,
 )
+from messaging.credentials import CredentialsKeyMissing
 
 UUID_REGEX = "[0-9a-fA-F-]{36}"
+
+
+NO_SECRETS = problems(
+    {503: "The server has no CREDENTIALS_KEY: signing secrets cannot be stored."}
+)
 
 
 @extend_schema(tags=["webhooks"])
@@ -46,18 +54,20 @@ class WebhookSubscriptionViewSet(
 
     @extend_schema(
         request=WebhookSubscriptionSerializer,
-        responses={201: WebhookSubscriptionCreatedSerializer},
+        responses={201: WebhookSubscriptionCreatedSerializer} | NO_SECRETS,
         description="The answer carries the signing `secret`, shown this once.",
     )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        subscription, secret = webhook_subscription_create(
-            organization=self.organization,
-            created_by_key=self.api_key,
-            **serializer.validated_data,
-        )
-        subscription.secret = secret
+        try:
+            subscription, _secret = webhook_subscription_create(
+                organization=self.organization,
+                created_by_key=self.api_key,
+                **serializer.validated_data,
+            )
+        except CredentialsKeyMissing:
+            raise SecretsUnavailable from None
         return Response(
             WebhookSubscriptionCreatedSerializer(subscription).data,
             status=status.HTTP_201_CREATED,
@@ -78,15 +88,17 @@ class WebhookSubscriptionViewSet(
 
     @extend_schema(
         request=None,
-        responses={200: WebhookSubscriptionCreatedSerializer},
+        responses={200: WebhookSubscriptionCreatedSerializer} | NO_SECRETS,
         description="A new signing secret, shown this once; the old one stops at once.",
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, id=None):
-        subscription, secret = webhook_subscription_rotate_secret(
-            subscription=self.get_object()
-        )
-        subscription.secret = secret
+        try:
+            subscription, _secret = webhook_subscription_rotate_secret(
+                subscription=self.get_object()
+            )
+        except CredentialsKeyMissing:
+            raise SecretsUnavailable from None
         return Response(WebhookSubscriptionCreatedSerializer(subscription).data)
 
     @extend_schema(

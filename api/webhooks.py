@@ -73,8 +73,9 @@ def webhook_subscription_create(
 
     Raises ValidationError for an unknown event or a URL that may not
     receive webhooks (not https, or not a public address: see
-    ``api.webhooks_urls``). The secret is kept (it signs every delivery)
-    but callers show it only this once.
+    ``api.webhooks_urls``). The secret is kept
+    encrypted (it signs every delivery) and callers show it only this once.
+    Raises CredentialsKeyMissing when CREDENTIALS_KEY is not set.
     """
     secret = SECRET_PREFIX + secrets.token_hex(24)
     subscription = WebhookSubscription(
@@ -83,10 +84,10 @@ def webhook_subscription_create(
         events=events,
         description=description,
         is_active=is_active,
-        secret=secret,
         created_by=created_by,
         created_by_key=created_by_key,
     )
+    subscription.secret_set(secret)
     _validate(subscription)
     subscription.save()
     return subscription, secret
@@ -119,9 +120,10 @@ def webhook_subscription_rotate_secret(
     *, subscription: WebhookSubscription
 ) -> tuple[WebhookSubscription, str]:
     """Give the subscription a new secret (the old one stops at once); return it."""
-    subscription.secret = SECRET_PREFIX + secrets.token_hex(24)
-    subscription.save(update_fields=["secret", "updated_at"])
-    return subscription, subscription.secret
+    secret = SECRET_PREFIX + secrets.token_hex(24)
+    subscription.secret_set(secret)
+    subscription.save(update_fields=["secret_encrypted", "secret_last4", "updated_at"])
+    return subscription, secret
 
 
 @transaction.atomic

@@ -11,8 +11,10 @@ class MessagingConfig(AppConfig):
 
         from config.schedules import every_minute, schedules_keep
         from messaging import checks  # noqa: F401 - registers the system checks
+        from messaging.credentials import encrypted_column_register
         from messaging.email_events import on_tracking
 
+        encrypted_column_register("messaging.SenderIdentity", "secret_encrypted")
         tracking.connect(on_tracking, dispatch_uid="messaging.email_events")
         schedules_keep(
             self,
@@ -22,6 +24,10 @@ class MessagingConfig(AppConfig):
                 ),
                 "messaging: escalations due": every_minute(
                     "messaging.tasks.messages_escalate_due"
+                ),
+                # Codes and links erased once expired (services.redaction).
+                "messaging: expired secrets": every_minute(
+                    "messaging.tasks.message_secrets_expire"
                 ),
             },
         )

@@ -7,13 +7,16 @@
 - messaging.E002: ``CREDENTIALS_KEY`` holds a malformed key.
 - messaging.W003 (with ``--database``): organizations without a sender
   identity for a provider a channel uses: their SMS and calls fail.
-- messaging.E003 (with ``--database``): stored provider secrets that no key of
-  ``CREDENTIALS_KEY`` decrypts (or no key at all): those senders cannot send.
+- messaging.E003 (with ``--database``): stored secrets (``messaging.credentials``:
+  provider tokens, webhook signing secrets) that no key of ``CREDENTIALS_KEY``
+  decrypts (or no key at all): those senders cannot send, those webhooks
+  cannot be signed.
 - messaging.E004: ``MESSAGING_LEASE_SECONDS`` is shorter than django-q2's
   task timeout (``Q_CLUSTER["timeout"]``): a claim would lapse while the
   task that holds it may still run.
 - messaging.E005: the task timeout leaves no time for one provider call
   (the backend's connect and read timeouts) and the recording after it.
+- messaging.E006: no ``CREDENTIALS_KEY`` with ``DEBUG`` off.
 """
 
 from __future__ import annotations
@@ -95,16 +98,36 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return messages
 
 
+# What a secret no key decrypts stops, per model (E003).
+UNREADABLE_EFFECT = {
+    "messaging.SenderIdentity": "those organizations cannot send.",
+    "api.WebhookSubscription": "those subscriptions cannot sign their webhooks.",
+}
+
+
 @register("messaging")
 def check_credentials_key(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E002 for a malformed CREDENTIALS_KEY (an empty one is fine until a
-    secret is stored: E003)."""
+    """E002 for a malformed CREDENTIALS_KEY; E006 for none in production
+    (``DEBUG`` off), where webhook subscriptions and sender identities
+    cannot keep their secrets without one. In development an empty key is
+    fine until a secret is stored."""
     from messaging.credentials import CredentialsKeyMissing, credentials_cipher
 
     try:
         credentials_cipher()
-    except CredentialsKeyMissing:
-        return []
+    except CredentialsKeyMissing as exc:
+        if settings.DEBUG:
+            return []
+        return [
+            checks.Error(
+                str(exc),
+                hint="Set CREDENTIALS_KEY to one Fernet key (python -c 'from "
+                "cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'), or several, "
+                "comma-separated, while rotating.",
+                id="messaging.E006",
+            )
+        ]
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="messaging.E002")]
     return []
@@ -119,18 +142,12 @@ def check_sender_identities(
     if not databases:
         return []
     from clinic.models import Organization
-    from messaging.credentials import secret_decrypt
-    from messaging.models import SenderIdentity
+    from messaging.credentials import encrypted_columns, secret_decrypt
     from messaging.selectors_senders import organizations_without_sender
 
     messages: list[CheckMessage] = []
     try:
         missing = organizations_without_sender(Organization.objects.all())
-        stored = list(
-            SenderIdentity.objects.exclude(secret_encrypted="").values_list(
-                "pk", "secret_encrypted"
-            )
-        )
     except DatabaseError:  # not migrated yet
         return []
     for provider, organizations in missing.items():
@@ -146,23 +163,28 @@ def check_sender_identities(
                 id="messaging.W003",
             )
         )
-    unreadable = []
-    for pk, token in stored:
+    for model, field in encrypted_columns():
         try:
-            secret_decrypt(token)
-        except ImproperlyConfigured:
-            unreadable.append(pk)
-    if unreadable:
-        messages.append(
-            checks.Error(
-                f"{len(unreadable)} stored provider secret(s) cannot be decrypted "
-                f"with CREDENTIALS_KEY (sender identities {unreadable[:10]}): "
-                "those organizations cannot send.",
-                hint="Set CREDENTIALS_KEY to the key(s) the secrets were stored "
-                "with, or store the secrets again.",
-                id="messaging.E003",
+            stored = list(model.objects.exclude(**{field: ""}).values_list("pk", field))
+        except DatabaseError:  # not migrated yet
+            continue
+        unreadable = []
+        for pk, token in stored:
+            try:
+                secret_decrypt(token)
+            except ImproperlyConfigured:
+                unreadable.append(pk)
+        if unreadable:
+            messages.append(
+                checks.Error(
+                    f"{len(unreadable)} stored secret(s) cannot be decrypted with "
+                    f"CREDENTIALS_KEY ({model._meta.verbose_name_plural} "
+                    f"{unreadable[:10]}): {UNREADABLE_EFFECT.get(model._meta.label, '')}",
+                    hint="Set CREDENTIALS_KEY to the key(s) the secrets were stored "
+                    "with, or store the secrets again.",
+                    id="messaging.E003",
+                )
             )
-        )
     return messages
 
 

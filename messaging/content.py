@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from clinic.models import Patient
 from consent.vocabulary import Channel
 from messaging.models import Sensitivity, Template
+from messaging.redaction import masked, render_both
 from messaging.rendering import render
-from messaging.variables import VARIABLES
+from messaging.variables import SECRET_VARIABLES, VARIABLES
 
 
 class MessageContentError(ValueError):
@@ -26,9 +27,12 @@ class MessageContentError(ValueError):
 @dataclass
 class Content:
     subject: str
-    body: str
+    body: str  # secrets masked: what is stored and shown (messaging.redaction)
     body_html: str = ""
     confidential: bool = False
+    # The real text, when it holds a secret: for the backend only.
+    secret_body: str = ""
+    secret_body_html: str = ""
 
 
 def portal_link() -> str:
@@ -53,6 +57,13 @@ def context_for(patient: Patient, context: dict | None) -> dict[str, object]:
     unknown = sorted(set(context) - VARIABLES.keys())
     if unknown:
         raise MessageContentError(f"Unknown template variable: {', '.join(unknown)}.")
+    # The context is stored with the message (for fallbacks): a secret given
+    # there would be kept and shown. It goes in ``secrets``.
+    secret = sorted(set(context) & SECRET_VARIABLES)
+    if secret:
+        raise MessageContentError(
+            f"Variable {', '.join(secret)} is a secret: give it in secrets."
+        )
     for name, value in context.items():
         if not isinstance(value, str | int | float):
             raise MessageContentError(
@@ -85,12 +96,24 @@ def pick_templates(
     return chosen
 
 
-def render_template(template: Template, context: dict) -> Content:
+def render_template(
+    template: Template, context: dict, secrets: dict[str, str] | None = None
+) -> Content:
+    """The template rendered; with ``secrets``, ``body`` and ``body_html``
+    show them masked and the real texts go to ``secret_body*``. A secret is
+    never put in a subject (subjects are listed everywhere)."""
+    secrets = secrets or {}
+    body, secret_body = render_both(template.body, context, secrets)
+    body_html, secret_body_html = render_both(
+        template.body_html, context, secrets, html=True
+    )
     return Content(
-        subject=render(template.subject, context),
-        body=render(template.body, context),
-        body_html=render(template.body_html, context, html=True),
+        subject=render(template.subject, {**context, **masked(secrets)}),
+        body=body,
+        body_html=body_html,
         confidential=template.sensitivity == Sensitivity.CONFIDENTIAL,
+        secret_body=secret_body,
+        secret_body_html=secret_body_html,
     )
 
 

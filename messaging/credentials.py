@@ -1,25 +1,37 @@
-"""Provider secrets at rest: encrypted with Fernet under ``CREDENTIALS_KEY``.
+"""Secrets at rest: encrypted with Fernet under ``CREDENTIALS_KEY``.
+
+The one helper for every secret Liaison must keep readable (a hash cannot
+sign or authenticate): sender identities' provider tokens
+(``messaging.SenderIdentity``) and webhook signing secrets
+(``api.WebhookSubscription``). Each app registers its encrypted columns
+(``encrypted_column_register``) so one command re-encrypts them all.
 
 Fernet (AES-128-CBC with an HMAC-SHA256 over it, from the ``cryptography``
 package) refuses a token that was altered, so a secret read back is either
 the one stored or an error. ``CREDENTIALS_KEY`` is a comma-separated list of
 Fernet keys: the first encrypts, every one decrypts (MultiFernet), so a key
 is rotated by putting the new one first, running
-``manage.py sender_secrets_rotate`` and then dropping the old one.
+``manage.py secrets_rotate`` and then dropping the old one.
 
 A key comes from the environment only, never from the database, so a copy of
-the database alone does not give away the clinics' provider accounts.
+the database alone gives away neither the clinics' provider accounts nor the
+partners' webhook secrets.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+# (model label, field) of every column that holds Fernet tokens.
+_ENCRYPTED_COLUMNS: list[tuple[str, str]] = []
 
 
 class CredentialsKeyMissing(ImproperlyConfigured):
@@ -53,7 +65,8 @@ def credentials_cipher() -> MultiFernet:
     keys = tuple(key.strip() for key in settings.CREDENTIALS_KEY if key.strip())
     if not keys:
         raise CredentialsKeyMissing(
-            "CREDENTIALS_KEY is not set: provider secrets cannot be stored or read."
+            "CREDENTIALS_KEY is not set: stored secrets (provider tokens, webhook "
+            "signing secrets) cannot be stored or read."
         )
     return _cipher(keys)
 
@@ -89,5 +102,38 @@ def _readable(use: Callable[[MultiFernet], bytes]) -> str:
         return use(credentials_cipher()).decode()
     except InvalidToken as exc:
         raise SecretUnreadable(
-            "a stored provider secret cannot be decrypted with CREDENTIALS_KEY"
+            "a stored secret cannot be decrypted with CREDENTIALS_KEY"
         ) from exc
+
+
+def encrypted_column_register(model_label: str, field: str) -> None:
+    """Declare that ``model_label.field`` holds tokens of ``secret_encrypt``
+    (blank when none): ``secrets_rotate`` and the E003 check cover it."""
+    if (model_label, field) not in _ENCRYPTED_COLUMNS:
+        _ENCRYPTED_COLUMNS.append((model_label, field))
+
+
+def encrypted_columns() -> Iterator[tuple[type, str]]:
+    """(model, field) of every registered encrypted column."""
+    for label, field in _ENCRYPTED_COLUMNS:
+        yield apps.get_model(label), field
+
+
+def secrets_rotate() -> int:
+    """Encrypt every stored secret of every registered column again under the
+    first key of CREDENTIALS_KEY; returns how many. Raises SecretUnreadable
+    when one cannot be decrypted with any key: nothing is changed then (one
+    transaction)."""
+    count = 0
+    with transaction.atomic():
+        for model, field in encrypted_columns():
+            rows = list(
+                model.objects.select_for_update()
+                .exclude(**{field: ""})
+                .only("pk", field)
+            )
+            for row in rows:
+                setattr(row, field, secret_rotate(getattr(row, field)))
+            model.objects.bulk_update(rows, [field], batch_size=500)
+            count += len(rows)
+    return count

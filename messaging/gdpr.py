@@ -72,10 +72,15 @@ def messages_erase(patient: Patient) -> int:
         same_org & Q(from_number__in=addresses)
     ).update(from_number="", text="")
     rows += Delivery.objects.filter(message__patient=patient).update(
-        address="", subject="", body="", body_html=""
+        address="",
+        subject="",
+        body="",
+        body_html="",
+        secret_body="",
+        secret_body_html="",
     )
     rows += Message.objects.filter(patient=patient).update(
-        subject="", body="", context={}
+        subject="", body="", secret_body="", context={}
     )
     rows += Conversation.objects.filter(patient=patient).update(subject="")
     return rows

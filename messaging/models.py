@@ -186,6 +186,14 @@ class Message(models.Model):
     body = models.TextField(
         _("text"), help_text=_("The full text, shown in the secure inbox.")
     )
+    # The text with its secret (a one-time code, a single-use link) where
+    # ``body`` shows it masked (messaging.redaction): kept for fallbacks
+    # until the secret expires, shown to no one, erased set-wise
+    # (messaging.services.redaction). Written with the row (COPY included).
+    secret_body = models.TextField(
+        blank=True, default="", db_default="", editable=False
+    )
+    secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     context = models.JSONField(
         default=dict,
         blank=True,
@@ -258,6 +266,12 @@ class Message(models.Model):
                 condition=Q(sender__isnull=False),
                 name="messaging_msg_sender",
             ),
+            # The sweep of expired secrets: only messages still holding one.
+            models.Index(
+                fields=["secret_expires_at"],
+                condition=~Q(secret_body=""),
+                name="messaging_msg_secret_expiry",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -326,6 +340,10 @@ class DeliveryReason(models.TextChoices):
         "unknown_outcome",
         _("The provider never told whether it was sent: check before resending"),
     )
+    SECRET_EXPIRED = (
+        "secret_expired",
+        _("The code or link it carried expired before it could be sent"),
+    )
 
 
 REASON_LABELS = {**dict(Reason.choices), **dict(DeliveryReason.choices)}
@@ -391,6 +409,14 @@ class Delivery(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField(blank=True, help_text=_("What this channel carries."))
     body_html = models.TextField(blank=True)
+    # The texts with their secret, for the backend only: erased once the
+    # delivery is final or the secret expires (Message.secret_body).
+    secret_body = models.TextField(
+        blank=True, default="", db_default="", editable=False
+    )
+    secret_body_html = models.TextField(
+        blank=True, default="", db_default="", editable=False
+    )
     provider = models.CharField(max_length=32, blank=True)
     provider_id = models.CharField(max_length=128, blank=True)
     error_code = models.CharField(max_length=64, blank=True)

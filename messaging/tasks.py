@@ -17,3 +17,9 @@ def messages_escalate_due() -> int:
     from messaging.services import messages_escalate_due as run
 
     return run()
+
+
+def message_secrets_expire() -> int:
+    from messaging.services.redaction import message_secrets_expire as run
+
+    return run()

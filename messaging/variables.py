@@ -16,6 +16,10 @@ class Variable:
     description: str
     clinical: bool = False  # health data: never in a public SMS, email or call
     sample: str = ""
+    # A credential (one-time code, single-use link): given to ``message_send``
+    # in ``secrets``, never in ``context``; staff see MASK in its place
+    # (messaging.redaction).
+    secret: bool = False
 
 
 VARIABLES = {
@@ -38,7 +42,13 @@ VARIABLES = {
         Variable("confirm_link", _("One-tap link to confirm"), sample="https://…/c/…"),
         Variable("cancel_link", _("One-tap link to cancel"), sample="https://…/x/…"),
         Variable("survey_link", _("Link to a survey"), sample="https://…/s/…"),
-        Variable("code", _("A one-time security code"), sample="493817"),
+        Variable("code", _("A one-time security code"), sample="493817", secret=True),
+        Variable(
+            "enrol_link",
+            _("Single-use link to create a portal account"),
+            sample="https://…/portal/enrol/…/",
+            secret=True,
+        ),
         Variable(
             "appointment_kind",
             _("The kind of appointment (clinical)"),
@@ -61,3 +71,6 @@ VARIABLES = {
 
 def sample_context() -> dict[str, str]:
     return {name: str(v.sample) for name, v in VARIABLES.items()}
+
+
+SECRET_VARIABLES = frozenset(name for name, v in VARIABLES.items() if v.secret)

@@ -29,8 +29,9 @@ from consent.models import Topic
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel, Purpose
 from messaging.content import delivery_address
-from messaging.models import Delivery, DeliveryStatus
+from messaging.models import Delivery, DeliveryStatus, Message
 from messaging.services import message_send
+from messaging.services.redaction import message_secrets_erase
 
 INVITATION_VALIDITY = datetime.timedelta(days=7)
 MAX_FAILED_ATTEMPTS = 5
@@ -113,13 +114,17 @@ def invitation_send(
     with translation.override(patient.preferred_language):
         text = _(
             "%(organization)s: create your patient portal account within 7 days: %(link)s"
-        ) % {"organization": organization.name, "link": enrol_url(token)}
+        ) % {"organization": organization.name, "link": "{{ enrol_link }}"}
     channel, address = _invitation_route(patient, topic)
     message_send(
         patient=patient,
         topic=topic,
         origin="staff",
         text=text,
+        # The link is the credential: staff (the sender included) see it
+        # masked; it is erased once sent or expired (messaging.redaction).
+        secrets={"enrol_link": enrol_url(token)},
+        secrets_expire_at=invitation.expires_at,
         idempotency_key=_idempotency_key(invitation),
         sender=created_by,
         channels=[channel],
@@ -242,4 +247,11 @@ def enrol(*, token: str, birth_date: datetime.date, username: str, password: str
             if not bound:
                 raise EnrolmentError(_("This patient already has a portal account."))
             _prove_invitation_address(invitation, timezone.now())
+        # Used: the link in the message's stored copy is worth nothing now.
+        message_secrets_erase(
+            messages=Message.objects.filter(
+                organization_id=patient.organization_id,
+                idempotency_key=_idempotency_key(invitation),
+            )
+        )
     return user

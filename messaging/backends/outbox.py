@@ -1,8 +1,12 @@
 """Stores what would be sent in the database, where staff read it in admin.
 
 The default of ``make run``: a newcomer sees SMS, emails and calls land
-without any provider account.
+without any provider account. Codes and links (``messaging.redaction``) are
+stored as sent only with ``DEBUG`` on, so a newcomer can sign in; otherwise
+masked like everywhere else staff look.
 """
+
+from django.conf import settings
 
 from messaging.backends.base import BaseBackend, SendResult
 
@@ -20,7 +24,7 @@ class Backend(BaseBackend):
                 channel=self.channel,
                 to=d.address,
                 subject=d.subject,
-                body=d.body,
+                body=d.body if settings.DEBUG else getattr(d, "shown_body", d.body),
             )
             for d in deliveries
         )

@@ -24,6 +24,7 @@ from consent.unsubscribe import unsubscribe_headers
 from consent.vocabulary import Channel, Outcome, Purpose
 from messaging.backends.base import NOT_ADMITTED, DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason, Message
+from messaging.redaction import reveal
 from messaging.services.claims import (
     Claims,
     Heartbeat,
@@ -133,6 +134,11 @@ def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
         if delivery.pk in withdrawn:
             _apply_decision(delivery, withdrawn[delivery.pk], sendable)
             continue
+        if _secret_expired(delivery, now):
+            delivery_finish(
+                delivery, Status.SUPPRESSED, reason=DeliveryReason.SECRET_EXPIRED
+            )
+            continue
         decided = None
         if delivery_to_other_address(delivery):
             message = delivery.message
@@ -151,6 +157,17 @@ def _recheck(claimed: list[Delivery], now) -> list[Delivery]:
             if delivery.pk in decisions:
                 _apply_decision(delivery, decisions[delivery.pk], sendable)
     return sendable
+
+
+def _secret_expired(delivery: Delivery, now: datetime.datetime) -> bool:
+    """A code or link that no longer works is not sent (a retry, a deferred
+    row, an unknown outcome found unsent after the secret expired)."""
+    expires_at = delivery.message.secret_expires_at
+    return (
+        expires_at is not None
+        and expires_at <= now
+        and delivery.channel != Channel.INAPP
+    )
 
 
 def _apply_decision(
@@ -188,6 +205,7 @@ def deliveries_process(delivery_ids: list[int]) -> dict[str, int]:
     claimed = clock.db(lambda: _claim(delivery_ids, now))
     if not claimed:
         return {}
+    reveal(claimed)
     uncertain = {d.pk for d in claimed if d.status in (Status.SENDING, Status.UNKNOWN)}
     for delivery in claimed:
         delivery.status = Status.SENDING

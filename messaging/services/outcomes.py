@@ -25,6 +25,7 @@ from messaging.backends import get_backend
 from messaging.backends.base import DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason
 from messaging.services.claims import CONFIRMATION_SECONDS, fenced_update
+from messaging.services.redaction import SECRET_DONE, SECRET_ERASED
 from messaging.services.tracking import delivery_fallback
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def delivery_finish(delivery: Delivery, status: str, **fields) -> bool:
     """Settle a claimed delivery if this worker still holds it; return whether
     it did (another worker took it after this one's lease expired: not)."""
     fields |= {"status": status, "lease_expires_at": None, "updated_at": timezone.now()}
+    if status in SECRET_DONE:
+        fields |= SECRET_ERASED
     if not held_row(delivery).update(**fields):
         return False
     for name, value in fields.items():
@@ -134,6 +137,7 @@ def results_record(
                 "delivered_at": now if status == Status.DELIVERED else None,
                 "lease_expires_at": None,
                 "updated_at": now,
+                **SECRET_ERASED,
             },
             per_row=("provider", "provider_id"),
             values=lambda d, results=results: (

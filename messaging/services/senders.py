@@ -1,4 +1,5 @@
-"""Writes on sender identities: saving one with its secret, rotating the key."""
+"""Writes on sender identities: saving one with its secret (``messaging.credentials``
+rotates the key)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from messaging.credentials import credentials_key_problem, secret_encrypt, secret_rotate
+from messaging.credentials import credentials_key_problem, secret_encrypt
 from messaging.models import SenderIdentity
 
 
@@ -60,19 +61,3 @@ def sender_identity_save(
     identity.full_clean()
     identity.save()
     return identity
-
-
-def sender_secrets_rotate() -> int:
-    """Encrypt every stored secret again under the first key of
-    CREDENTIALS_KEY; returns how many. Raises SecretUnreadable when one
-    cannot be decrypted with any key (nothing is changed then)."""
-    with transaction.atomic():
-        identities = list(
-            SenderIdentity.objects.select_for_update()
-            .exclude(secret_encrypted="")
-            .only("pk", "secret_encrypted")
-        )
-        for identity in identities:
-            identity.secret_encrypted = secret_rotate(identity.secret_encrypted)
-        SenderIdentity.objects.bulk_update(identities, ["secret_encrypted"])
-    return len(identities)

@@ -6,6 +6,7 @@ import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from secrets import token_hex
 
 from phonenumber_field.phonenumber import to_python
 
@@ -34,6 +35,7 @@ from messaging.content import (
     render_template,
 )
 from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
+from messaging.redaction import SecretError, fill, masked, secrets_check
 from messaging.rendering import sms_text
 from messaging.services.channel_walk import walk
 
@@ -50,13 +52,26 @@ def _contents(
     subject: str,
     confidential: bool,
     topic_templates: list[Template] | None = None,
+    secrets: dict[str, str] | None = None,
+    secret_text: str = "",
 ) -> dict[str, Content]:
     """channel → what it carries, before confidentiality notices are applied.
 
     ``topic_templates``: the topic's templates when the caller already has them
-    (the bulk form loads them once for every patient)."""
+    (the bulk form loads them once for every patient). ``secrets``: the
+    values of secret variables, rendered masked in ``body`` and real in
+    ``secret_body`` (``messaging.redaction``); in free text only their
+    placeholders are filled. ``secret_text``: the real text of a free
+    ``text`` already masked (a fallback, from the message)."""
+    secrets = secrets or {}
     if text:
-        return {c: Content(subject, text, "", confidential) for c in Channel.values}
+        shown, real = text, secret_text
+        if secrets:
+            shown, real = fill(text, masked(secrets)), fill(text, secrets)
+        return {
+            c: Content(subject, shown, "", confidential, secret_body=real)
+            for c in Channel.values
+        }
     if topic_templates is None:
         topic_templates = list(Template.objects.filter(topic=topic))
     templates = pick_templates(
@@ -69,13 +84,18 @@ def _contents(
             f"Topic {topic.slug!r} has no template and no text was given."
         )
     contents = {
-        channel: render_template(t, context) for channel, t in templates.items()
+        channel: render_template(t, context, secrets)
+        for channel, t in templates.items()
     }
     if Channel.INAPP not in contents:
         # The inbox always keeps the full message: take the richest other variant.
         source = contents.get(Channel.EMAIL) or next(iter(contents.values()))
         contents[Channel.INAPP] = Content(
-            source.subject, source.body, "", source.confidential
+            source.subject,
+            source.body,
+            "",
+            source.confidential,
+            secret_body=source.secret_body,
         )
     return contents
 
@@ -97,8 +117,18 @@ def message_send(
     at: datetime.datetime | None = None,
     channels: list[str] | None = None,
     address: str = "",
+    secrets: dict[str, str] | None = None,
+    secrets_expire_at: datetime.datetime | None = None,
 ) -> Message:
     """Plan one message to one patient and queue its deliveries.
+
+    ``secrets``: the credentials the message carries (secret variables,
+    ``messaging.variables``: a one-time code, a single-use link), only on a
+    security topic and with ``secrets_expire_at``. Stored bodies, and so
+    every staff screen, the API and exports, show them masked; the real text
+    is kept apart for the backend until the delivery is final or the secret
+    expires (``messaging.redaction``). A delivery still unsent when it
+    expires is not sent (``secret_expired``).
 
     ``channels`` limits the message to those channels (a code the patient
     asked to receive by SMS goes by SMS, or not at all).
@@ -131,6 +161,7 @@ def message_send(
     if address:
         _check_address_override(topic, channels)
     at = at or timezone.now()
+    secrets = _secrets_check(topic, secrets, secrets_expire_at)
     values = context_for(patient, context)
     contents = _contents(
         patient=patient,
@@ -139,6 +170,7 @@ def message_send(
         text=text,
         subject=subject,
         confidential=confidential,
+        secrets=secrets,
     )
     message = _message_build(
         patient=patient,
@@ -152,6 +184,7 @@ def message_send(
         at=at,
         conversation=conversation,
         sender=sender,
+        secrets_expire_at=secrets_expire_at if secrets else None,
     )
     # Planned before the message is saved: planning says why it is sent.
     deliveries = _plan(message, patient, topic, contents, at, channels, address)
@@ -175,6 +208,23 @@ def message_send(
     return message
 
 
+def _secrets_check(
+    topic: Topic,
+    secrets: dict[str, str] | None,
+    expire_at: datetime.datetime | None,
+) -> dict[str, str]:
+    if not secrets:
+        return {}
+    if topic.purpose != Purpose.SECURITY:
+        raise ValueError("Only security messages carry secrets.")
+    if expire_at is None:
+        raise ValueError("A secret needs secrets_expire_at.")
+    try:
+        return secrets_check(secrets)
+    except SecretError as exc:
+        raise MessageContentError(str(exc)) from None
+
+
 def _message_build(
     *,
     patient: Patient,
@@ -188,8 +238,16 @@ def _message_build(
     at: datetime.datetime,
     conversation: Conversation | None = None,
     sender=None,
+    secrets_expire_at: datetime.datetime | None = None,
 ) -> Message:
-    """The Message (unsaved): the inbox text, and what fallbacks need later."""
+    """The Message (unsaved): the inbox text, and what fallbacks need later.
+
+    A message with a secret is never a duplicate of another (its hash is of
+    the masked text and a nonce): the masked texts of two codes are the same,
+    and a hash of the real one would let the short code be found from it."""
+    hashed = inbox.body
+    if inbox.secret_body:
+        hashed += "\x00" + token_hex(16)
     return Message(
         organization_id=patient.organization_id,
         patient=patient,
@@ -203,7 +261,9 @@ def _message_build(
         language=patient.preferred_language,
         subject=inbox.subject,
         body=inbox.body,
-        content_hash=content_hash(topic.pk, inbox.subject, inbox.body),
+        secret_body=inbox.secret_body,
+        secret_expires_at=secrets_expire_at if inbox.secret_body else None,
+        content_hash=content_hash(topic.pk, inbox.subject, hashed),
         context=context or {},
         free_text=free_text,
         created_at=at,
@@ -356,6 +416,8 @@ def _plan_channels(
             subject=plan.subject,
             body=plan.body,
             body_html=plan.body_html,
+            secret_body=plan.secret_body,
+            secret_body_html=plan.secret_body_html,
             next_attempt_at=plan.next_attempt_at,
         )
         for plan in plans
@@ -376,6 +438,8 @@ class ChannelPlan:
     subject: str = ""
     body: str = ""
     body_html: str = ""
+    secret_body: str = ""
+    secret_body_html: str = ""
 
 
 def channel_plans(
@@ -429,11 +493,15 @@ def channel_plans(
             plan.status, plan.reason = Status.SUPPRESSED, DeliveryReason.NO_TEMPLATE
         else:
             if channel != Channel.INAPP:  # the inbox shows the Message itself
-                body = content.body
+                body, secret_body = content.body, content.secret_body
                 if channel == Channel.SMS:
-                    body = sms_text(body)  # GSM-7 where it costs nothing
+                    # GSM-7 where it costs nothing
+                    body, secret_body = sms_text(body), sms_text(secret_body)
                 plan.subject, plan.body = content.subject, body
                 plan.body_html = content.body_html
+                # Kept apart for the backend; a suppressed row never holds it.
+                plan.secret_body = secret_body
+                plan.secret_body_html = content.secret_body_html
             if decision.outcome == Outcome.DEFER:
                 plan.status, plan.reason = Status.DEFERRED, decision.reason
                 plan.next_attempt_at = decision.until
@@ -505,5 +573,8 @@ def message_mark_read(*, message: Message, channel: str = Channel.INAPP) -> Mess
         status=Status.CANCELLED,
         reason=DeliveryReason.ALREADY_READ,
         lease_expires_at=None,
+        # Final: what it would have carried goes (services.redaction).
+        secret_body="",
+        secret_body_html="",
     )
     return message

@@ -14,6 +14,7 @@ from messaging.content import (
     context_for,
 )
 from messaging.models import Conversation, Delivery, DeliveryReason, Message
+from messaging.services.redaction import SECRET_ERASED
 from messaging.services.sending import (
     _contents,
     _plan_channels,
@@ -61,7 +62,8 @@ def delivery_status_update(
         if not created or STATUS_RANK[status] <= STATUS_RANK[delivery.status]:
             return delivery
         now = timezone.now()
-        fields: dict = {"status": status, "updated_at": now}
+        # Every status a callback brings is past the send: the secret goes.
+        fields: dict = {"status": status, "updated_at": now, **SECRET_ERASED}
         if status == Status.DELIVERED:
             fields["delivered_at"] = now
         if status in (Status.FAILED, Status.BOUNCED):
@@ -101,7 +103,10 @@ def _by_reference(reference: str, provider: str, provider_id: str) -> Delivery |
         delivery.provider, delivery.provider_id = provider, provider_id
         if delivery.status in (Status.UNKNOWN, Status.SENDING):
             Delivery.objects.filter(pk=pk).update(
-                status=Status.SENT, lease_expires_at=None, sent_at=timezone.now()
+                status=Status.SENT,
+                lease_expires_at=None,
+                sent_at=timezone.now(),
+                **SECRET_ERASED,
             )
             delivery.status = Status.SENT
             # Its admission was kept while it was unknown; one claimed before
@@ -138,11 +143,19 @@ def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
     ]
     if not order or message.read_at is not None:
         return None
+    if message.secret_expires_at is not None:
+        if not message.secret_body or message.secret_expires_at <= timezone.now():
+            return None  # its code or link expired: nothing worth sending
+        # Its secret is not in the context: the message's own text carries it.
+        text, secret_text = message.body, message.secret_body
+    else:
+        text, secret_text = (message.body if message.free_text else ""), ""
     contents = _contents(
         patient=patient,
         topic=topic,
         context=context_for(patient, message.context),
-        text=message.body if message.free_text else "",
+        text=text,
+        secret_text=secret_text,
         subject=message.subject,
         confidential=message.sensitivity == "confidential",
     )

@@ -2,7 +2,9 @@
 
 A code goes out with ``message_send`` on the organization's ``security`` topic,
 so consent applies (security messages go to verified contact points only) and
-development shows it in the outbox. Codes are single-use, expire after
+development shows it in the outbox. The code is a secret of the message
+(``messaging.redaction``): staff see it masked, and it is erased from stored
+bodies once sent or expired. Codes are single-use, expire after
 ``OTP_CODE_VALIDITY`` seconds and wrong ones slow further tries down
 (django-otp's ThrottlingMixin).
 """
@@ -107,7 +109,7 @@ class MessagingCodeDevice(
             text = gettext(
                 "Your Liaison security code is %(code)s. It expires in %(minutes)s "
                 "minutes. Never share it: the clinic will never ask for it."
-            ) % {"code": self.token, "minutes": minutes}
+            ) % {"code": "{{ code }}", "minutes": minutes}
         digest = hashlib.sha256(
             f"{self.token}:{self.valid_until.isoformat()}".encode()
         ).hexdigest()[:24]
@@ -116,6 +118,10 @@ class MessagingCodeDevice(
             topic=topic,
             origin="system",
             text=text,
+            # Marked secret: stored and shown masked, erased once sent or
+            # expired (messaging.redaction).
+            secrets={"code": self.token},
+            secrets_expire_at=self.valid_until,
             idempotency_key=f"otp:{self.persistent_id}:{digest}",
             # By the device's own channel only: never another, never the inbox.
             channels=[self.channel],

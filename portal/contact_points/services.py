@@ -237,13 +237,17 @@ def _send_code(change: ContactPointChange, now: datetime.datetime) -> None:
     change.save(
         update_fields=["code_hash", "send_count", "last_sent_at", "code_expires_at"]
     )
-    subject, text = _code_text(change, code, patient.preferred_language)
+    # The code is a secret of the message: a slot in the text, masked for
+    # staff and erased once sent or expired (messaging.redaction).
+    subject, text = _code_text(change, "{{ code }}", patient.preferred_language)
     try:
         message = message_send(
             patient=patient,
             topic=topic,
             origin="system",
             text=text,
+            secrets={"code": code},
+            secrets_expire_at=change.code_expires_at,
             subject=subject,
             idempotency_key=f"contact-point:{change.public_id}:{change.send_count}",
             channels=[change.channel],

@@ -10,6 +10,7 @@ JOBS = {
     "outreach: due": "outreach.tasks.due_run",
     "messaging: deliveries due": "messaging.tasks.deliveries_requeue_due",
     "messaging: escalations due": "messaging.tasks.messages_escalate_due",
+    "messaging: expired secrets": "messaging.tasks.message_secrets_expire",
     "insights: day counts compacted": "insights.tasks.day_counts_compact",
 }
 
@@ -39,5 +40,6 @@ def test_a_changed_interval_is_not_reset_by_migrate():
         "outreach: due": 5,
         "messaging: deliveries due": 1,
         "messaging: escalations due": 1,
+        "messaging: expired secrets": 1,
         "insights: day counts compacted": 1,
     }

@@ -14,6 +14,7 @@ from clinic.models import Caregiver, Invitation, Patient
 from clinic.services import patient_save
 from consent.services import preferences_get
 from messaging.backends import locmem
+from messaging.models import Message
 from portal.enrolment import EnrolmentError, invitation_send
 from tests.clinic.factories import PatientFactory, StaffMemberFactory
 from tests.consent.factories import TopicFactory
@@ -194,3 +195,37 @@ def test_a_patient_without_email_or_mobile_cannot_be_invited(organization):
     with pytest.raises(EnrolmentError, match="no email address or mobile number"):
         invitation_send(patient=patient)
     assert not Invitation.objects.filter(patient=patient).exists()
+
+
+def test_staff_never_see_the_invitation_link_and_it_is_erased_once_used(
+    client, organization, patient
+):
+    # given: a coordinator invites the patient
+    staff = StaffMemberFactory(organization=organization, role="coordinator")
+    client.force_login(staff.user)
+    client.post(
+        reverse("admin:clinic_patient_changelist"),
+        {"action": "invite_to_portal", "_selected_action": [patient.pk]},
+    )
+    url = link_from_email()
+    token = url.rstrip("/").rsplit("/", 1)[-1]
+    message = Message.objects.get(patient=patient)
+    delivery = message.deliveries.get(channel="email")
+    # then: the pages that show the message and its delivery do not hold it
+    for page in (
+        reverse("admin:messaging_message_change", args=[message.pk]),
+        reverse("admin:messaging_delivery_change", args=[delivery.pk]),
+        reverse("admin:clinic_patient_change", args=[patient.pk]),
+    ):
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert token not in response.text, page
+    assert token not in message.body
+    assert token not in delivery.body
+    assert delivery.secret_body == ""  # sent: the delivery's copy went
+    # when: the patient enrols through it
+    client.logout()
+    assert enrol_post(client, url).status_code == 302
+    # then: the message's own copy goes too
+    message.refresh_from_db()
+    assert message.secret_body == ""

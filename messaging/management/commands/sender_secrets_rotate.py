@@ -1,18 +1,5 @@
-from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
-
-from messaging.services.senders import sender_secrets_rotate
+from messaging.management.commands.secrets_rotate import Command as SecretsRotate
 
 
-class Command(BaseCommand):
-    help = (
-        "Encrypt every stored provider secret again under the first key of "
-        "CREDENTIALS_KEY (after putting a new key first; then drop the old one)."
-    )
-
-    def handle(self, *args, **options) -> None:
-        try:
-            count = sender_secrets_rotate()
-        except ImproperlyConfigured as exc:
-            raise CommandError(f"{exc}: nothing was changed.") from exc
-        self.stdout.write(f"{count} stored secret(s) encrypted under the first key.")
+class Command(SecretsRotate):
+    """The command's earlier name, kept for deployments that script it."""

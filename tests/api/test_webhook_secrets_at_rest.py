@@ -83,7 +83,7 @@ def test_the_migration_encrypts_existing_secrets():
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
     before = [node for node in latest if node[0] != "api"]
-    before.append(("api", "0002_webhooks"))
+    before.append(("api", "0003_apikey_purposes"))
     executor.migrate(before)
     old = MigrationExecutor(connection).loader.project_state(before).apps
     org = old.get_model("clinic", "Organization").objects.create(

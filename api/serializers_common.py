@@ -111,11 +111,12 @@ def object_from_query(
 ) -> Model | None:
     """The object named by ``?<param>=<id>`` in the key's organization.
 
-    A malformed id, or one that names nothing of the organization (another
-    organization's included), is a 400 pointing at ``param``.
+    A malformed id (an empty one included), or one that names nothing of the
+    organization (another organization's included), is a 400 pointing at
+    ``param``.
     """
     raw = view.request.query_params.get(param)
-    if not raw:
+    if raw is None:
         if required:
             raise exceptions.ValidationError({param: ["This filter is required."]})
         return None

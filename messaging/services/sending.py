@@ -32,6 +32,7 @@ from messaging.content import (
     delivery_address,
     pick_templates,
     render_template,
+    text_email_subject,
 )
 from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
 from messaging.rendering import sms_text
@@ -56,7 +57,15 @@ def _contents(
     ``topic_templates``: the topic's templates when the caller already has them
     (the bulk form loads them once for every patient)."""
     if text:
-        return {c: Content(subject, text, "", confidential) for c in Channel.values}
+        contents = {c: Content(subject, text, "", confidential) for c in Channel.values}
+        if not subject:
+            contents[Channel.EMAIL].subject = text_email_subject(
+                organization_name=patient.organization.name,
+                language=(
+                    patient.preferred_language or patient.organization.default_language
+                ),
+            )
+        return contents
     if topic_templates is None:
         topic_templates = list(Template.objects.filter(topic=topic))
     templates = pick_templates(

@@ -81,3 +81,29 @@ def test_options_answers_allow_and_no_body(api, path, allow):
     assert response.status_code == 204
     assert response["Allow"] == allow
     assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("description", 0), ("active", 0), ("active", "true"), ("url", 1)],
+)
+def test_a_body_value_of_the_wrong_json_type_is_a_400(api, field, value):
+    """DRF would take a number as text and 0/1 as a boolean."""
+    body = {"url": "https://hooks.example.org/in", "events": ["consent.changed"]}
+    response = api.post_json("/api/v1/webhooks/", body | {field: value})
+    problem = assert_problem(response, 400)
+    assert [e["pointer"] for e in problem["errors"]] == [f"#/{field}"]
+
+
+def test_creating_a_patient_with_a_taken_identifier_is_a_409(api, patient):
+    response = api.post_json(
+        "/api/v1/patients/",
+        {
+            "identifier": patient.identifier,
+            "given_name": "Ana",
+            "family_name": "Lopez",
+            "birth_date": "1990-01-01",
+        },
+    )
+    problem = assert_problem(response, 409)
+    assert "by-identifier" in problem["detail"]

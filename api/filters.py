@@ -32,8 +32,10 @@ class UpdatedSinceFilter(BaseFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         raw = request.query_params.get(self.param)
-        if not raw:
+        if raw is None:
             return queryset
+        # An empty value is refused like any malformed one: ignoring it would
+        # answer every row to a sync that meant to ask for some.
         moment = aware_datetime_param(self.param, raw)
         return queryset.filter(updated_at__gte=moment)
 

@@ -6,6 +6,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from api.idempotency import MAX_LENGTH as IDEMPOTENCY_MAX_LENGTH
 from api.permissions import required_scope
 from api.problems import PROBLEM_JSON
 
@@ -56,10 +57,13 @@ PROBLEMS_WRITE = problems(_WRITE)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
+    # What api.idempotency accepts; any other length is a 422.
+    type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_MAX_LENGTH},
     location=OpenApiParameter.HEADER,
     required=False,
-    description="Any unique string (a UUID is fine). A retry with the same key "
-    "and body gets the first answer back; with another body, 422.",
+    description="A unique string of 1 to 255 characters (a UUID is fine). A "
+    "retry with the same key and body gets the first answer back; with another "
+    "body, 422.",
 )
 
 

@@ -1,10 +1,14 @@
 from rest_framework import serializers
 
-from api.serializers_common import AwareDateTimeField, OrganizationPublicIdField
+from api.serializers_common import (
+    AwareDateTimeField,
+    OrganizationPublicIdField,
+    StrictInputMixin,
+)
 from clinic.models import Appointment, Patient, Site, StaffMember
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(StrictInputMixin, serializers.ModelSerializer):
     """An appointment; patient, site and practitioner by their ids."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -53,7 +57,7 @@ class AppointmentUpsertSerializer(AppointmentSerializer):
         read_only_fields = [*AppointmentSerializer.Meta.read_only_fields, "external_id"]
 
 
-class AppointmentCancelSerializer(serializers.Serializer):
+class AppointmentCancelSerializer(StrictInputMixin, serializers.Serializer):
     reason = serializers.CharField(
         max_length=300,
         required=False,

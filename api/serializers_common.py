@@ -111,11 +111,12 @@ def object_from_query(
 ) -> Model | None:
     """The object named by ``?<param>=<id>`` in the key's organization.
 
-    A malformed id, or one that names nothing of the organization (another
-    organization's included), is a 400 pointing at ``param``.
+    A malformed id (an empty one included), or one that names nothing of the
+    organization (another organization's included), is a 400 pointing at
+    ``param``.
     """
     raw = view.request.query_params.get(param)
-    if not raw:
+    if raw is None:
         if required:
             raise exceptions.ValidationError({param: ["This filter is required."]})
         return None
@@ -140,3 +141,34 @@ def patient_from_query(view, *, required: bool = False) -> Patient | None:
     return object_from_query(
         view, "patient", Patient.objects.all(), required=required, label="patient"
     )
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only, as the schema says (``type:
+    boolean``): DRF's own takes 0, 1, "yes", "on"…, so a partner's wrong
+    type would be accepted as a decision."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictInputMixin:
+    """JSON types as the schema states them, for a serializer's text fields:
+    DRF's CharField turns a number into text (``"description": 0`` was
+    accepted as "0"), so a partner's wrong type would pass unnoticed."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {
+                name: [field.error_messages["invalid"]]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and not field.read_only
+                and data.get(field.field_name) is not None
+                and not isinstance(data.get(field.field_name), str)
+            }
+            if errors:
+                raise exceptions.ValidationError(errors)
+        return super().to_internal_value(data)

@@ -8,6 +8,8 @@ from api.serializers_common import (
     AwareDateTimeField,
     OrganizationPublicIdField,
     OrganizationSlugField,
+    StrictBooleanField,
+    StrictInputMixin,
 )
 from clinic.models import Patient
 from consent.models import ConsentEvent, Topic
@@ -17,7 +19,7 @@ from consent.vocabulary import Channel, LawfulBasis, Outcome, Purpose, Reason
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
-class WhySerializer(serializers.Serializer):
+class WhySerializer(StrictInputMixin, serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices)
     consent_event = serializers.UUIDField(
@@ -28,7 +30,7 @@ class WhySerializer(serializers.Serializer):
     )
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictInputMixin, serializers.Serializer):
     """What consent answers for a message on this topic and channel now."""
 
     topic = serializers.CharField(help_text="The topic's slug.")
@@ -49,13 +51,13 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class DecisionsSerializer(serializers.Serializer):
+class DecisionsSerializer(StrictInputMixin, serializers.Serializer):
     patient = serializers.UUIDField()
     at = serializers.DateTimeField()
     decisions = DecisionSerializer(many=True)
 
 
-class ConsentEventSerializer(serializers.ModelSerializer):
+class ConsentEventSerializer(StrictInputMixin, serializers.ModelSerializer):
     """One event of the consent ledger (append-only)."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -67,9 +69,7 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The topic's slug; give a topic or a purpose.",
     )
-    granted = serializers.BooleanField(
-        help_text="true: consent given; false: withdrawn."
-    )
+    granted = StrictBooleanField(help_text="true: consent given; false: withdrawn.")
     occurred_at = AwareDateTimeField(
         required=False, help_text="When the patient decided; now by default."
     )

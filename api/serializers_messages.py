@@ -5,6 +5,8 @@ from api.serializers_common import (
     OrganizationPublicIdField,
     OrganizationSlugField,
     ReadFieldsBuiltOnce,
+    StrictBooleanField,
+    StrictInputMixin,
 )
 from clinic.models import Patient
 from consent.models import Topic
@@ -101,7 +103,7 @@ class MessageReceiptSerializer(MessageSerializer):
         read_only_fields = fields
 
 
-class TextSerializer(serializers.Serializer):
+class TextSerializer(StrictInputMixin, serializers.Serializer):
     """Free text, shared by a send and a reply."""
 
     text = serializers.CharField(
@@ -115,7 +117,7 @@ class TextSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="With `text` only (email subject, inbox title).",
     )
-    confidential = serializers.BooleanField(
+    confidential = StrictBooleanField(
         required=False,
         help_text="With `text` only; true by default: the text stays in the "
         "secure inbox and the other channels carry a notice with the "

@@ -1,11 +1,13 @@
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
-from api.serializers_common import ReadFieldsBuiltOnce
+from api.serializers_common import ReadFieldsBuiltOnce, StrictInputMixin
 from clinic.models import Patient
 
 
-class PatientSerializer(ReadFieldsBuiltOnce, serializers.ModelSerializer):
+class PatientSerializer(
+    StrictInputMixin, ReadFieldsBuiltOnce, serializers.ModelSerializer
+):
     id = serializers.UUIDField(source="public_id", read_only=True)
     phone = PhoneNumberField(required=False, allow_blank=True)
     erased = serializers.SerializerMethodField()

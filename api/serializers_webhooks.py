@@ -3,16 +3,20 @@
 from rest_framework import serializers
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from api.serializers_common import StrictBooleanField, StrictInputMixin
 
 
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+class WebhookSubscriptionSerializer(StrictInputMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices),
         allow_empty=False,
+        # What allow_empty says, in the schema too (drf-spectacular reads it
+        # from min_length only).
+        min_length=1,
         help_text="Events to receive (docs/api.md#webhooks).",
     )
-    active = serializers.BooleanField(
+    active = StrictBooleanField(
         source="is_active",
         required=False,
         help_text="False stops deliveries; true again clears a flag.",

@@ -1,7 +1,8 @@
 """What every partner-API view shares: the key's organization, the access
 audit, and Idempotency-Key handling on POST."""
 
-from rest_framework import generics, viewsets
+from rest_framework import generics, status, viewsets
+from rest_framework.response import Response
 
 from django.db import transaction
 
@@ -62,6 +63,15 @@ class ApiViewMixin:
             rows[0].save(force_insert=True)
         else:
             AccessAudit.objects.bulk_create(rows)
+
+    def options(self, request, *args, **kwargs):
+        """204 with the ``Allow`` header (set on every answer) and no body.
+
+        DRF's metadata would describe the serializers by building the view's
+        object, which an upsert URL (``by-identifier``) has no ``id`` for (a
+        500); the schema at ``/api/schema/`` is where operations are described.
+        """
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from django.db import transaction
 
 from api.filters import UpdatedSinceFilter
+from api.problems import Conflict
 from api.scopes import Scope
 from api.serializers_patients import PatientSerializer, PatientUpsertSerializer
 from api.views_base import ApiGenericViewSet
@@ -54,6 +55,7 @@ class PatientViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        self._identifier_free(serializer.validated_data.get("identifier"))
         patient = patient_create(
             organization=self.organization, **serializer.validated_data
         )
@@ -69,8 +71,26 @@ class PatientViewSet(
         patient = self.get_object()
         serializer = self.get_serializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        self._identifier_free(serializer.validated_data.get("identifier"), patient)
         patient = patient_update(patient=patient, **serializer.validated_data)
         return Response(self.get_serializer(patient).data)
+
+    def _identifier_free(self, identifier: str | None, patient=None) -> None:
+        """409 when another patient of the organization has ``identifier``:
+        the request is well formed, the state refuses it (PUT by-identifier
+        updates that patient)."""
+        if not identifier:
+            return
+        taken = Patient.objects.for_organization(self.organization).filter(
+            identifier=identifier
+        )
+        if patient is not None:
+            taken = taken.exclude(pk=patient.pk)
+        if taken.exists():
+            raise Conflict(
+                "Another patient of this organization has this identifier; "
+                "PUT /api/v1/patients/by-identifier/{identifier}/ updates it."
+            )
 
     @extend_schema(
         request=PatientUpsertSerializer,

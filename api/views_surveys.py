@@ -1,6 +1,8 @@
 """``/api/v1/surveys/`` and ``/api/v1/survey-responses/``: read-only, so a
 CRM can follow satisfaction. Anonymous responses come without a patient."""
 
+import uuid
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
 
@@ -34,7 +36,9 @@ class SurveyViewSet(
         parameters=[
             patient_param("Only this patient's responses."),
             OpenApiParameter(
-                "survey", str, description="Only this survey's responses (its id)."
+                "survey",
+                uuid.UUID,
+                description="Only this survey's responses (its id).",
             ),
         ]
     )

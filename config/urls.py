@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from clinic.admin_site import StaffAdminSite
 from config.health import healthz
 from feedback.views import survey_answer
+from messaging.email_webhooks import MailgunTrackingWebhookView
 from messaging.views import verify
 from outreach.views import slot_offer
 from portal.views_appointments import appointment_action
@@ -37,7 +38,13 @@ urlpatterns = [
     path("s/<str:token>/", survey_answer, name="survey_answer"),
     # A freed slot offered to a waiting patient: take it in one tap.
     path("w/<str:token>/", slot_offer, name="slot_offer"),
-    # Email provider tracking webhooks (bounces, complaints), signed.
+    # Email provider tracking webhooks (bounces, complaints), signed;
+    # Mailgun's also refuses stale and reused signatures (ahead of Anymail's).
+    path(
+        "anymail/mailgun/tracking/",
+        MailgunTrackingWebhookView.as_view(),
+        name="mailgun_tracking_webhook",
+    ),
     path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),
     path("webhooks/", include("messaging.urls")),

@@ -78,6 +78,14 @@ def context_for(patient: Patient, context: dict | None) -> dict[str, object]:
     }
 
 
+def text_email_subject(*, organization_name: str, language: str) -> str:
+    """The subject of an email whose free text came without one: who it is
+    from and nothing of what it says, since a subject shows on lock screens
+    and in mail lists (an empty one reads as spam and hides the sender)."""
+    with translation.override(language):
+        return _("Message from %(organization)s") % {"organization": organization_name}
+
+
 def content_hash(topic_id: int, subject: str, body: str) -> str:
     return hashlib.sha256(f"{topic_id}\x00{subject}\x00{body}".encode()).hexdigest()[
         :32

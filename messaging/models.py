@@ -589,7 +589,11 @@ from messaging.models_conversations import (  # noqa: E402, F401
     ConversationNote,
     SavedReply,
 )
-from messaging.models_inbound import InboundOutcome, InboundReceipt  # noqa: E402, F401
+from messaging.models_inbound import (  # noqa: E402, F401
+    InboundOutcome,
+    InboundReceipt,
+    WebhookToken,
+)
 from messaging.models_senders import (  # noqa: E402, F401
     SenderIdentity,
     SenderProvider,

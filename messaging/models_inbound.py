@@ -54,3 +54,29 @@ class InboundReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.provider_message_id}"
+
+
+class WebhookToken(models.Model):
+    """A provider's one-time signature token already seen (Mailgun's
+    ``signature.token``): the unique index refuses it a second time, on every
+    host that shares the database. Rows are deleted once their signed
+    timestamp is too old for the signature to be accepted at all
+    (``messaging.email_webhooks``)."""
+
+    provider = models.CharField(max_length=32)
+    token = models.CharField(max_length=128)
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "token"], name="messaging_webhook_token_once"
+            ),
+        ]
+        # The clean-up deletes by age.
+        indexes = [
+            models.Index(fields=["signed_at"], name="messaging_webhook_token_age")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.token}"

@@ -14,9 +14,16 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
+
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +36,6 @@ from django.views.decorators.http import require_POST
 from messaging.backends.base import DeliveryError
 from messaging.backends.http import provider_backends
 from messaging.backends.sms.sinch import sinch_signature
-from messaging.backends.sms.twilio import twilio_signature
 from messaging.backends.voice import tts_language
 from messaging.inbound import inbound_sms_receive
 from messaging.models import Delivery, DeliveryStatus, InboundReceipt
@@ -89,29 +95,56 @@ def _secrets(provider: str, option: str) -> set[str]:
     }
 
 
+def _twilio_data(request: HttpRequest) -> Mapping[str, str]:
+    """The callback's parameters: form-encoded as a rule; a JSON object for
+    the webhooks Twilio sends as JSON (signed with ``bodySHA256``)."""
+    if request.content_type == "application/json":
+        payload = _json(request) or {}
+        return {k: v for k, v in payload.items() if isinstance(v, str)}
+    return request.POST
+
+
 def _twilio_signed(request: HttpRequest) -> bool:
-    """Twilio signs with the auth token of the account the number belongs to:
+    """Checked by Twilio's own ``RequestValidator``: the URL with and without
+    its default port, HMAC-SHA1 or the algorithm the signature settings header
+    names, and a JSON body through its ``bodySHA256``.
+
+    Twilio signs with the auth token of the account the number belongs to:
     the platform's (environment), else the one a sender identity stores for
     the ``AccountSid`` the request names (read only when the platform's does
     not match, so the platform's own traffic costs no query)."""
-    signature = request.headers.get("X-Twilio-Signature", "")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
     if not signature:
         return False
-    params = {name: request.POST.getlist(name) for name in request.POST}
+    algorithm = get_signature_algorithm(
+        request.headers.get(SIGNATURE_SETTINGS_HEADER, "")
+    )
+    params: Any
+    if request.content_type == "application/json":
+        # Signed over the URL only; the body is bound by the bodySHA256 the
+        # URL carries. Without one, the body would be signed by nothing.
+        if "bodySHA256" not in request.GET:
+            return False
+        try:
+            params = request.body.decode()
+        except UnicodeDecodeError:
+            return False
+    else:
+        params = request.POST
     # Twilio signs the URL it called: SITE_URL's, unless a proxy in front
     # rewrote what this process sees, so both are tried.
     urls = {settings.SITE_URL + request.get_full_path(), request.build_absolute_uri()}
 
     def signed_with(tokens: set[str]) -> bool:
         return any(
-            hmac.compare_digest(twilio_signature(token, url, params), signature)
+            RequestValidator(token).validate(url, params, signature, algorithm)
             for token in tokens
             for url in urls
         )
 
     return signed_with(_secrets("twilio", "auth_token")) or signed_with(
         identity_secrets(
-            provider="twilio", account_id=params.get("AccountSid", [""])[0]
+            provider="twilio", account_id=_twilio_data(request).get("AccountSid", "")
         )
     )
 
@@ -168,7 +201,7 @@ def _twiml(body: str) -> HttpResponse:
 @signed(_twilio_signed, "twilio/status")
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """A Message or Call status callback; answers 204 whatever it changed."""
-    data = request.POST
+    data = _twilio_data(request)
     if "MessageStatus" in data:
         sid = data.get("MessageSid", "")
         status = TWILIO_MESSAGE_STATUSES.get(data["MessageStatus"])
@@ -191,7 +224,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """An SMS from a patient; a keyword's reply goes back as TwiML, a retry
     gets an empty answer."""
-    data = request.POST
+    data = _twilio_data(request)
     if not data.get("MessageSid") or not data.get("From"):
         return HttpResponse(status=400)
     result = inbound_sms_receive(
@@ -212,8 +245,9 @@ def twilio_voice_keypad(request: HttpRequest) -> HttpResponse:
     """A key pressed during a call-out (1 confirm, 2 cancel): handed to the
     registered keypad handlers, whose answer the call says; else thanked.
     Once per call: a retry changes nothing and says nothing."""
-    call_sid = request.POST.get("CallSid", "")
-    digit = request.POST.get("Digits", "")[:1]
+    data = _twilio_data(request)
+    call_sid = data.get("CallSid", "")
+    digit = data.get("Digits", "")[:1]
     if not call_sid:
         return _say(settings.LANGUAGE_CODE, None)
     with inbound_once(provider="twilio", provider_message_id=call_sid) as receipt:

@@ -141,9 +141,15 @@ class FhirView(ApiViewMixin, APIView):
     def get_exception_handler(self):
         return fhir_exception_handler
 
+    #: FHIR R4 has no OPTIONS interaction (capabilities are ``GET metadata``):
+    #: OPTIONS is 405 with an OperationOutcome and the ``Allow`` header, never
+    #: DRF's metadata labelled as FHIR.
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+
     def initial(self, request, *args, **kwargs):
         # An interaction this endpoint lacks is 405 for every key, before scopes.
-        if not hasattr(self, request.method.lower()):
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
             raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
 

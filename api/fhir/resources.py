@@ -3,7 +3,7 @@
 Patient, Appointment and Consent reuse the mappings of the GDPR export
 (``clinic.fhir``, ``consent.fhir``) and adapt them to a RESTful server:
 references become ``Patient/<id>`` (the export's ``urn:uuid:`` form only
-resolves inside its Bundle), ``meta.lastUpdated`` is set, and an
+resolves inside its Bundle), ``meta.versionId`` and ``lastUpdated`` are set, and an
 Appointment's Location carries the site's id so a read resource can be sent
 back with PUT. Messages are Communication (what was sent and how it fared)
 and, for those a partner asked for, CommunicationRequest.
@@ -91,8 +91,17 @@ def rest_references(value: Any) -> Any:
     return found
 
 
+def version_id(moment: datetime.datetime) -> str:
+    """``meta.versionId``: the last change's time in microseconds since the
+    epoch. Every change moves it (``updated_at``), and no history is kept:
+    only the current version can be read (``_history/<versionId>``)."""
+    moment = moment.astimezone(datetime.UTC)
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    return str((moment - epoch) // datetime.timedelta(microseconds=1))
+
+
 def _meta(moment: datetime.datetime) -> dict[str, str]:
-    return {"lastUpdated": fhir_datetime(moment)}
+    return {"versionId": version_id(moment), "lastUpdated": fhir_datetime(moment)}
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:

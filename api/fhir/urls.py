@@ -25,6 +25,11 @@ urlpatterns = [
         name="appointment-instance",
     ),
     path(
+        "Appointment/<uuid:id>/_history/<str:vid>",
+        views_clinic.AppointmentVersionView.as_view(),
+        name="appointment-version",
+    ),
+    path(
         "CommunicationRequest",
         views_messaging.CommunicationRequestTypeView.as_view(),
         name="communicationrequest-type",
@@ -33,6 +38,11 @@ urlpatterns = [
         "CommunicationRequest/<uuid:id>",
         views_messaging.CommunicationRequestInstanceView.as_view(),
         name="communicationrequest-instance",
+    ),
+    path(
+        "CommunicationRequest/<uuid:id>/_history/<str:vid>",
+        views_messaging.CommunicationRequestVersionView.as_view(),
+        name="communicationrequest-version",
     ),
     path(
         "Communication",

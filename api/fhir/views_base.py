@@ -4,14 +4,16 @@ create where a subclass adds ``post``)."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from django.db.models import Model, QuerySet
+from django.utils.http import http_date
 
-from api.fhir.base import FhirView
+from api.fhir.base import FhirError, FhirView
 from api.fhir.search import search_filter, search_page, searchset
 from clinic.models import AccessAudit, Patient
 
@@ -41,6 +43,21 @@ class FhirResourceView(FhirView):
             raise exceptions.NotFound(f"No {self.resource_type} with this id.")
         return found
 
+    def versioned(self, resource: dict[str, Any], status_code: int = 200) -> Response:
+        """A create's or update's answer, as FHIR asks of both: the resource,
+        ``ETag: W/"<versionId>"``, ``Last-Modified``, and ``Location`` naming
+        the version (``…/<id>/_history/<versionId>``)."""
+        response = Response(resource, status=status_code)
+        meta = resource["meta"]
+        response["ETag"] = f'W/"{meta["versionId"]}"'
+        modified = datetime.datetime.fromisoformat(meta["lastUpdated"])
+        response["Last-Modified"] = http_date(modified.timestamp())
+        response["Location"] = (
+            self.absolute_url(self.resource_type, resource["id"])
+            + f"/_history/{meta['versionId']}"
+        )
+        return response
+
 
 class FhirInstanceView(FhirResourceView):
     """``GET /Type/{id}``."""
@@ -55,6 +72,30 @@ class FhirInstanceView(FhirResourceView):
             action=self.audit_action,
         )
         return Response(self.to_fhir(obj))
+
+
+class FhirVersionView(FhirResourceView):
+    """``GET /Type/{id}/_history/{vid}`` (vread), where a create or update's
+    ``Location`` points. No history is kept: the current version answers,
+    an older one is 404."""
+
+    interactions = ("vread",)
+
+    def get(self, request, id, vid):
+        obj = self.object_get(id)
+        resource = self.to_fhir(obj)
+        if resource["meta"]["versionId"] != vid:
+            raise FhirError(
+                f"Only the current version of a {self.resource_type} is kept.",
+                code="not-found",
+                status_code=404,
+            )
+        self.audit_read(
+            self.patient_of(obj),
+            f"API: FHIR {self.resource_type}",
+            action=self.audit_action,
+        )
+        return Response(resource)
 
 
 class FhirTypeView(FhirResourceView):

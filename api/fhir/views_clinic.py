@@ -18,7 +18,7 @@ from api.fhir.search import (
     reference_param,
     string_param,
 )
-from api.fhir.views_base import FhirInstanceView, FhirTypeView
+from api.fhir.views_base import FhirInstanceView, FhirTypeView, FhirVersionView
 from api.scopes import Scope
 from clinic.appointments import AppointmentActionError, appointment_cancel
 from clinic.fhir import organization_system
@@ -128,7 +128,7 @@ class AppointmentMixin:
 
     def respond(self, appointment, status_code: int = 200) -> Response:
         appointment = self.queryset().get(pk=appointment.pk)
-        return Response(self.to_fhir(appointment), status=status_code)
+        return self.versioned(self.to_fhir(appointment), status_code)
 
 
 def _refuse_status(status_value: str) -> FhirError:
@@ -149,9 +149,11 @@ class AppointmentTypeView(AppointmentMixin, FhirTypeView):
         if data.status != "booked":
             raise _refuse_status(data.status)
         appointment = appointment_create(patient=data.patient, **data.fields)
-        response = self.respond(appointment, status.HTTP_201_CREATED)
-        response["Location"] = self.absolute_url("Appointment", appointment.public_id)
-        return response
+        return self.respond(appointment, status.HTTP_201_CREATED)
+
+
+class AppointmentVersionView(AppointmentMixin, FhirVersionView):
+    pass
 
 
 class AppointmentInstanceView(AppointmentMixin, FhirInstanceView):

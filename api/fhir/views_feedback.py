@@ -4,7 +4,7 @@ An anonymous survey's responses carry no subject and write no access log
 
 from __future__ import annotations
 
-from api.fhir.resources import rest_references
+from api.fhir.resources import rest_references, version_id
 from api.fhir.search import reference_param
 from api.fhir.views_base import FhirInstanceView, FhirTypeView
 from api.scopes import Scope
@@ -27,7 +27,10 @@ class QuestionnaireResponseMixin:
 
     def to_fhir(self, response: SurveyResponse):
         resource = rest_references(survey_response_to_fhir(response))
-        resource["meta"] = {"lastUpdated": response.updated_at.isoformat()}
+        resource["meta"] = {
+            "versionId": version_id(response.updated_at),
+            "lastUpdated": response.updated_at.isoformat(),
+        }
         return resource
 
 

@@ -4,7 +4,6 @@ how it fared) and Consent (the ledger)."""
 from __future__ import annotations
 
 from rest_framework import status
-from rest_framework.response import Response
 
 from django.db.models import Prefetch
 
@@ -16,7 +15,12 @@ from api.fhir.resources import (
     consent_resource,
 )
 from api.fhir.search import reference_param
-from api.fhir.views_base import FhirInstanceView, FhirResourceView, FhirTypeView
+from api.fhir.views_base import (
+    FhirInstanceView,
+    FhirResourceView,
+    FhirTypeView,
+    FhirVersionView,
+)
 from api.keys import api_key_purpose_check
 from api.scopes import Scope
 from clinic.models import AccessAudit
@@ -72,6 +76,16 @@ class CommunicationRequestInstanceView(MessageMixin, FhirInstanceView):
         return communication_request_resource(message)
 
 
+class CommunicationRequestVersionView(MessageMixin, FhirVersionView):
+    resource_type = "CommunicationRequest"
+
+    def queryset(self):
+        return super().queryset(origin=Message.Origin.API)
+
+    def to_fhir(self, message):
+        return communication_request_resource(message)
+
+
 class CommunicationRequestTypeView(MessageMixin, FhirResourceView):
     resource_type = "CommunicationRequest"
     write_scope = Scope.MESSAGES_SEND
@@ -96,13 +110,9 @@ class CommunicationRequestTypeView(MessageMixin, FhirResourceView):
             origin_ref=self.api_key.actor_label,
         )
         message = self.queryset().get(pk=message.pk)
-        response = Response(
-            communication_request_resource(message), status=status.HTTP_201_CREATED
+        return self.versioned(
+            communication_request_resource(message), status.HTTP_201_CREATED
         )
-        response["Location"] = self.absolute_url(
-            "CommunicationRequest", message.public_id
-        )
-        return response
 
 
 class ConsentMixin:

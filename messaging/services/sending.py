@@ -33,6 +33,7 @@ from messaging.content import (
     delivery_address,
     pick_templates,
     render_template,
+    text_email_subject,
 )
 from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
 from messaging.redaction import SecretError, fill, masked, secrets_check
@@ -68,10 +69,18 @@ def _contents(
         shown, real = text, secret_text
         if secrets:
             shown, real = fill(text, masked(secrets)), fill(text, secrets)
-        return {
+        contents = {
             c: Content(subject, shown, "", confidential, secret_body=real)
             for c in Channel.values
         }
+        if not subject:
+            contents[Channel.EMAIL].subject = text_email_subject(
+                organization_name=patient.organization.name,
+                language=(
+                    patient.preferred_language or patient.organization.default_language
+                ),
+            )
+        return contents
     if topic_templates is None:
         topic_templates = list(Template.objects.filter(topic=topic))
     templates = pick_templates(

@@ -101,8 +101,14 @@ def test_malformed_json_is_400_problem(api):
 
 
 def test_domain_validation_becomes_problem(api, organization):
+    response = api.post_json(PATIENTS, new_patient(birth_date="2999-01-01"))
+    body = assert_problem(response, 400)
+    assert "birth_date" in json.dumps(body)
+
+
+def test_a_taken_identifier_is_a_conflict(api, organization):
     PatientFactory(organization=organization, identifier="EHR-1")
-    body = assert_problem(api.post_json(PATIENTS, new_patient()), 400)
+    body = assert_problem(api.post_json(PATIENTS, new_patient()), 409)
     assert "identifier" in json.dumps(body)
 
 

@@ -243,3 +243,33 @@ def test_scopes(make_client, patient, topic):
     assert sent.status_code == 201
     assert_problem(sender.get(f"{MESSAGES}{sent.json()['id']}/"), 403)
     assert reader.get(f"{MESSAGES}{sent.json()['id']}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("language", "subject"),
+    [("fr", "Message de North clinic"), ("en", "Message from North clinic")],
+)
+def test_text_without_a_subject_is_emailed_under_the_organizations_name(
+    api, organization, topic, language, subject
+):
+    """Never an empty Subject, and nothing of the text in it."""
+    # given
+    patient = PatientFactory(organization=organization, preferred_language=language)
+    # when
+    response = send(
+        api, patient, topic, text="Vos résultats sont prêts.", confidential=False
+    )
+    # then
+    assert response.status_code == 201, response.content
+    message = Message.objects.get(public_id=response.json()["id"])
+    email = message.deliveries.get(channel="email")
+    assert email.subject == subject
+    assert message.deliveries.get(channel="inapp").subject == ""
+
+
+def test_text_with_a_subject_keeps_it(api, patient, topic):
+    response = send(
+        api, patient, topic, text="Bonjour.", subject="Rappel", confidential=False
+    )
+    message = Message.objects.get(public_id=response.json()["id"])
+    assert message.deliveries.get(channel="email").subject == "Rappel"

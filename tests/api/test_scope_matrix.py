@@ -194,6 +194,16 @@ def _public_id(attribute: str) -> Callable[[World], str]:
 
 #: (group, URL kwarg) -> the value of organization A's object. A route whose
 #: kwargs are missing here fails: add the object it addresses.
+def _version(world: World, attribute: str) -> str:
+    """The current ``versionId`` of the object's FHIR resource (vread)."""
+    from api.fhir.resources import appointment_resource, communication_request_resource
+
+    obj = getattr(world, attribute)
+    if attribute == "appointment":
+        return appointment_resource(obj)["meta"]["versionId"]
+    return communication_request_resource(obj)["meta"]["versionId"]
+
+
 OBJECTS: dict[tuple[str, str], Callable[[World], str]] = {
     ("api:patient", "id"): _public_id("patient"),
     ("api:patient", "identifier"): lambda world: world.patient.identifier,
@@ -209,6 +219,8 @@ OBJECTS: dict[tuple[str, str], Callable[[World], str]] = {
     ("fhir:appointment", "id"): _public_id("appointment"),
     ("fhir:communication", "id"): _public_id("message"),
     ("fhir:communicationrequest", "id"): _public_id("message"),
+    ("fhir:appointment", "vid"): lambda world: _version(world, "appointment"),
+    ("fhir:communicationrequest", "vid"): lambda world: _version(world, "message"),
     ("fhir:consent", "id"): _public_id("consent_event"),
     ("fhir:questionnaireresponse", "id"): _public_id("survey_response"),
 }

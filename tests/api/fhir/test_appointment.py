@@ -115,7 +115,11 @@ def test_create_answers_201_with_location_and_reminders_follow(
     # then
     body = fhir_ok(response, 201)
     appointment = Appointment.objects.get(public_id=body["id"])
-    assert response["Location"].endswith(f"/fhir/r4/Appointment/{body['id']}")
+    version = body["meta"]["versionId"]
+    assert response["Location"].endswith(
+        f"/fhir/r4/Appointment/{body['id']}/_history/{version}"
+    )
+    assert response["ETag"] == f'W/"{version}"'
     assert appointment.patient == patient
     assert appointment.site == site
     assert appointment.kind == "consultation"

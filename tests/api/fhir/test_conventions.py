@@ -36,8 +36,14 @@ def test_metadata_is_public_and_valid():
         "QuestionnaireResponse",
     }
     interactions = {t: {i["code"] for i in r["interaction"]} for t, r in found.items()}
-    assert interactions["Appointment"] == {"read", "search-type", "create", "update"}
-    assert interactions["CommunicationRequest"] == {"read", "create"}
+    assert interactions["Appointment"] == {
+        "read",
+        "vread",
+        "search-type",
+        "create",
+        "update",
+    }
+    assert interactions["CommunicationRequest"] == {"read", "vread", "create"}
     params = {p["name"] for p in found["Patient"]["searchParam"]}
     assert params == {"identifier", "family", "given", "birthdate", "_lastUpdated"}
 

@@ -60,9 +60,11 @@ def test_request_sends_a_message_with_planned_deliveries(
     channels = set(message.deliveries.values_list("channel", flat=True))
     assert "inapp" in channels
     assert len(channels) == 2  # the inbox and the first other channel
+    version = body["meta"]["versionId"]
     assert response["Location"].endswith(
-        f"/fhir/r4/CommunicationRequest/{message.public_id}"
+        f"/fhir/r4/CommunicationRequest/{message.public_id}/_history/{version}"
     )
+    assert response["ETag"] == f'W/"{version}"'
     assert body["status"] == "active"
     assert body["subject"]["reference"] == f"Patient/{patient.public_id}"
     assert {e["url"] for e in body["extension"]} == {"urn:liaison:fhir:delivery"}

@@ -7,7 +7,6 @@ from werkzeug import Response
 
 from django.conf import settings
 
-from messaging.backends.sms.twilio import twilio_signature
 from tests.messaging.providers.fakes import (
     TWILIO_SID,
     TWILIO_SMS,
@@ -19,19 +18,6 @@ from tests.messaging.providers.fakes import (
 
 pytestmark = pytest.mark.django_db
 SERVICE_SID = "MG" + "0123456789abcdef" * 2
-
-
-def test_signature_matches_twilios_documented_example():
-    """The example from Twilio's "Validating requests" documentation."""
-    params = {
-        "CallSid": ["CA1234567890ABCDE"],
-        "Caller": ["+12349013030"],
-        "Digits": ["1234"],
-        "From": ["+12349013030"],
-        "To": ["+18005551212"],
-    }
-    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
-    assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 
 def test_sms_request_is_form_encoded_with_basic_auth(

@@ -422,9 +422,15 @@ _SINCH_VOICE_OPTIONS = {
     "application_secret": env("SINCH_APPLICATION_SECRET", default=""),
     "base_url": env("SINCH_VOICE_BASE_URL", default=""),
 }
-# Fernet keys (comma-separated, the first encrypts) for the provider secrets
-# an organization's sender identity stores (messaging/credentials.py).
+# Fernet keys (comma-separated, the first encrypts) for the secrets kept in
+# the database: sender identities' provider tokens, webhook signing secrets
+# (messaging/credentials.py). Like SECRET_KEY, a published development key
+# stands in while DEBUG is on, so `make run` can create webhooks; with DEBUG
+# off a missing key is an error (messaging.E006).
+_DEV_CREDENTIALS_KEY = "bGlhaXNvbi1kZXYtb25seS1jcmVkZW50aWFscy1rZXk="
 CREDENTIALS_KEY = env.list("CREDENTIALS_KEY", default=[])
+if not CREDENTIALS_KEY and DEBUG:
+    CREDENTIALS_KEY = [_DEV_CREDENTIALS_KEY]
 # Seconds to wait for an SMS provider: past the read timeout a send is
 # "unknown" and reconciled, never resent.
 _SMS_TIMEOUTS = {

@@ -96,3 +96,25 @@ def test_missing_secret_key_with_debug_off_refuses_to_start_in_one_line():
         "Liaison cannot start: SECRET_KEY is not set and DEBUG is off: set "
         "SECRET_KEY (or DEBUG=true for local development)."
     ]
+
+
+ENCRYPT_A_SECRET = """
+import django
+django.setup()
+from messaging.credentials import secret_decrypt, secret_encrypt
+print(secret_decrypt(secret_encrypt("whsec-demo")))
+"""
+
+
+def test_make_run_can_store_secrets_without_a_credentials_key():
+    # given: the embedded defaults of `make run` (DEBUG on, no CREDENTIALS_KEY)
+    result = run_python(ENCRYPT_A_SECRET, DEBUG="true", CREDENTIALS_KEY="")
+    # then: a webhook secret can be stored and read back
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "whsec-demo"
+
+
+def test_without_debug_a_credentials_key_is_required():
+    result = run_python(ENCRYPT_A_SECRET, SECRET_KEY="x", CREDENTIALS_KEY="")
+    assert result.returncode != 0
+    assert "CREDENTIALS_KEY is not set" in result.stderr

@@ -251,6 +251,18 @@ ROLE_PURPOSES: dict[str, frozenset[str]] = {
 }
 
 
+def template_purposes(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
+    """The purposes of the topics whose templates this user may write: what
+    their role may send, and for the clinic's administrators the security
+    topics too (the wording of a code message is the clinic's, its sending
+    Liaison's). Marketing staff rewording a care reminder would speak for
+    care as surely as sending one."""
+    allowed = purposes_allowed(user)
+    if staff_role(user) == "admin":
+        allowed |= {SECURITY}
+    return allowed
+
+
 class PurposeNotAllowed(PermissionDenied):
     """A campaign, bulk send or API key on a topic whose purpose the role
     may not use; the text is for staff (or the partner) to read."""

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
+from clinic.roles import template_purposes
 from messaging.admin_conversations import ConversationAdmin, SavedReplyAdmin
 from messaging.admin_senders import SenderIdentityAdmin, warn_missing_senders
 from messaging.models import (
@@ -95,6 +96,31 @@ class TemplateAdmin(OrganizationScopedAdmin):
     class Media:
         js = ["messaging/template_preview.js"]
         css = {"all": ["messaging/template_preview.css"]}
+
+    # Templates speak for their topic: staff write only those of the purposes
+    # their role answers for (clinic.roles.template_purposes); the others
+    # they may read.
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "topic" and field is not None:
+            field.queryset = field.queryset.filter(
+                purpose__in=template_purposes(request.user)
+            )
+        return field
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_word(request, obj) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_word(request, obj) and super().has_delete_permission(
+            request, obj
+        )
+
+    @staticmethod
+    def _may_word(request: HttpRequest, obj) -> bool:
+        return obj is None or obj.topic.purpose in template_purposes(request.user)
 
     # Email HTML carries inline styles (mail clients need them); the preview
     # iframe inherits this page's policy, so this page alone allows inline

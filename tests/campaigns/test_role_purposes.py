@@ -285,3 +285,37 @@ def test_a_user_without_a_role_may_send_nothing(organization):
     from clinic.roles import purposes_allowed
 
     assert purposes_allowed(UserFactory()) == frozenset()
+
+
+def test_marketing_staff_read_care_templates_but_cannot_reword_them(
+    client, organization, lilas_marketing
+):
+    # given: the care topic's template, "Results available"
+    results = topic_of(organization, "care")
+    news = topic_of(organization, "marketing")
+    care_template = TemplateFactory(
+        topic=results, channel="sms", language="fr", body="Vos résultats sont prêts."
+    )
+    client.force_login(lilas_marketing)
+    url = reverse("admin:messaging_template_change", args=[care_template.pk])
+    # when: they open it, then post a new wording
+    page = client.get(url)
+    posted = client.post(url, {"topic": results.pk, "body": "Promo !"})
+    new_template = client.get(reverse("admin:messaging_template_add")).content.decode()
+    # then: they read it, may not change it, and may only write marketing ones
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert posted.status_code == 403
+    care_template.refresh_from_db()
+    assert care_template.body == "Vos résultats sont prêts."
+    assert f'<option value="{news.pk}"' in new_template
+    assert f'<option value="{results.pk}"' not in new_template
+
+
+def test_a_clinic_administrator_words_the_security_templates(organization):
+    from clinic.roles import template_purposes
+
+    admin = StaffMemberFactory(organization=organization, role="admin").user
+    marketing = StaffMemberFactory(organization=organization, role="marketing").user
+    assert "security" in template_purposes(admin)
+    assert template_purposes(marketing) == {"marketing"}

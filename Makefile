@@ -36,8 +36,10 @@ catalogues: $(VENV)/.runtime
 migrate: $(VENV)/.runtime catalogues
 	DEBUG=true $(BIN)/python manage.py migrate --no-input
 
+# Through run_stack.py: the demo's messages carry links to the address
+# `make run` serves (HOST, PORT), or to SITE_URL when it is set.
 seed: migrate
-	DEBUG=true $(BIN)/python manage.py seed_demo
+	DEBUG=true $(BIN)/python scripts/run_stack.py manage seed_demo
 
 run: seed
 	DEBUG=true $(BIN)/python scripts/run_stack.py

@@ -6,13 +6,20 @@ from django.utils.translation import gettext_lazy as _
 from feedback.models import Question, Survey
 from feedback.services import TEXT_MAX_LENGTH
 
+# The words at both ends of a scale: a number alone does not say which end
+# is which. The page ties them to the radio group (aria-describedby).
+SCALE_ENDS = {
+    Question.Kind.NPS: (_("Not at all likely"), _("Extremely likely")),
+    Question.Kind.CSAT: (_("Not at all satisfied"), _("Very satisfied")),
+}
+
 
 def _field(question: Question) -> forms.Field:
     label = question.text()
     required = question.required
     if question.kind in Question.SCALES:
         low, high = Question.SCALES[question.kind]
-        return forms.TypedChoiceField(
+        field = forms.TypedChoiceField(
             label=label,
             required=required,
             coerce=int,
@@ -20,6 +27,9 @@ def _field(question: Question) -> forms.Field:
             choices=[(n, str(n)) for n in range(low, high + 1)],
             widget=forms.RadioSelect(attrs={"class": "scale"}),
         )
+        low_words, high_words = SCALE_ENDS[question.kind]
+        field.scale_ends = ((low, low_words), (high, high_words))
+        return field
     if question.kind == Question.Kind.SINGLE:
         return forms.ChoiceField(
             label=label,

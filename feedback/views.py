@@ -23,6 +23,23 @@ def _refused(request: HttpRequest, error: InvitationTokenError) -> HttpResponse:
         )
 
 
+def _thanks(request: HttpRequest, invitation) -> HttpResponse:
+    """The thank-you page leads back: to the portal when the patient is
+    signed in (they came from it), else to the portal's sign-in page."""
+    signed_in = (
+        request.user.is_authenticated and invitation.patient.user_id == request.user.pk
+    )
+    return render(
+        request,
+        "feedback/thanks.html",
+        {
+            "survey": invitation.survey,
+            "organization": invitation.organization,
+            "signed_in": signed_in,
+        },
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the questions (link scanners prefetch links: it changes
@@ -46,7 +63,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
                 for name, messages in error.message_dict.items():
                     form.add_error(name if name in form.fields else None, messages)
             else:
-                return render(request, "feedback/thanks.html", {"survey": survey})
+                return _thanks(request, invitation)
         return render(
             request,
             "feedback/answer.html",

@@ -1,7 +1,7 @@
 """Demo templates for the demo topics, and a few messages sent through the
 pipeline (called by seed_demo; idempotent through idempotency keys)."""
 
-from clinic.models import Organization, Patient
+from clinic.models import Appointment, AppointmentStatus, Organization, Patient
 from consent.models import Topic
 from messaging.models import SavedReply, SenderIdentity, SenderProvider, Template
 from messaging.services import message_send
@@ -137,20 +137,34 @@ SAVED_REPLIES = [
 
 
 def _send_demo_messages(organization, topics) -> None:
-    """The first patients get a reminder and a result, so inboxes are not empty."""
+    """The first patients get a reminder and a result, so inboxes are not empty.
+
+    The reminder is of the patient's next appointment, with the values the
+    reminder sender gives (its date and time in the patient's zone and
+    language), so what it says is what the portal shows."""
+    from outreach.reminders_sending import appointment_reminder_context
+
     patients = Patient.objects.for_organization(organization).order_by("identifier")[:4]
     for patient in patients:
-        message_send(
-            patient=patient,
-            topic=topics["appointment-reminders"],
-            origin="system",
-            idempotency_key=f"demo-reminder-{patient.identifier}",
-            context={
-                "appointment_date": "12/03",
-                "appointment_time": "10:30",
-                "site_name": organization.sites.first().name,
-            },
+        appointment = (
+            Appointment.objects.for_organization(organization)
+            .upcoming()
+            .filter(
+                patient=patient,
+                status__in=[AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED],
+            )
+            .select_related("patient__organization", "site", "practitioner")
+            .order_by("starts_at", "pk")
+            .first()
         )
+        if appointment is not None:
+            message_send(
+                patient=patient,
+                topic=topics["appointment-reminders"],
+                origin="system",
+                idempotency_key=f"demo-reminder-{patient.identifier}",
+                context=appointment_reminder_context(appointment),
+            )
         message_send(
             patient=patient,
             topic=topics["results-available"],

@@ -55,9 +55,14 @@ def appointment_local_values(
 
 
 def reminder_context(reminder: Reminder) -> dict[str, str]:
-    """The template values of a reminder. Never the appointment's kind: it is
-    clinical, and SMS, email and voice templates are public."""
-    appointment = reminder.appointment
+    """The template values of a reminder (see ``appointment_reminder_context``)."""
+    return appointment_reminder_context(reminder.appointment)
+
+
+def appointment_reminder_context(appointment: Appointment) -> dict[str, str]:
+    """The template values of a reminder of ``appointment``. Never the
+    appointment's kind: it is clinical, and SMS, email and voice templates
+    are public."""
     patient = appointment.patient
     practitioner = appointment.practitioner
     return {

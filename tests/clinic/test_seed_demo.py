@@ -1,11 +1,18 @@
 """seed_demo loads a usable demo once, and only where DEBUG is on."""
 
+import datetime
+import re
+import zoneinfo
+
 import pytest
+import time_machine
 
 from django.core.management import CommandError, call_command
+from django.utils import formats, translation
 
 from clinic.models import Appointment, Organization, Patient, StaffMember
 from consent.models import ConsentEvent, Topic
+from messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +89,36 @@ def test_seed_demo_refuses_without_debug(settings):
     with pytest.raises(CommandError, match="only with DEBUG=true"):
         call_command("seed_demo")
     assert not Organization.objects.exists()
+
+
+@time_machine.travel(
+    datetime.datetime(2026, 12, 6, 9, 0, tzinfo=datetime.UTC), tick=False
+)
+def test_demo_reminders_name_their_appointments_local_date_and_time(settings):
+    """Every demo message about an appointment gives that appointment's date
+    and time as the patient reads them (their zone, their language), in the
+    message and in what each channel carries; no other date."""
+    settings.DEBUG = True
+    call_command("seed_demo")
+    reminders = Message.objects.filter(topic__slug="appointment-reminders")
+    assert reminders.count() == 8  # four patients in each clinic
+    for message in reminders.select_related("patient__organization"):
+        patient = message.patient
+        appointment = (
+            Appointment.objects.filter(patient=patient)
+            .upcoming()
+            .order_by("starts_at")
+            .first()
+        )
+        zone = zoneinfo.ZoneInfo(patient.time_zone or patient.organization.time_zone)
+        local = appointment.starts_at.astimezone(zone)
+        with translation.override(patient.preferred_language):
+            date = formats.date_format(local, "SHORT_DATE_FORMAT")
+            time = formats.time_format(local, "TIME_FORMAT")
+        texts = [message.body] + [
+            f"{d.subject}\n{d.body}" for d in message.deliveries.exclude(body="")
+        ]
+        for text in texts:
+            assert date in text, text
+            assert time in text, text
+            assert set(re.findall(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?", text)) == {date}

@@ -67,7 +67,8 @@ BUTTONS = {
     Campaign.Status.SCHEDULED: ["pause", "cancel"],
     Campaign.Status.SENDING: ["pause", "cancel"],
     Campaign.Status.PAUSED: ["resume", "cancel"],
-    Campaign.Status.DONE: ["pause", "cancel"],
+    # Nothing left to send: nothing to pause or cancel.
+    Campaign.Status.DONE: [],
     Campaign.Status.CANCELLED: [],
 }
 BUTTON_LABELS = {

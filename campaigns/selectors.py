@@ -21,6 +21,20 @@ WAITING = [
 STOPPED = [DeliveryStatus.SUPPRESSED, DeliveryStatus.CANCELLED]
 
 
+def campaign_is_finished(*, campaign_id: int) -> bool:
+    """Whether nothing of the campaign is left to send: no recipient waits
+    for its time and no delivery of its messages is in a state that is not
+    final (queued, deferred for quiet hours or a pause, in a worker's hands,
+    or being checked with the provider). Two queries, whatever the size."""
+    recipients = CampaignRecipient.objects.filter(campaign_id=campaign_id)
+    if recipients.filter(status=CampaignRecipient.Status.PENDING).exists():
+        return False
+    return not Delivery.objects.filter(
+        message_id__in=recipients.filter(message__isnull=False).values("message_id"),
+        status__in=WAITING,
+    ).exists()
+
+
 @dataclass
 class Progress:
     audience: int = 0

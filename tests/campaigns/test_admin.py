@@ -72,6 +72,28 @@ def test_buttons_run_the_workflow_and_refusals_are_shown(
     assert Campaign.objects.get().status == "approved"
 
 
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [("sending", {"pause", "cancel"}), ("done", set()), ("cancelled", set())],
+)
+def test_pause_and_cancel_are_offered_only_while_something_is_left_to_send(
+    client, make_campaign, approver, status, shown
+):
+    # given
+    campaign = move(make_campaign(), status)
+    client.force_login(approver)
+    # when
+    page = client.get(change_url(campaign)).content.decode()
+    # then
+    offered = {a for a in ("pause", "cancel") if do_url(campaign, a) in page}
+    assert offered == shown
+    # and a forced post is refused in words
+    if not shown:
+        response = client.post(do_url(campaign, "pause"), follow=True)
+        assert "Not possible while the campaign is" in response.content.decode()
+        assert Campaign.objects.get().status == status
+
+
 def test_creating_a_campaign_sets_author_and_organization(
     client, author, organization, topic
 ):

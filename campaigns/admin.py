@@ -6,8 +6,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import services
@@ -17,6 +18,8 @@ from campaigns.selectors import campaign_progress
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.roles import purposes_allowed, purposes_text
 from clinic.scoping import staff_organization_id
+from consent.vocabulary import Channel
+from messaging.models import DeliveryStatus
 
 AUDIENCE_FIELDS = [
     "site",
@@ -273,10 +276,45 @@ class CampaignAdmin(OrganizationScopedAdmin):
                 for reason, n in sorted(progress.stopped.items())
             ]
             panel["deliveries"] = sorted(
-                (channel, status, n)
+                (
+                    str(CHANNEL_LABELS.get(channel, channel)),
+                    str(STATUS_LABELS.get(status, status)),
+                    n,
+                )
                 for (channel, status), n in progress.deliveries.items()
             )
+            panel["deferred"] = deferred_sentences(progress.deferred)
         return panel
+
+
+CHANNEL_LABELS = dict(Channel.choices)
+STATUS_LABELS = dict(DeliveryStatus.choices)
+
+
+def deferred_sentences(deferred: dict) -> list[str]:
+    """The deferred deliveries in words, one sentence per channel and reason
+    (the reason's own label), with when the next one goes, in the request's
+    time zone, named: "SMS: 9 deliveries waiting (Quiet hours). The next one
+    goes at 11/03/2026 08:00 (Europe/Paris)." """
+    zone = timezone.get_current_timezone_name()
+    sentences = []
+    for (channel, reason), (n, next_at) in sorted(deferred.items()):
+        waiting = ngettext(
+            "%(channel)s: %(count)s delivery waiting (%(reason)s).",
+            "%(channel)s: %(count)s deliveries waiting (%(reason)s).",
+            n,
+        ) % {
+            "count": n,
+            "channel": CHANNEL_LABELS.get(channel, channel),
+            "reason": reason_label(reason) if reason else gettext("no reason given"),
+        }
+        at = formats.date_format(timezone.localtime(next_at), "SHORT_DATETIME_FORMAT")
+        goes = gettext("The next one goes at %(at)s (%(zone)s).") % {
+            "at": at,
+            "zone": zone,
+        }
+        sentences.append(f"{waiting} {goes}")
+    return sentences
 
 
 @admin.register(CampaignRecipient)

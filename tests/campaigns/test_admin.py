@@ -1,6 +1,9 @@
 """Admin: scoped to the organization, the live count, actions, progress, drill-down."""
 
+import datetime
+
 import pytest
+import time_machine
 
 from django.urls import reverse
 
@@ -8,6 +11,7 @@ from campaigns.models import Campaign
 from campaigns.sending import campaigns_plan_due
 from campaigns.services import campaign_schedule
 from messaging.models import Delivery
+from messaging.services import deliveries_process
 from tests.campaigns.conftest import NOON, move, patient
 from tests.clinic.factories import UserFactory
 
@@ -168,3 +172,41 @@ def test_a_superuser_sees_every_organization(client, make_campaign, db):
     make_campaign()
     client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
     assert client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            "SMS: 2 deliveries waiting (Quiet hours). "
+            "The next one goes at 03/11/2026 7 a.m. (UTC).",
+        ),
+        (
+            "fr",
+            "SMS : 2 envois en attente (Heures de tranquillité). "
+            "Le prochain part le 11/03/2026 07:00 (UTC).",
+        ),
+    ],
+)
+def test_deferred_deliveries_are_counted_and_explained_in_words(
+    client, make_campaign, author, approver, organization, language, expected
+):
+    # given: planned at 22:30 in Paris, the SMS held for the quiet hours
+    for _ in range(2):
+        patient(organization, email="")
+    campaign = move(make_campaign(), "approved")
+    campaign_schedule(campaign=campaign, user=approver)
+    night = datetime.datetime(2026, 3, 10, 21, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(night, tick=False):
+        campaigns_plan_due(night)
+        deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
+    assert Delivery.objects.filter(channel="sms", status="deferred").count() == 2
+    client.force_login(author)
+    # when
+    page = client.get(
+        change_url(campaign), headers={"accept-language": language}
+    ).content.decode()
+    # then
+    assert expected in page
+    assert "<td>sms</td><td>deferred</td>" not in page

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.http import urlencode
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import services
-from campaigns.audience import audience_count, reason_label
+from campaigns.audience import audience_count, audience_excluded_ids, reason_label
 from campaigns.models import Campaign, CampaignRecipient, PatientTag
 from campaigns.selectors import campaign_progress
-from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.admin_scoping import OrganizationScopedAdmin, staff_access_audit
+from clinic.models import AccessAudit, Patient
 from clinic.roles import purposes_allowed, purposes_text
 from clinic.scoping import staff_organization_id
+from consent.vocabulary import Channel
+from messaging.models import DeliveryStatus
 
 AUDIENCE_FIELDS = [
     "site",
@@ -48,6 +55,7 @@ WORKFLOW_FIELDS = [
     "finished_at",
     "cancelled_at",
 ]
+EXCLUDED_PAGE_SIZE = 100
 # action → (service, success message)
 ACTIONS = {
     "submit": (services.campaign_submit, _("Submitted for approval.")),
@@ -67,7 +75,8 @@ BUTTONS = {
     Campaign.Status.SCHEDULED: ["pause", "cancel"],
     Campaign.Status.SENDING: ["pause", "cancel"],
     Campaign.Status.PAUSED: ["resume", "cancel"],
-    Campaign.Status.DONE: ["pause", "cancel"],
+    # Nothing left to send: nothing to pause or cancel.
+    Campaign.Status.DONE: [],
     Campaign.Status.CANCELLED: [],
 }
 BUTTON_LABELS = {
@@ -184,8 +193,108 @@ class CampaignAdmin(OrganizationScopedAdmin):
                 self.admin_site.admin_view(self.action_view),
                 name="campaigns_campaign_do",
             ),
+            path(
+                "<path:object_id>/excluded/<slug:reason>/",
+                self.admin_site.admin_view(self.excluded_view),
+                name="campaigns_campaign_excluded",
+            ),
+            path(
+                "audience-count/",
+                self.admin_site.admin_view(self.audience_count_view),
+                name="campaigns_campaign_audience_count",
+            ),
             *super().get_urls(),
         ]
+
+    def excluded_view(self, request: HttpRequest, object_id: str, reason: str):
+        """The patients the live count leaves out for ``reason``: the rows an
+        "excluded because…" line counts before the audience is frozen (there
+        are no recipients yet to list)."""
+        campaign = self.get_object(request, object_id)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        ids = audience_excluded_ids(campaign, reason=reason)
+        page = Paginator(ids, EXCLUDED_PAGE_SIZE).get_page(request.GET.get("p"))
+        patients = list(
+            Patient.objects.for_organization(campaign.organization_id)
+            .filter(pk__in=list(page.object_list))
+            .order_by("pk")
+        )
+        staff_access_audit(
+            request,
+            [p.pk for p in patients],
+            action=AccessAudit.Action.VIEW_RECORD,
+            detail=f"admin: campaigns.campaign {campaign.pk} excluded",
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": campaign,
+            "title": gettext("Not sent, and why: %(reason)s")
+            % {"reason": reason_label(reason)},
+            "reason_label": reason_label(reason),
+            "patients": patients,
+            "page": page,
+            "total": len(ids),
+        }
+        return TemplateResponse(
+            request, "admin/campaigns/campaign/excluded.html", context
+        )
+
+    def audience_count_view(self, request: HttpRequest) -> JsonResponse:
+        """The live count of the audience being edited (the form's topic and
+        audience fields, posted by ``campaigns/audience_count.js``), checked
+        as the form checks them: the user's organization and role."""
+        if request.method != "POST":
+            return JsonResponse({"errors": {"": ["POST only."]}}, status=405)
+        if not (
+            self.has_add_permission(request) or self.has_change_permission(request)
+        ):
+            raise PermissionDenied
+        form_class = self.get_form(request, None, fields=["topic", *AUDIENCE_FIELDS])
+        campaign = Campaign(author=request.user)
+        if request.user.is_superuser:
+            organization_id = request.POST.get("organization", "")
+            if organization_id.isdigit():
+                campaign.organization_id = int(organization_id)
+        else:
+            campaign.organization_id = staff_organization_id(request.user)
+        form = form_class(request.POST, instance=campaign)
+        if not campaign.organization_id:
+            form.is_valid()
+            form.add_error(None, gettext("Choose the organization first."))
+        elif (
+            form.is_valid()
+            and form.instance.topic.organization_id != campaign.organization_id
+        ):
+            form.add_error(
+                "topic", gettext("The topic belongs to another organization.")
+            )
+        if form.errors:
+            return JsonResponse({"errors": form.errors}, status=400)
+        count = audience_count(form.instance)
+        return JsonResponse(
+            {
+                "total": count.total,
+                "receiving": count.receiving,
+                "excluded_total": count.excluded_total,
+                "summary": gettext(
+                    # The change form's sentence, the same words.
+                    "%(receiving)s of %(total)s patients will receive it; "
+                    "%(excluded)s will not."
+                )
+                % {
+                    "receiving": count.receiving,
+                    "total": count.total,
+                    "excluded": count.excluded_total,
+                },
+                "excluded": [
+                    {"reason": reason, "label": label, "count": n}
+                    for reason, label, n in count.excluded_labelled()
+                ],
+                "problems": count.problems,
+            }
+        )
 
     def action_view(self, request: HttpRequest, object_id: str, action: str):
         if request.method != "POST" or action not in ACTIONS:
@@ -236,11 +345,19 @@ class CampaignAdmin(OrganizationScopedAdmin):
     def test_send_selected(self, request, queryset):
         self._bulk(request, queryset, "test_send")
 
+    class Media:
+        js = ["campaigns/audience_count.js"]
+
     def render_change_form(
         self, request, context, add=False, change=False, form_url="", obj=None
     ):
         if obj is not None:
             context.update(self._panel(obj))
+        if obj is None or obj.editable:
+            # The audience fields can be edited: count them as they change.
+            context["audience_count_url"] = reverse(
+                "admin:campaigns_campaign_audience_count"
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _panel(self, campaign: Campaign) -> dict:
@@ -258,24 +375,75 @@ class CampaignAdmin(OrganizationScopedAdmin):
         ):
             count = audience_count(campaign)
             panel["count"] = count
-            panel["excluded"] = count.excluded_labelled()
+            # No recipient rows before scheduling: each reason opens the
+            # patients the count leaves out (``excluded_view``).
+            panel["excluded"] = [
+                (
+                    reverse(
+                        "admin:campaigns_campaign_excluded",
+                        args=[campaign.pk, reason],
+                    ),
+                    label,
+                    n,
+                )
+                for reason, label, n in count.excluded_labelled()
+            ]
             panel["by_channel"] = sorted(count.by_channel.items())
         else:
             progress = campaign_progress(campaign=campaign)
             panel["progress"] = progress
+            recipients_url = panel["recipients_url"]
             panel["excluded"] = [
-                (reason, reason_label(reason), n)
-                for reason, n in sorted(progress.excluded.items())
+                (f"{recipients_url}&{urlencode({'reason': reason})}", label, n)
+                for reason, label, n in (
+                    (reason, reason_label(reason), n)
+                    for reason, n in sorted(progress.excluded.items())
+                )
             ]
             panel["stopped"] = [
                 (reason, reason_label(reason), n)
                 for reason, n in sorted(progress.stopped.items())
             ]
             panel["deliveries"] = sorted(
-                (channel, status, n)
+                (
+                    str(CHANNEL_LABELS.get(channel, channel)),
+                    str(STATUS_LABELS.get(status, status)),
+                    n,
+                )
                 for (channel, status), n in progress.deliveries.items()
             )
+            panel["deferred"] = deferred_sentences(progress.deferred)
         return panel
+
+
+CHANNEL_LABELS = dict(Channel.choices)
+STATUS_LABELS = dict(DeliveryStatus.choices)
+
+
+def deferred_sentences(deferred: dict) -> list[str]:
+    """The deferred deliveries in words, one sentence per channel and reason
+    (the reason's own label), with when the next one goes, in the request's
+    time zone, named: "SMS: 9 deliveries waiting (Quiet hours). The next one
+    goes at 11/03/2026 08:00 (Europe/Paris)." """
+    zone = timezone.get_current_timezone_name()
+    sentences = []
+    for (channel, reason), (n, next_at) in sorted(deferred.items()):
+        waiting = ngettext(
+            "%(channel)s: %(count)s delivery waiting (%(reason)s).",
+            "%(channel)s: %(count)s deliveries waiting (%(reason)s).",
+            n,
+        ) % {
+            "count": n,
+            "channel": CHANNEL_LABELS.get(channel, channel),
+            "reason": reason_label(reason) if reason else gettext("no reason given"),
+        }
+        at = formats.date_format(timezone.localtime(next_at), "SHORT_DATETIME_FORMAT")
+        goes = gettext("The next one goes at %(at)s (%(zone)s).") % {
+            "at": at,
+            "zone": zone,
+        }
+        sentences.append(f"{waiting} {goes}")
+    return sentences
 
 
 @admin.register(CampaignRecipient)

@@ -326,24 +326,42 @@ def audience_count(
 ) -> AudienceCount:
     """Count who the campaign would reach at ``at`` (now by default), page by
     page: memory is bounded by a page, and each page costs a few queries."""
-    at = at or timezone.now()
     count = AudienceCount()
     plans = language_plans(campaign)
+    for patient, outcome in _outcomes(campaign, at or timezone.now(), plans):
+        count.total += 1
+        if outcome.receives:
+            count.receiving += 1
+            count.by_channel[outcome.channel] += 1
+            plan = plans.get(patient.language)
+            if plan is not None and plan.fell_back:
+                count.language_fallback += 1
+        else:
+            count.excluded[outcome.reason] += 1
+    count.problems = audience_problems(campaign, count)
+    return count
+
+
+def audience_excluded_ids(
+    campaign: Campaign, *, reason: str, at: datetime.datetime | None = None
+) -> list[int]:
+    """The ids of the patients ``audience_count`` counts as excluded for
+    ``reason``, in id order: the same walk, so the list is exactly the count."""
+    plans = language_plans(campaign)
+    return [
+        patient.pk
+        for patient, outcome in _outcomes(campaign, at or timezone.now(), plans)
+        if not outcome.receives and outcome.reason == reason
+    ]
+
+
+def _outcomes(
+    campaign: Campaign, at: datetime.datetime, plans: dict[str, LanguagePlan]
+) -> Iterator[tuple[AudienceRow, PatientOutcome]]:
     for page, everyone in iter_pages(audience_queryset(campaign, today=at.date())):
         outcomes, _ = rows_outcomes(page, campaign, at, plans, everyone=everyone)
         for patient in page:
-            outcome = outcomes[patient.pk]
-            count.total += 1
-            if outcome.receives:
-                count.receiving += 1
-                count.by_channel[outcome.channel] += 1
-                plan = plans.get(patient.language)
-                if plan is not None and plan.fell_back:
-                    count.language_fallback += 1
-            else:
-                count.excluded[outcome.reason] += 1
-    count.problems = audience_problems(campaign, count)
-    return count
+            yield patient, outcomes[patient.pk]
 
 
 def audience_problems(campaign: Campaign, count: AudienceCount) -> list[str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 
 from campaigns.models import Campaign, CampaignRecipient
 from messaging.models import Delivery, DeliveryStatus, Message
@@ -21,6 +22,20 @@ WAITING = [
 STOPPED = [DeliveryStatus.SUPPRESSED, DeliveryStatus.CANCELLED]
 
 
+def campaign_is_finished(*, campaign_id: int) -> bool:
+    """Whether nothing of the campaign is left to send: no recipient waits
+    for its time and no delivery of its messages is in a state that is not
+    final (queued, deferred for quiet hours or a pause, in a worker's hands,
+    or being checked with the provider). Two queries, whatever the size."""
+    recipients = CampaignRecipient.objects.filter(campaign_id=campaign_id)
+    if recipients.filter(status=CampaignRecipient.Status.PENDING).exists():
+        return False
+    return not Delivery.objects.filter(
+        message_id__in=recipients.filter(message__isnull=False).values("message_id"),
+        status__in=WAITING,
+    ).exists()
+
+
 @dataclass
 class Progress:
     audience: int = 0
@@ -35,6 +50,10 @@ class Progress:
     excluded: dict[str, int] = field(default_factory=dict)  # before planning
     stopped: dict[str, int] = field(default_factory=dict)  # planned, then not sent
     deliveries: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Deferred deliveries by (channel, reason): how many, and the next one's time.
+    deferred: dict[tuple[str, str], tuple[int, datetime.datetime]] = field(
+        default_factory=dict
+    )
 
     @property
     def done(self) -> int:
@@ -47,7 +66,7 @@ class Progress:
 
 
 def campaign_progress(*, campaign: Campaign) -> Progress:
-    """Where the campaign stands: four queries, whatever its size."""
+    """Where the campaign stands: five queries, whatever its size."""
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     progress = Progress()
     by_status: dict[str, int] = {}
@@ -109,6 +128,15 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
         for channel, status, n in Delivery.objects.filter(message__in=messages)
         .values_list("channel", "status")
         .annotate(n=Count("pk"))
+        .order_by()
+    }
+    progress.deferred = {
+        (channel, reason): (n, next_at)
+        for channel, reason, n, next_at in Delivery.objects.filter(
+            message__in=messages, status=DeliveryStatus.DEFERRED
+        )
+        .values_list("channel", "reason")
+        .annotate(n=Count("pk"), next_at=Min("next_attempt_at"))
         .order_by()
     }
     return progress

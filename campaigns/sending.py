@@ -33,6 +33,7 @@ from campaigns.audience import (
     rows_outcomes,
 )
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
+from campaigns.selectors import campaign_is_finished
 from clinic.models import Patient
 from clinic.roles import purposes_allowed
 from clinic.scoping import filter_ids
@@ -201,14 +202,13 @@ def _due_rows(
 
 
 def _finish_if_done(campaign_id: int, now: datetime.datetime) -> None:
-    """Mark the campaign done when no recipient is pending (none of them held
-    by a page in progress: their rows still read as pending)."""
+    """Mark the campaign done when nothing is left to send
+    (``campaign_is_finished``: no recipient pending — none held by a page in
+    progress, whose rows still read as pending — and no delivery waiting)."""
     with transaction.atomic():
         if not locks.try_exclusive(campaign_id):
             return  # a page is in progress; whoever plans last marks it
-        if not CampaignRecipient.objects.filter(
-            campaign_id=campaign_id, status=RecipientStatus.PENDING
-        ).exists():
+        if campaign_is_finished(campaign_id=campaign_id):
             Campaign.objects.filter(pk=campaign_id).plannable().update(
                 status=CampaignStatus.DONE, finished_at=now
             )
@@ -254,9 +254,10 @@ def _plan_page(
         return None
     rows = _due_rows(campaign_id, now, after, budget, claim=False)
     if not rows:
-        if not CampaignRecipient.objects.filter(
-            campaign=campaign, status=RecipientStatus.PENDING
-        ).exists():
+        # Done only when nothing is left to send: a delivery deferred for
+        # quiet hours keeps the campaign sending, and the finder asks again
+        # each minute until it is out.
+        if campaign_is_finished(campaign_id=campaign.pk):
             Campaign.objects.filter(pk=campaign.pk).update(
                 status=CampaignStatus.DONE, finished_at=now
             )

@@ -1,7 +1,9 @@
 """Writes on campaigns: the workflow from draft to done (see docs/outreach.md).
 
 draft → awaiting approval → approved → scheduled → sending ⇄ paused → done,
-and cancelled from any state before done. Each transition is one function,
+and cancelled from any state before done. Done means nothing is left to send
+(``selectors.campaign_is_finished``): a done or cancelled campaign can be
+neither paused nor cancelled. Each transition is one function,
 in a transaction, that checks who acts and refuses anything out of order
 with a ``CampaignError`` whose text staff read in admin.
 """
@@ -254,11 +256,12 @@ def _recipients_insert(campaign, audience, due, now) -> int:
 def campaign_pause(*, campaign: Campaign, user) -> Campaign:
     """Stop planning and hold the deliveries not yet claimed, until resumed.
 
-    A campaign done planning may still have deliveries waiting (quiet hours,
-    retries): pausing it holds them too."""
+    A campaign done planning stays sending while deliveries wait (quiet
+    hours, retries): pausing it holds them too. A done campaign has nothing
+    left to hold, so pausing it is refused."""
     _check_staff(campaign, user, "campaigns.send_campaign")
     campaign = _locked(campaign)
-    _check_status(campaign, Status.SCHEDULED, Status.SENDING, Status.DONE)
+    _check_status(campaign, Status.SCHEDULED, Status.SENDING)
     campaign.status, campaign.paused_at = Status.PAUSED, timezone.now()
     campaign.save(update_fields=["status", "paused_at", "updated_at"])
     return campaign
@@ -295,7 +298,7 @@ def campaign_cancel(*, campaign: Campaign, user) -> int:
         Status.SCHEDULED,
         Status.SENDING,
         Status.PAUSED,
-        Status.DONE,  # its deliveries still waiting are stopped
+        # Not done: nothing is left to stop (``campaign_is_finished``).
     )
     now = timezone.now()
     campaign.status, campaign.cancelled_at = Status.CANCELLED, now

@@ -6,6 +6,7 @@ import inspect
 import threading
 
 import pytest
+import time_machine
 
 from django.db import connection, connections, transaction
 from django.db.models import Count
@@ -64,8 +65,47 @@ def test_due_recipients_are_planned_once_with_campaign_keys(
     )
     assert set(messages.values_list("origin", flat=True)) == {"campaign"}
     campaign.refresh_from_db()
-    assert campaign.status == Campaign.Status.DONE
+    # Planned, not yet sent: still sending until the deliveries are out.
+    assert campaign.status == Campaign.Status.SENDING
     assert campaign.started_at == NOON
+    deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
+    campaigns_plan_due(NOON + 2 * MINUTE)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
+    assert campaign.finished_at == NOON + 2 * MINUTE
+
+
+def test_deferred_deliveries_keep_the_campaign_sending_until_they_are_out(
+    make_campaign, approver, organization, sms_outbox
+):
+    """Done means nothing is left to send: an SMS held for quiet hours keeps
+    the campaign sending until it goes out the next morning."""
+    # given: planned at 22:30 in Paris, inside the quiet hours
+    patient(organization, email="")
+    campaign = scheduled(make_campaign, approver)
+    night = datetime.datetime(2026, 3, 10, 21, 30, tzinfo=datetime.UTC)
+    ids = []
+    with time_machine.travel(night, tick=False):
+        campaigns_plan_due(night)
+        ids = list(Delivery.objects.values_list("pk", flat=True))
+        deliveries_process(ids)
+        # when: the finder comes again, every recipient planned
+        campaigns_plan_due(night + MINUTE)
+    # then
+    sms = Delivery.objects.get(channel="sms")
+    assert (sms.status, sms.reason) == ("deferred", "quiet_hours")
+    assert statuses(campaign) == {"planned": 1}
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.finished_at) == ("sending", None)
+    # when: the morning comes and the SMS goes out
+    morning = sms.next_attempt_at
+    with time_machine.travel(morning, tick=False):
+        deliveries_process(ids)
+        campaigns_plan_due(morning)
+    # then
+    assert len(sms_outbox) == 1
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.finished_at) == ("done", morning)
 
 
 def test_no_collection_starts_while_a_page_is_planned(
@@ -300,6 +340,10 @@ def test_planners_side_by_side_share_the_pages_and_plan_nobody_twice(
     assert campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2) == 3
     # then
     assert statuses(campaign) == {"planned": 7}
+    # Done once their deliveries are out too (sent already where the pages
+    # committed, the test being transactional on PostgreSQL).
+    deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
+    campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2)
     campaign.refresh_from_db()
     assert campaign.status == "done"
     assert Message.objects.filter(origin_ref=campaign.origin_ref).count() == 7

@@ -221,6 +221,21 @@ def test_pause_resume_and_cancel(make_campaign, approver, audience):
         campaign_resume(campaign=campaign, user=approver)
 
 
+@pytest.mark.parametrize("status", ["done", "cancelled"])
+def test_a_finished_campaign_can_be_neither_paused_nor_cancelled(
+    make_campaign, approver, status
+):
+    # given
+    campaign = move(make_campaign(), status)
+    # when / then
+    with pytest.raises(CampaignError):
+        campaign_pause(campaign=campaign, user=approver)
+    with pytest.raises(CampaignError):
+        campaign_cancel(campaign=campaign, user=approver)
+    campaign.refresh_from_db()
+    assert campaign.status == status
+
+
 def test_the_database_refuses_an_author_approving_their_own(make_campaign, author):
     from django.db import IntegrityError
 

@@ -52,7 +52,7 @@ def staff_time_zone(*, user: AbstractBaseUser, session: SessionBase) -> str:
 
 
 def zone_label(zone: str | None) -> str:
-    """"Europe/Paris (UTC+01:00)": the name and today's offset from UTC."""
+    """ "Europe/Paris (UTC+01:00)": the name and today's offset from UTC."""
     if not zone or zone == DEFAULT:
         return zone or ""
     offset = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(zone)).strftime("%z")
@@ -100,8 +100,7 @@ class StaffTimeZoneMiddleware:
             or not user.is_active
             or not user.is_staff
         ):
-            return None
+            return
         zone = staff_time_zone(user=user, session=request.session)
         timezone.activate(zone)
         request.staff_time_zone = zone
-        return None

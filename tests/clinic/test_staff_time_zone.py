@@ -129,9 +129,7 @@ def test_a_superusers_choice_is_applied(client, superuser, appointment):
     assert '<option value="America/New_York" selected>' in page
 
 
-def test_a_superuser_cannot_choose_an_unknown_zone_or_leave_the_site(
-    client, superuser
-):
+def test_a_superuser_cannot_choose_an_unknown_zone_or_leave_the_site(client, superuser):
     # given
     client.force_login(superuser)
     # when

@@ -59,3 +59,34 @@ def test_the_dashboard_shows_local_times_and_says_so(
     assert PARIS_LABEL in board
     assert "2026-03-10 10:00" in rows
     assert PARIS_LABEL in rows
+
+
+def test_the_dashboards_rows_follow_a_superusers_choice(
+    client, superuser, organization, daytime
+):
+    # given: a message sent at 09:00 UTC; the superuser reads New York time
+    patient = PatientFactory(organization=organization, identifier="LILAS-1")
+    delivery(message(patient, topic(organization, "results")), "sms", "delivered")
+    client.force_login(superuser)
+    client.post(reverse("admin:time_zone_set"), {"time_zone": "America/New_York"})
+    query = {"organization": organization.pk, "start": "2026-03-01"}
+    query["end"] = "2026-03-31"
+    url = "/admin/insights/dashboard/rows/delivery_rate.sms/"
+    # when
+    page = client.get(url, query).content.decode()
+    exported = b"".join(client.get(url + "export.csv", query).streaming_content)
+    # then: 09:00 UTC is 05:00 in New York (summer time from 8 March), as
+    # the header says, on the page and in the export
+    assert "2026-03-10 05:00" in page
+    assert "Times: America/New_York (UTC-04:00)" in page
+    assert "2026-03-10 05:00" in exported.decode()
+
+
+def test_the_staffs_export_is_in_the_clinic_zone(staff_client, organization, daytime):
+    patient = PatientFactory(organization=organization, identifier="LILAS-1")
+    delivery(message(patient, topic(organization, "results")), "sms", "delivered")
+    response = staff_client.get(
+        "/admin/insights/dashboard/rows/delivery_rate.sms/export.csv",
+        {"start": "2026-03-01", "end": "2026-03-31"},
+    )
+    assert "2026-03-10 10:00" in b"".join(response.streaming_content).decode()

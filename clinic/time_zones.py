@@ -42,6 +42,7 @@ def staff_time_zone(*, user: AbstractBaseUser, session: SessionBase) -> str:
     # does not ask again.
     row = (
         StaffMember.objects.filter(user=user)
+        .order_by("pk")  # not by the user's name: no join
         .values_list("organization_id", "organization__time_zone")
         .first()
     )
@@ -52,7 +53,7 @@ def staff_time_zone(*, user: AbstractBaseUser, session: SessionBase) -> str:
 
 
 def zone_label(zone: str | None) -> str:
-    """ "Europe/Paris (UTC+01:00)": the name and today's offset from UTC."""
+    """The zone's name and its offset from UTC now: Europe/Paris (UTC+01:00)."""
     if not zone or zone == DEFAULT:
         return zone or ""
     offset = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(zone)).strftime("%z")
@@ -62,11 +63,8 @@ def zone_label(zone: str | None) -> str:
 def time_zone_choices(current: str) -> list[str]:
     """What the superuser's header select offers: UTC, the organizations'
     zones, and the zone in use (any IANA zone may be posted)."""
-    zones = set(
-        Organization.objects.order_by().values_list("time_zone", flat=True).distinct()
-    )
-    zones.discard(DEFAULT)
-    zones.add(current)
+    organizations = Organization.objects.order_by().values_list("time_zone", flat=True)
+    zones = {current, *organizations.distinct()}
     zones.discard(DEFAULT)
     return [DEFAULT, *sorted(zones)]
 

@@ -34,7 +34,7 @@ class CampaignStatus(models.TextChoices):
 
 class ScheduleKind(models.TextChoices):
     NOW = "now", _("As soon as it is scheduled")
-    AT = "at", _("At one moment (UTC)")
+    AT = "at", _("At one moment")
     LOCAL = "local", _("At a local time in each patient's own time zone")
 
 

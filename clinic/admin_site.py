@@ -28,6 +28,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from django import forms
+from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import (
     REDIRECT_FIELD_NAME,
@@ -36,17 +37,21 @@ from django.contrib.auth import (
     user_login_failed,
 )
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from clinic import time_zones
+from clinic.validators import validate_time_zone
 
 PENDING_KEY = "admin_sign_in_pending"
 PENDING_SECONDS = 300  # between the password page and the code
@@ -207,8 +212,44 @@ class StaffAdminSite(OTPAdminSite):
                 self._with_app(second),
                 name="login_second_factor",
             ),
+            path(
+                "time-zone/",
+                self.admin_view(require_POST(self.time_zone_set)),
+                name="time_zone_set",
+            ),
             *super().get_urls(),
         ]
+
+    def each_context(self, request: HttpRequest) -> dict:
+        """Every admin page says which zone its times are in (the header);
+        a superuser also gets the zones to choose from."""
+        context = super().each_context(request)
+        zone = getattr(request, "staff_time_zone", None)
+        context["staff_time_zone"] = zone
+        context["staff_time_zone_label"] = time_zones.zone_label(zone)
+        if zone is not None and request.user.is_superuser:
+            context["staff_time_zone_choices"] = time_zones.time_zone_choices(zone)
+        return context
+
+    def time_zone_set(self, request: HttpRequest) -> HttpResponse:
+        """A superuser's choice of zone, kept in the session."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        zone = request.POST.get("time_zone", "")
+        try:
+            validate_time_zone(zone)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            request.session[time_zones.SESSION_KEY] = zone
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target,
+            allowed_hosts={request.get_host()},
+            require_https=request.is_secure(),
+        ):
+            target = reverse("admin:index", current_app=self.name)
+        return HttpResponseRedirect(target)
 
     def _with_app(self, view):
         def wrapped(request, *args, **kwargs):

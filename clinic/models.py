@@ -445,7 +445,13 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.patient} @ {self.starts_at:%Y-%m-%d %H:%M} UTC"
+        # In the zone of the moment, named: admin pages are in the staff
+        # member's (clinic/time_zones.py), anything else in UTC.
+        if self.starts_at is None:
+            return str(self.patient)
+        local = timezone.localtime(self.starts_at)
+        zone = timezone.get_current_timezone_name()
+        return f"{self.patient} @ {local:%Y-%m-%d %H:%M} {zone}"
 
     def clean(self) -> None:
         errors = {

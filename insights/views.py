@@ -17,7 +17,7 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -278,9 +278,12 @@ def rows(request: HttpRequest, key: str, admin_context: dict) -> TemplateRespons
         _audit_rows(request, figure, page.object_list, "")
     query = request.GET.copy()
     query.pop("page", None)
+    # Times in the page's zone, the one its header names (clinic/time_zones.py):
+    # the organization's for its staff, the chosen one for a superuser.
+    zone = timezone.get_current_timezone()
     table = [
         {
-            "cells": [cell_text(row[lookup], scope.zone) for lookup in lookups],
+            "cells": [cell_text(row[lookup], zone) for lookup in lookups],
             "counted": figure.counted(row) if figure.counted else None,
         }
         for row in page.object_list
@@ -378,13 +381,15 @@ def rows_csv(request: HttpRequest, key: str) -> StreamingHttpResponse:
     lookups = [lookup for lookup, _label in figure.columns]
 
     values, audited = _audited_values(figure, lookups)
+    # Read now: the lines are written after the middleware has deactivated it.
+    zone = timezone.get_current_timezone()
 
     def lines() -> Iterator[list[str]]:
         header = [str(label) for _lookup, label in figure.columns]
         yield header + ([str(gettext_lazy("counted"))] if figure.counted else [])
         chunk = []
         for row in values.iterator(chunk_size=AUDIT_CHUNK):
-            cells = [cell_text(row[lookup], scope.zone) for lookup in lookups]
+            cells = [cell_text(row[lookup], zone) for lookup in lookups]
             if figure.counted:
                 cells.append(_("yes") if figure.counted(row) else _("no"))
             if audited:

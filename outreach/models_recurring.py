@@ -84,7 +84,7 @@ class CareSchedule(models.Model):
         null=True,
         blank=True,
         editable=False,
-        help_text=_("UTC. Empty: the schedule has ended."),
+        help_text=_("Empty: the schedule has ended."),
     )
     last_occurrence_at = models.DateTimeField(
         _("last occurrence sent"), null=True, blank=True, editable=False

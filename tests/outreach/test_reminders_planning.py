@@ -270,9 +270,11 @@ def test_admin_moving_an_appointment_moves_its_reminders(
             "site": appointment.site_id,
             "kind": appointment.kind,
             "starts_at_0": "2026-03-19",
-            "starts_at_1": "10:00:00",  # admin's time zone is UTC
+            # Admin reads times in the organization's zone: 11:00 in Paris
+            # is new_start, 10:00 UTC.
+            "starts_at_1": "11:00:00",
             "ends_at_0": "2026-03-19",
-            "ends_at_1": "10:30:00",
+            "ends_at_1": "11:30:00",
             "status": "booked",
             "cancellation_reason": "",
             "external_id": "",

@@ -227,3 +227,28 @@ def test_the_page_in_french(staff_client, lilas):
     page = response.content.decode()
     assert "Taux de distribution par canal" in page
     assert "1 sur 2" in page
+
+
+def test_the_start_date_is_labelled_as_a_date_in_french(staff_client, lilas):
+    """The period's "from" was translated as a message's sender ("expéditeur")."""
+    # when
+    with translation.override("fr"):
+        response = staff_client.get(URL, PERIOD, HTTP_ACCEPT_LANGUAGE="fr")
+    # then
+    page = response.content.decode()
+    assert '<label for="id_start">Du</label>' in page
+    assert '<label for="id_end">Au (inclus)</label>' in page
+    assert '<label for="id_start">Expéditeur' not in page
+
+
+def test_a_figure_with_nothing_to_count_says_so_in_words(staff_client, organization):
+    # when: an organization with no data in the period
+    page = staff_client.get(URL, PERIOD).content.decode()
+    # then: "no data", never "0 of 0" or a rate
+    cells = re.findall(
+        r'<td class="insights-value-cell">(.*?)</td>\s*<td>(.*?)</td>', page
+    )
+    assert cells
+    for value, basis in cells:
+        assert value == "—"
+        assert basis.startswith("no data"), basis

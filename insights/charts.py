@@ -51,11 +51,11 @@ def bar_chart(
     for label, value, shown in bars:
         lines = label_lines(label)
         tspans = "".join(
-            f'<tspan x="0" dy="{0 if index == 0 else LINE_HEIGHT}">{escape(line)}</tspan>'
+            f'<tspan x="2" dy="{0 if index == 0 else LINE_HEIGHT}">{escape(line)}</tspan>'
             for index, line in enumerate(lines)
         )
         parts.append(
-            f'<text x="0" y="{y + LINE_HEIGHT - 3}" class="insights-label">{tspans}</text>'
+            f'<text x="2" y="{y + LINE_HEIGHT - 3}" class="insights-label">{tspans}</text>'
         )
         y += len(lines) * LINE_HEIGHT + 2
         length = 0 if value is None or maximum <= 0 else BAR_WIDTH * value / maximum

@@ -18,6 +18,7 @@ from tests.insights.builders import (
     hours,
     message,
     topic,
+    withdrawal,
 )
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +138,24 @@ def test_drill_down_lists_the_rows_behind_the_figure(staff_client, lilas, rivers
     page = response.content.decode()
     assert "LILAS-1" in page
     assert "RIVER-1" not in page
+
+
+def test_opt_out_rows_are_the_patients_sent_the_topic(staff_client, organization):
+    # given: two patients sent "results"; one withdrew, and someone not sent it
+    results = topic(organization, "results")
+    sent = [PatientFactory(organization=organization) for _ in range(2)]
+    for patient in sent:
+        message(patient, results)
+    withdrawal(sent[0], topic=results)
+    withdrawal(PatientFactory(organization=organization), topic=results)
+    # when
+    response = staff_client.get(URL + f"rows/opt_out.topic.{results.pk}/", PERIOD)
+    # then: the two patients sent it, the one who withdrew counted
+    table = response.context["table"]
+    assert len(table) == 2
+    assert sum(row["counted"] for row in table) == 1
+    page = staff_client.get(URL, PERIOD).content.decode()
+    assert "1 of 2" in page
 
 
 def test_unknown_figure_is_not_found(staff_client, lilas):

@@ -5,14 +5,21 @@ the page shows the same numbers in a table beside it."""
 
 from __future__ import annotations
 
+import textwrap
+
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 BAR_HEIGHT = 22
 GAP = 8
-LABEL_WIDTH = 150
-BAR_WIDTH = 300
-VALUE_WIDTH = 70
+BAR_WIDTH = 380
+VALUE_WIDTH = 80
+LINE_HEIGHT = 15
+# Labels sit above their bar, across the chart's whole width, and wrap onto
+# more lines (SVG text does not wrap by itself): a long label in any language
+# is shown whole, never cut at the chart's edge. 12px text averages well under
+# 7px a character, so this many characters fit the width.
+LABEL_CHARACTERS = (BAR_WIDTH + VALUE_WIDTH) // 7
 
 
 def _svg(width: int, height: int, title: str, description: str, body: str) -> str:
@@ -29,28 +36,41 @@ def _id(text: str) -> str:
     return "chart-" + "".join(c if c.isalnum() else "-" for c in text.lower())[:40]
 
 
+def label_lines(label: str) -> list[str]:
+    """The label's lines: whole words, each line within the chart's width."""
+    return textwrap.wrap(label, LABEL_CHARACTERS, break_long_words=True) or [""]
+
+
 def bar_chart(
     title: str, bars: list[tuple[str, float | None, str]], maximum: float = 100.0
 ) -> SafeString:
-    """Horizontal bars: (label, value or None, value as shown)."""
-    height = len(bars) * (BAR_HEIGHT + GAP) + GAP
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    """Horizontal bars, each under its label: (label, value or None, value as shown)."""
+    width = BAR_WIDTH + VALUE_WIDTH
     parts = []
-    for index, (label, value, shown) in enumerate(bars):
-        y = GAP + index * (BAR_HEIGHT + GAP)
+    y = GAP
+    for label, value, shown in bars:
+        lines = label_lines(label)
+        tspans = "".join(
+            f'<tspan x="2" dy="{0 if index == 0 else LINE_HEIGHT}">{escape(line)}</tspan>'
+            for index, line in enumerate(lines)
+        )
+        parts.append(
+            f'<text x="2" y="{y + LINE_HEIGHT - 3}" class="insights-label">{tspans}</text>'
+        )
+        y += len(lines) * LINE_HEIGHT + 2
         length = 0 if value is None or maximum <= 0 else BAR_WIDTH * value / maximum
         length = max(0.0, min(float(BAR_WIDTH), length))
         middle = y + BAR_HEIGHT / 2 + 4
         parts.append(
-            f'<text x="{LABEL_WIDTH - 6}" y="{middle:.0f}" text-anchor="end" '
-            f'class="insights-label">{escape(label)}</text>'
-            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{BAR_WIDTH}" '
+            f'<rect x="0" y="{y}" width="{BAR_WIDTH}" '
             f'height="{BAR_HEIGHT}" class="insights-track"/>'
-            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" '
+            f'<rect x="0" y="{y}" width="{length:.1f}" '
             f'height="{BAR_HEIGHT}" class="insights-bar"/>'
-            f'<text x="{LABEL_WIDTH + BAR_WIDTH + 6}" y="{middle:.0f}" '
+            f'<text x="{BAR_WIDTH + 6}" y="{middle:.0f}" '
             f'class="insights-value">{escape(shown)}</text>'
         )
+        y += BAR_HEIGHT + GAP
+    height = y
     description = "; ".join(f"{label}: {shown}" for label, _value, shown in bars)
     return mark_safe(_svg(width, height, title, description, "".join(parts)))  # noqa: S308 - escaped above
 

@@ -48,9 +48,10 @@ DEFINITIONS = {
         "reminder was sent for it."
     ),
     "opt_out": _(
-        "Consent withdrawals recorded in the period for a topic (or for a whole "
-        "purpose, e.g. an SMS STOP), divided by the messages sent on that topic "
-        "(or the purpose's topics) in the period."
+        "Of the patients sent a message on a topic in the period, the share who "
+        "withdrew from that topic in the period; per purpose, of the patients sent "
+        "a message on any of its topics, the share who withdrew from the whole "
+        "purpose (e.g. an SMS STOP). Each patient counts once."
     ),
     "active_users": _(
         "Patients whose own portal account signed in during the period, out of "

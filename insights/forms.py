@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clinic.models import Organization, Site
 from insights.kpis import Scope, attrition_days_default
@@ -27,10 +28,13 @@ class DashboardFilterForm(forms.Form):
         empty_label=_("All sites"),
     )
     start = forms.DateField(
-        label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        # A context of its own: the bare "from" is a message's sender elsewhere.
+        label=pgettext_lazy("start of a period", "from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     end = forms.DateField(
-        label=_("to (included)"),
+        label=pgettext_lazy("end of a period", "to (included)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )

@@ -6,6 +6,9 @@ computed from, and a lazy queryset of the rows behind it, so the page, the
 drill-down list and the CSV exports all read the same rows. The querysets start
 from ``for_organization``: nothing of another organization can enter.
 
+A rate is a ``Rate``: its numerator counts rows drawn from its denominator's
+rows, so it is between 0 and 100 % by construction, and a query that counted
+its numerator over another population fails loudly instead of showing "250 %".
 A figure without data has ``value = None`` and shows "—" (never a division by
 zero). The definitions, one sentence each, are in ``insights.definitions`` and
 shown on the page; ``docs/insights.md`` explains the choices behind them.
@@ -85,6 +88,31 @@ class Scope:
         return ZoneInfo(self.organization.time_zone)
 
 
+@dataclass(frozen=True)
+class Rate:
+    """A share of a population: ``numerator`` counts rows drawn from the
+    ``denominator``'s rows. Anything else is refused, never clamped: a
+    numerator above its denominator means the two were counted over different
+    populations or windows, a bug in the query to fix."""
+
+    numerator: int
+    denominator: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.numerator <= self.denominator:
+            raise ValueError(
+                f"A rate of {self.numerator} out of {self.denominator}: the "
+                "numerator must count rows of the denominator."
+            )
+
+    @property
+    def percent(self) -> float | None:
+        """0–100, or None when there is nothing to count (never 0/0)."""
+        if not self.denominator:
+            return None
+        return 100.0 * self.numerator / self.denominator
+
+
 @dataclass
 class Figure:
     """One number on the dashboard and the rows it was computed from."""
@@ -103,12 +131,17 @@ class Figure:
     counted: Callable[[dict], bool] | None = None
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        # Every share on the page passes through Rate's check.
+        if self.unit == "percent" and self.numerator is not None:
+            Rate(self.numerator, self.denominator or 0)
+
 
 # --- Helpers ---------------------------------------------------------------------
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
-    return None if not denominator else 100.0 * numerator / denominator
+    return Rate(numerator, denominator).percent
 
 
 def _percentile(values: list, fraction: float):
@@ -555,38 +588,77 @@ def messages_read(scope: Scope, by_topic: dict[int, dict]) -> list[Figure]:
     ]
 
 
-def opt_outs(scope: Scope, by_topic: dict[int, dict]) -> list[Figure]:
-    """Per topic, and per purpose for withdrawals of a whole purpose (STOP)."""
-    events = (
-        ConsentEvent.objects.for_organization(scope.organization)
-        .filter(
-            action=ConsentEvent.Action.WITHDRAWN,
-            occurred_at__gte=scope.start,
-            occurred_at__lt=scope.end,
-        )
-        .order_by("occurred_at", "id")
+def _withdrawals(scope: Scope) -> QuerySet:
+    return ConsentEvent.objects.for_organization(scope.organization).filter(
+        action=ConsentEvent.Action.WITHDRAWN,
+        occurred_at__gte=scope.start,
+        occurred_at__lt=scope.end,
     )
-    withdrawn = {
-        (r["topic_id"], r["purpose"]): r["n"]
-        for r in events.order_by().values("topic_id", "purpose").annotate(n=Count("id"))
+
+
+OPT_OUT_COLUMNS = [
+    ("public_id", _("patient record")),
+    ("identifier", _("patient")),
+    ("opted_out", _("opted out")),
+]
+
+
+def opt_outs(scope: Scope) -> list[Figure]:
+    """Per topic: of the patients sent a message of the topic in the period,
+    those who withdrew from the topic in the period. Per purpose, the same
+    for withdrawals of a whole purpose (an SMS STOP) out of the patients sent
+    a message of any of its topics.
+
+    Both counts are of distinct patients and the numerator keeps only
+    withdrawals of patients in the denominator (``Exists`` of their message),
+    so a withdrawal by a patient not messaged in the period, or two
+    withdrawals by one patient, can never make the rate exceed 100 %."""
+    messaged = _outbound(scope).filter(topic__isnull=False)
+    sent_topic = messaged.filter(
+        patient=OuterRef("patient_id"), topic=OuterRef("topic_id")
+    )
+    sent_purpose = messaged.filter(
+        patient=OuterRef("patient_id"), topic__purpose=OuterRef("purpose")
+    )
+    withdrawals = _withdrawals(scope).order_by()
+    population = {
+        (key, t): n
+        for key in ("topic_id", "topic__purpose")
+        for t, n in messaged.order_by()
+        .values_list(key)
+        .annotate(n=Count("patient_id", distinct=True))
     }
+    opted_out = {
+        ("topic_id", t): n
+        for t, n in withdrawals.filter(topic__isnull=False)
+        .filter(Exists(sent_topic))
+        .values_list("topic_id")
+        .annotate(n=Count("patient_id", distinct=True))
+    } | {
+        ("topic__purpose", p): n
+        for p, n in withdrawals.filter(topic__isnull=True)
+        .filter(Exists(sent_purpose))
+        .values_list("purpose")
+        .annotate(n=Count("patient_id", distinct=True))
+    }
+
+    def rows(messages: QuerySet, withdrawn: QuerySet) -> QuerySet:
+        patient = OuterRef("pk")
+        return (
+            Patient.objects.for_organization(scope.organization)
+            .filter(Exists(messages.filter(patient=patient)))
+            .annotate(opted_out=Exists(withdrawn.filter(patient=patient)))
+            .order_by("identifier")
+        )
+
     topics = {t.pk: t for t in Topic.objects.for_organization(scope.organization)}
-    columns = [
-        ("public_id", _("consent event")),
-        _patient_column(),
-        ("topic__slug", _("topic")),
-        ("purpose", _("purpose")),
-        ("channel", _("channel")),
-        ("source", _("source")),
-        ("occurred_at", _("when")),
-    ]
     language = (get_language() or "en")[:2]
     figures = []
     for topic in sorted(topics.values(), key=lambda t: (t.purpose, t.slug)):
-        sent = by_topic.get(topic.pk, {}).get("n", 0)
-        count = sum(n for (t, _p), n in withdrawn.items() if t == topic.pk)
-        if not sent and not count:
-            continue
+        sent = population.get(("topic_id", topic.pk), 0)
+        if not sent:
+            continue  # no patient to count: no figure (never "1 of 0")
+        count = opted_out.get(("topic_id", topic.pk), 0)
         figures.append(
             Figure(
                 key=f"opt_out.topic.{topic.pk}",
@@ -594,20 +666,20 @@ def opt_outs(scope: Scope, by_topic: dict[int, dict]) -> list[Figure]:
                 label=str(_("Opt-outs: %(topic)s") % {"topic": topic.name(language)}),
                 value=_rate(count, sent),
                 unit="percent",
-                rows=events.filter(topic=topic),
-                columns=columns,
+                rows=rows(
+                    messaged.filter(topic=topic),
+                    _withdrawals(scope).filter(topic=topic),
+                ),
+                columns=OPT_OUT_COLUMNS,
                 numerator=count,
                 denominator=sent,
                 site_scoped=False,
+                counted=lambda r: bool(r["opted_out"]),
             )
         )
     for purpose, name in Purpose.choices:
-        count = sum(n for (t, p), n in withdrawn.items() if t is None and p == purpose)
-        sent = sum(
-            r["n"]
-            for topic_id, r in by_topic.items()
-            if topic_id in topics and topics[topic_id].purpose == purpose
-        )
+        sent = population.get(("topic__purpose", purpose), 0)
+        count = opted_out.get(("topic__purpose", purpose), 0)
         if not count:
             continue
         figures.append(
@@ -617,11 +689,15 @@ def opt_outs(scope: Scope, by_topic: dict[int, dict]) -> list[Figure]:
                 label=str(_("Opt-outs: all of %(purpose)s") % {"purpose": name}),
                 value=_rate(count, sent),
                 unit="percent",
-                rows=events.filter(topic__isnull=True, purpose=purpose),
-                columns=columns,
+                rows=rows(
+                    messaged.filter(topic__purpose=purpose),
+                    _withdrawals(scope).filter(topic__isnull=True, purpose=purpose),
+                ),
+                columns=OPT_OUT_COLUMNS,
                 numerator=count,
                 denominator=sent,
                 site_scoped=False,
+                counted=lambda r: bool(r["opted_out"]),
             )
         )
     return figures
@@ -854,7 +930,7 @@ def dashboard(scope: Scope) -> Dashboard:
             *survey_response_rate(scope),
             *delivery_and_read_rates(scope),
             *messages_read(scope, by_topic),
-            *opt_outs(scope, by_topic),
+            *opt_outs(scope),
             *appointment_rates(scope),
         ]
     figures += patient_centred()
@@ -871,7 +947,7 @@ FAMILY_FUNCTIONS: dict[str, Callable[[Scope], list[Figure]]] = {
     "delivery_rate": delivery_and_read_rates,
     "read_rate": delivery_and_read_rates,
     "messages_read": lambda scope: messages_read(scope, messages_by_topic(scope)),
-    "opt_out": lambda scope: opt_outs(scope, messages_by_topic(scope)),
+    "opt_out": opt_outs,
     "confirmation_rate": appointment_rates,
     "no_show_rate": appointment_rates,
     "active_users": active_users,

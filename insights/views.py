@@ -90,6 +90,8 @@ def value_text(figure: kpis.Figure) -> str:
 
 
 def basis_text(figure: kpis.Figure) -> str:
+    if figure.denominator == 0:
+        return _("no data")  # in words: never "0 of 0" beside a rate
     if figure.numerator is not None and figure.denominator is not None:
         return _("%(numerator)s of %(denominator)s") % {
             "numerator": figure.numerator,

@@ -18,6 +18,7 @@ from tests.insights.builders import (
     hours,
     message,
     topic,
+    withdrawal,
 )
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +140,24 @@ def test_drill_down_lists_the_rows_behind_the_figure(staff_client, lilas, rivers
     assert "RIVER-1" not in page
 
 
+def test_opt_out_rows_are_the_patients_sent_the_topic(staff_client, organization):
+    # given: two patients sent "results"; one withdrew, and someone not sent it
+    results = topic(organization, "results")
+    sent = [PatientFactory(organization=organization) for _ in range(2)]
+    for patient in sent:
+        message(patient, results)
+    withdrawal(sent[0], topic=results)
+    withdrawal(PatientFactory(organization=organization), topic=results)
+    # when
+    response = staff_client.get(URL + f"rows/opt_out.topic.{results.pk}/", PERIOD)
+    # then: the two patients sent it, the one who withdrew counted
+    table = response.context["table"]
+    assert len(table) == 2
+    assert sum(row["counted"] for row in table) == 1
+    page = staff_client.get(URL, PERIOD).content.decode()
+    assert "1 of 2" in page
+
+
 def test_unknown_figure_is_not_found(staff_client, lilas):
     assert staff_client.get(URL + "rows/nope/", PERIOD).status_code == 404
 
@@ -227,3 +246,28 @@ def test_the_page_in_french(staff_client, lilas):
     page = response.content.decode()
     assert "Taux de distribution par canal" in page
     assert "1 sur 2" in page
+
+
+def test_the_start_date_is_labelled_as_a_date_in_french(staff_client, lilas):
+    """The period's "from" was translated as a message's sender ("expéditeur")."""
+    # when
+    with translation.override("fr"):
+        response = staff_client.get(URL, PERIOD, HTTP_ACCEPT_LANGUAGE="fr")
+    # then
+    page = response.content.decode()
+    assert '<label for="id_start">Du</label>' in page
+    assert '<label for="id_end">Au (inclus)</label>' in page
+    assert '<label for="id_start">Expéditeur' not in page
+
+
+def test_a_figure_with_nothing_to_count_says_so_in_words(staff_client, organization):
+    # when: an organization with no data in the period
+    page = staff_client.get(URL, PERIOD).content.decode()
+    # then: "no data", never "0 of 0" or a rate
+    cells = re.findall(
+        r'<td class="insights-value-cell">(.*?)</td>\s*<td>(.*?)</td>', page
+    )
+    assert cells
+    for value, basis in cells:
+        assert value == "—"
+        assert basis.startswith("no data"), basis

@@ -190,10 +190,11 @@ def test_delivery_and_read_rates_per_channel(organization, other_organization, s
 def test_messages_read_and_opt_outs(organization, scope):
     # given: 4 flu (marketing) messages, 6 care messages; 4 of 10 read
     patient = PatientFactory(organization=organization)
+    other = PatientFactory(organization=organization)
     flu = topic(organization, "flu", purpose="marketing")
     care = topic(organization, "results")
     for n in range(4):
-        message(patient, flu, read_at=IN_PERIOD if n == 0 else None)
+        message(patient if n else other, flu, read_at=IN_PERIOD if n == 0 else None)
     for n in range(6):
         message(patient, care, read_at=IN_PERIOD if n < 3 else None)
     message(patient, care, direction="in")  # from the patient: not counted
@@ -203,17 +204,58 @@ def test_messages_read_and_opt_outs(organization, scope):
     # when
     by_topic = kpis.messages_by_topic(scope)
     [read] = kpis.messages_read(scope, by_topic)
-    opt = _figures(kpis.opt_outs(scope, by_topic))
+    opt = _figures(kpis.opt_outs(scope))
     # then
     # read: 1 flu + 3 care = 4 of 10 = 40 %
     assert (read.numerator, read.denominator, read.value) == (4, 10, 40.0)
-    # flu: 1 withdrawal / 4 flu messages = 25 %
-    assert opt[f"opt_out.topic.{flu.pk}"].value == 25.0
-    # care: no withdrawal of 6 messages = 0 %
+    # flu: 1 of the 2 patients sent a flu message withdrew from flu = 50 %
+    flu_figure = opt[f"opt_out.topic.{flu.pk}"]
+    assert (flu_figure.numerator, flu_figure.denominator) == (1, 2)
+    # care: none of the 1 patient sent a care message withdrew from care
     assert opt[f"opt_out.topic.{care.pk}"].value == 0.0
-    # marketing as a whole: 1 STOP / 4 marketing messages (flu) = 25 %
-    assert opt["opt_out.purpose.marketing"].value == 25.0
-    assert opt[f"opt_out.topic.{flu.pk}"].rows.count() == 1
+    # marketing as a whole: 1 STOP of the 2 patients sent marketing = 50 %
+    assert opt["opt_out.purpose.marketing"].value == 50.0
+    # the rows are the denominator's patients; the counted ones the numerator
+    rows = list(flu_figure.rows.values("pk", "opted_out"))
+    assert {r["pk"] for r in rows} == {patient.pk, other.pk}
+    assert [r["pk"] for r in rows if flu_figure.counted(r)] == [patient.pk]
+
+
+def test_opt_outs_count_only_patients_sent_the_topic(organization, scope):
+    """Today's "250,0 % (5 sur 2)" and "1 sur 0": withdrawals of patients who
+    were not sent the topic in the period, and repeated withdrawals, counted
+    against the messages sent."""
+    # given: 2 flu messages to one patient, who withdraws twice
+    flu = topic(organization, "flu", purpose="marketing")
+    unsent = topic(organization, "newsletter", purpose="marketing")
+    messaged = PatientFactory(organization=organization)
+    for _ in range(2):
+        message(messaged, flu)
+    withdrawal(messaged, topic=flu)
+    withdrawal(messaged, topic=flu, occurred_at=IN_PERIOD + hours(1))
+    # three patients sent nothing in the period withdraw from flu too
+    for _ in range(3):
+        stranger = PatientFactory(organization=organization)
+        message(stranger, flu, created_at=BEFORE)
+        withdrawal(stranger, topic=flu)
+    # and one withdraws from a topic no one was sent in the period
+    withdrawal(PatientFactory(organization=organization), topic=unsent)
+    # when
+    opt = _figures(kpis.opt_outs(scope))
+    # then: 1 of 1 patient, not 5 withdrawals of 2 messages
+    flu_figure = opt[f"opt_out.topic.{flu.pk}"]
+    assert (flu_figure.numerator, flu_figure.denominator) == (1, 1)
+    assert flu_figure.value == 100.0
+    # no figure for a topic with no patient to count ("1 of 0")
+    assert f"opt_out.topic.{unsent.pk}" not in opt
+
+
+def test_a_rate_refuses_a_numerator_outside_its_denominator():
+    assert kpis.Rate(3, 4).percent == 75.0
+    assert kpis.Rate(0, 0).percent is None
+    for numerator, denominator in ((5, 2), (1, 0), (-1, 3)):
+        with pytest.raises(ValueError, match="numerator must count rows"):
+            kpis.Rate(numerator, denominator)
 
 
 def test_confirmation_and_no_show_with_and_without_reminders(organization, site, scope):

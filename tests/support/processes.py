@@ -112,6 +112,9 @@ def cluster_env(**extra: str) -> dict[str, str]:
     env |= {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": settings.SECRET_KEY,  # task packages are signed with it
+        # Stored secrets (sender tokens) are read with the suite's keys; and
+        # with DEBUG off the cluster's system checks want one (messaging.E006).
+        "CREDENTIALS_KEY": ",".join(settings.CREDENTIALS_KEY),
         "DATABASE_URL": f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "SECURE_SSL_REDIRECT": "false",
     }

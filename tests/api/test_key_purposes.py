@@ -17,23 +17,9 @@ from tests.api.test_conventions import assert_problem
 from tests.clinic.factories import StaffMemberFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.role_matrix import ALLOWED, MATRIX, ROLES
 
 pytestmark = pytest.mark.django_db
-
-ROLES = ["admin", "coordinator", "clinician", "support", "marketing"]
-# Security is never a key's: messaging refuses partners security topics.
-PURPOSES = ["care", "marketing", "feedback", "security"]
-ALLOWED = {
-    ("admin", "care"),
-    ("admin", "marketing"),
-    ("admin", "feedback"),
-    ("coordinator", "care"),
-    ("coordinator", "feedback"),
-    ("clinician", "care"),
-    ("support", "care"),
-    ("marketing", "marketing"),
-}
-MATRIX = [(role, purpose) for role in ROLES for purpose in PURPOSES]
 
 
 @pytest.mark.parametrize(("role", "purpose"), MATRIX)

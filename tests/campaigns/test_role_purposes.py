@@ -26,23 +26,9 @@ from tests.campaigns.conftest import ALL_PERMS, NOON, grant, patient
 from tests.clinic.factories import PatientFactory, StaffMemberFactory, UserFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.role_matrix import ALLOWED, MATRIX, PURPOSES
 
 pytestmark = pytest.mark.django_db
-
-ROLES = ["admin", "coordinator", "clinician", "support", "marketing"]
-PURPOSES = ["care", "marketing", "security", "feedback"]
-# The rule, written out: (role, purpose) pairs that may be sent to many.
-ALLOWED = {
-    ("admin", "care"),
-    ("admin", "marketing"),
-    ("admin", "feedback"),
-    ("coordinator", "care"),
-    ("coordinator", "feedback"),
-    ("clinician", "care"),
-    ("support", "care"),
-    ("marketing", "marketing"),
-}
-MATRIX = [(role, purpose) for role in ROLES for purpose in PURPOSES]
 
 
 def test_the_roles_purposes_are_consents_words():

@@ -182,12 +182,12 @@ def test_a_superuser_sees_every_organization(client, make_campaign, db):
         (
             "en",
             "SMS: 2 deliveries waiting (Quiet hours). "
-            "The next one goes at 03/11/2026 7 a.m. (UTC).",
+            "The next one goes at 03/11/2026 8 a.m. (Europe/Paris).",
         ),
         (
             "fr",
             "SMS : 2 envois en attente (Heures de tranquillité). "
-            "Le prochain part le 11/03/2026 07:00 (UTC).",
+            "Le prochain part le 11/03/2026 08:00 (Europe/Paris).",
         ),
     ],
 )

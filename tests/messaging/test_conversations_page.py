@@ -88,6 +88,7 @@ def test_another_organizations_conversation_is_404(
     client.force_login(stranger)
     # then
     assert client.get(page(conversation)).status_code == 404
+    assert client.get(page(conversation) + "?fragment=1").status_code == 404
     response = client.post(action(conversation, "reply"), {"text": "x", "key": "k"})
     assert response.status_code == 404
     assert not AccessAudit.objects.exists()

@@ -1,7 +1,10 @@
 """The staff conversation page, live: tells open pages that a conversation
 changed (a patient's message, a colleague's reply, note, assignment or status).
+The page shows every message with the patient, so it follows the patient's
+conversations, not only its own: an SMS that joins the patient's newer
+conversation is news to an older one's open page.
 
-The consumer only authenticates, joins the conversation's group and forwards;
+The consumer only authenticates, joins the patient's staff group and forwards;
 the page re-reads its live region itself (the channel layer is a bus, not
 storage). Admin's rules apply: an active staff user whose session passed the
 second factor, with the view permission on conversations, of the
@@ -23,15 +26,16 @@ from messaging.selectors_conversations import (
     conversation_fingerprint,
     conversation_get_by_public_id,
 )
-from messaging.services.conversations import conversation_group
+from messaging.services.conversations import staff_patient_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
 @database_sync_to_async
-def _conversation_id(scope: dict) -> int | None:
-    """The conversation this socket may follow, as admin decides, or None."""
+def _conversation_ids(scope: dict) -> tuple[int, int] | None:
+    """The conversation this socket may follow, as admin decides, with its
+    patient, or None."""
     user = scope["user"]
     if not (user.is_active and user.is_staff):
         return None
@@ -41,7 +45,9 @@ def _conversation_id(scope: dict) -> int | None:
         return None
     public_id = scope["url_route"]["kwargs"]["public_id"]
     conversation = conversation_get_by_public_id(user=user, public_id=public_id)
-    return conversation.pk if conversation is not None else None
+    if conversation is None:
+        return None
+    return conversation.pk, conversation.patient_id
 
 
 @database_sync_to_async
@@ -55,12 +61,12 @@ class StaffConversationConsumer(LiveConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        conversation_id = await _conversation_id(self.scope)
-        if conversation_id is None:
+        ids = await _conversation_ids(self.scope)
+        if ids is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.conversation_id = conversation_id
-        await self.live_accept(conversation_group(conversation_id))
+        self.conversation_id, patient_id = ids
+        await self.live_accept(staff_patient_group(patient_id))
 
     async def fingerprint(self) -> tuple:
         return await _fingerprint(self.conversation_id)

@@ -63,15 +63,19 @@ def first_response_due(opened_at: datetime.datetime) -> datetime.datetime:
     )
 
 
-def conversation_group(conversation_id: int) -> str:
-    """The channel-layer group of the staff pages following one conversation."""
-    return f"conversation-{conversation_id}"
+def staff_patient_group(patient_id: int) -> str:
+    """The channel-layer group of the staff conversation pages open on one
+    patient. A page shows every message with the patient, whichever
+    conversation it joined, so a change to any of the patient's conversations
+    is news to all of them (the page re-reads; its own part is cheap)."""
+    return f"staff-patient-{patient_id}"
 
 
 def conversation_changed_notify(conversation: Conversation) -> None:
-    """After commit, tell the staff pages of ``conversation`` to re-read it."""
+    """After commit, tell the staff pages open on the conversation's patient
+    to re-read (ids only: the notice never carries a message's text)."""
     notify_on_commit(
-        conversation_group(conversation.pk),
+        staff_patient_group(conversation.patient_id),
         {"type": "conversation.changed", "conversation": str(conversation.public_id)},
     )
 

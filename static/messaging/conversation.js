@@ -3,7 +3,9 @@
  * the page re-reads its live region. The layer is a notification bus, not
  * storage, so the region is re-read on every (re)connect too. The reply form
  * sits outside the region: what staff are typing is never lost. Without
- * JavaScript the page works with reloads. Also: the saved-reply picker fills
+ * JavaScript the page works with reloads. Messages that arrive while the page
+ * is open are highlighted and announced once (a status line, not the region:
+ * a screen reader does not read the whole thread again). Also: the saved-reply picker fills
  * the reply box at once (without JavaScript, "Use" reloads the page with it). */
 (function () {
   "use strict";
@@ -18,12 +20,39 @@
     var delay = 1000;
     var pending = null;
     var again = false;
+    var status = document.querySelector("[data-live-status]");
+
+    // Messages that arrived while the page was open are marked and announced
+    // (ids only are compared; the text is the fragment's).
+    function messageIds() {
+      var seen = {};
+      region.querySelectorAll("[data-message]").forEach(function (item) {
+        seen[item.getAttribute("data-message")] = true;
+      });
+      return seen;
+    }
+
+    function replace(html) {
+      var before = messageIds();
+      var marked = {};
+      region.querySelectorAll("[data-message].is-new").forEach(function (item) {
+        marked[item.getAttribute("data-message")] = true;
+      });
+      region.innerHTML = html;
+      var arrived = 0;
+      region.querySelectorAll("[data-message]").forEach(function (item) {
+        var id = item.getAttribute("data-message");
+        if (!before[id]) { arrived += 1; }
+        if (!before[id] || marked[id]) { item.classList.add("is-new"); }
+      });
+      if (arrived && status) { status.textContent = status.getAttribute("data-text-new"); }
+    }
 
     function refresh() {
       if (pending) { again = true; return pending; }
       pending = fetch(fragmentUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
         .then(function (response) { return response.ok ? response.text() : null; })
-        .then(function (html) { if (html !== null) { region.innerHTML = html; } })
+        .then(function (html) { if (html !== null) { replace(html); } })
         .catch(function () {})
         .then(function () {
           pending = null;

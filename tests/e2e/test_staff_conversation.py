@@ -5,7 +5,7 @@ Two browsers: the patient on a phone, signed in to the portal with its inbox
 open; the support staff member at a desk, in admin. The SMS comes in through
 the same function as the provider's webhook (``stage sms-in``, in another
 process: the staff page learns about the second one through the channel layer
-with Redis, or its fingerprint poll without).
+with Redis, or its fingerprint poll without), and is marked as new there.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ def test_staff_answer_an_inbound_sms_and_the_patient_sees_it_live(stack, phone, 
     stack.stage("sms-in", "--patient", patient, "--text", follow_up)
     desk.locator("[data-thread] .thread-body", has_text=follow_up).wait_for()
     assert desk.evaluate("window.__stillTheSamePage") is True
+    # The new message is marked and announced once (not the whole thread).
+    arrived = desk.locator("[data-thread] .thread-item.is-new")
+    assert arrived.count() == 1
+    assert follow_up in arrived.inner_text()
+    status = desk.locator("[data-live-status]")
+    assert status.inner_text() == status.get_attribute("data-text-new") != ""
+    assert desk.locator("[data-conversation-live][aria-live]").count() == 0
     answer = "Bonjour Alex, oui : venez jeudi à 9 h."
     desk.fill("textarea[name=text]", answer)
     with desk.expect_navigation():

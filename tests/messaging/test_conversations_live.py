@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 
 from django.contrib.auth.models import AnonymousUser
 
+from messaging.models import Message
 from messaging.routing import websocket_urlpatterns
 from messaging.services.conversations import conversation_open, conversation_reply
 from portal.routing import websocket_urlpatterns as portal_routes
@@ -96,6 +97,24 @@ def test_an_inbound_sms_is_pushed_to_the_open_page(support, patient, conversatio
     def sms():
         sms_in("Bonjour", sid="SM-live")
 
+    assert _next_event(_communicator(support, conversation), sms) == {"type": "changed"}
+
+
+def test_a_message_in_another_of_the_patients_conversations_reaches_the_page(
+    support, patient, conversation, settings
+):
+    """The page shows every message with the patient: an SMS that joins the
+    patient's newer conversation is news to the older one's open page too,
+    through the bus (no fingerprint poll to catch it)."""
+    settings.PORTAL_LIVE_POLL_SECONDS = 0
+    # given: a newer open conversation, which the next SMS joins
+    newer = conversation_open(patient=patient, channel="sms")
+
+    def sms():
+        sms_in("Bonjour", sid="SM-other")
+        assert Message.objects.get(direction="in").conversation_id == newer.pk
+
+    # when / then
     assert _next_event(_communicator(support, conversation), sms) == {"type": "changed"}
 
 

@@ -88,6 +88,7 @@ def test_another_organizations_conversation_is_404(
     client.force_login(stranger)
     # then
     assert client.get(page(conversation)).status_code == 404
+    assert client.get(page(conversation) + "?fragment=1").status_code == 404
     response = client.post(action(conversation, "reply"), {"text": "x", "key": "k"})
     assert response.status_code == 404
     assert not AccessAudit.objects.exists()
@@ -186,3 +187,22 @@ def test_the_queue_filters(client, support, patient, conversation):
     assert "Late one" not in client.get(url, {"queue": "mine"}).content.decode()
     Conversation.objects.filter(pk=late.pk).update(assigned_to=support)
     assert "Late one" in client.get(url, {"queue": "mine"}).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "announcement"),
+    [("en", "New messages in the thread."), ("fr", "Nouveaux messages dans le fil.")],
+)
+def test_the_page_announces_new_messages_in_the_staff_language(
+    client, support, conversation, language, announcement
+):
+    # given
+    client.force_login(support)
+    # when
+    response = client.get(page(conversation), HTTP_ACCEPT_LANGUAGE=language)
+    # then: the live script's status line, in the page's language; the live
+    # region itself is not read out again on every refresh
+    html = response.content.decode()
+    assert f'data-text-new="{announcement}"' in html
+    assert 'role="status" data-live-status' in html
+    assert "aria-live" not in html.split('id="conversation-live"')[1].split(">")[0]

@@ -379,6 +379,16 @@ class Appointment(models.Model):
         blank=True,
         help_text=_("The kind of visit (consultation, vaccination…); clinical data."),
     )
+    preparation_notes = models.TextField(
+        _("preparation notes"),
+        max_length=1000,
+        blank=True,
+        help_text=_(
+            "What the patient should bring or do beforehand, written for the "
+            "patient. Shown in the portal and the calendar file, never in SMS "
+            "or email."
+        ),
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     status = models.CharField(

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import formats, translation
 
 from clinic.models import Appointment
+from messaging.variables import VARIABLES
+from outreach.reminders_sending import appointment_reminder_context
 from tests.clinic.factories import AppointmentFactory, SiteFactory, StaffMemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +172,11 @@ def test_calendar_file_carries_place_address_and_preparation(
     assert str(event["LOCATION"]) == "Lilas Belleville, 12 rue des Lilas, 75020 Paris"
     assert str(event["DESCRIPTION"]) == "Bring your vaccination booklet."
     assert b"Vaccination" not in response.content  # the visit type stays out
+
+
+def test_preparation_notes_stay_out_of_reminders(appointment):
+    """SMS and email render only declared variables: the notes are not one."""
+    context = appointment_reminder_context(appointment)
+    assert context["site_name"] == "Lilas Belleville"
+    assert not any("booklet" in str(value) for value in context.values())
+    assert not any("preparation" in name for name in VARIABLES)

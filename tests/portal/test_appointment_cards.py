@@ -116,16 +116,20 @@ def test_an_upcoming_card_says_what_patients_ask(
         in confirm_form
     )
     assert "csrfmiddlewaretoken" in confirm_form
-    assert f'class="button primary">{confirm}</button>' in confirm_form
+    # Each control names its appointment to a screen reader (several cards).
+    described = f'aria-describedby="appointment-{appointment.public_id}-when"'
+    assert f'id="appointment-{appointment.public_id}-when"' in card
+    assert f'class="button primary" {described}>{confirm}</button>' in confirm_form
     # Cancel and Add to my calendar: separate links, neither primary.
     cancel_url = reverse("portal:appointment_cancel", args=[appointment.public_id])
     calendar_url = reverse("portal:appointment_calendar", args=[appointment.public_id])
     assert re.search(
-        rf'<a class="appointment-cancel" href="{cancel_url}">{cancel}</a>', card
+        rf'<a class="appointment-cancel" href="{cancel_url}" {described}>{cancel}</a>',
+        card,
     )
     assert re.search(
         rf'<a class="button secondary appointment-calendar" '
-        rf'href="{calendar_url}" download>{calendar}</a>',
+        rf'href="{calendar_url}" download {described}>{calendar}</a>',
         card,
     )
 

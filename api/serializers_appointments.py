@@ -28,6 +28,7 @@ class AppointmentSerializer(StrictInputMixin, serializers.ModelSerializer):
             "site",
             "practitioner",
             "kind",
+            "preparation_notes",
             "starts_at",
             "ends_at",
             "status",

@@ -100,7 +100,8 @@ def appointment_ics(*, appointment: Appointment) -> bytes:
     """The appointment as an iCalendar file (one VEVENT, times in UTC).
 
     The summary names the organization and the site, never the kind of visit,
-    which is clinical data that calendars sync to third parties.
+    which is clinical data that calendars sync to third parties; the location
+    carries the site's address and the description the preparation notes.
     """
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Liaison//Patient portal//EN")
@@ -111,8 +112,14 @@ def appointment_ics(*, appointment: Appointment) -> bytes:
     event.add("dtstart", appointment.starts_at.astimezone(datetime.UTC))
     event.add("dtend", appointment.ends_at.astimezone(datetime.UTC))
     event.add("summary", f"{appointment.organization.name} – {appointment.site.name}")
-    if appointment.site.address:
-        event.add("location", appointment.site.address)
+    # The place as a calendar shows it and a map app can find it.
+    lines = [appointment.site.name, *appointment.site.address.splitlines()]
+    location = ", ".join(line.strip() for line in lines if line.strip())
+    event.add("location", location)
+    # Preparation notes are written for the patient (see the model); the
+    # visit type stays out.
+    if appointment.preparation_notes:
+        event.add("description", appointment.preparation_notes)
     if appointment.status == AppointmentStatus.CANCELLED:
         event.add("status", "CANCELLED")
     calendar.add_component(event)

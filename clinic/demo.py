@@ -73,9 +73,12 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
         )
         report.count("organizations", created)
         sites = []
+        addresses = dict(zip(spec.sites, spec.site_addresses, strict=False))
         for name in spec.sites:
             site, created = Site.objects.get_or_create(
-                organization=organization, name=name
+                organization=organization,
+                name=name,
+                defaults={"address": addresses.get(name, "")},
             )
             report.count("sites", created)
             sites.append(site)
@@ -222,6 +225,7 @@ def _seed_appointments(
                 site=site,
                 practitioner=clinicians[0] if clinicians else None,
                 kind=kind,
+                preparation_notes=dict(spec.preparation).get(kind, ""),
                 starts_at=starts_at,
                 ends_at=starts_at + datetime.timedelta(minutes=30),
                 external_id=external_id,

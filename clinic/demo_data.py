@@ -28,6 +28,10 @@ class DemoOrganization:
     # numbers reserved for fiction (ARCEP 01 99 00 xx xx, NANP 555-01xx).
     sender_number: str
     kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
+    # One postal address per site, in the order of ``sites`` (fictional).
+    site_addresses: tuple[str, ...] = ()
+    # (kind, what the patient should bring or do), in the organization's language.
+    preparation: tuple[tuple[str, str], ...] = ()
 
 
 ORGANIZATIONS = (
@@ -73,6 +77,17 @@ ORGANIZATIONS = (
         contact_email="contact@lilas.example.org",
         contact_phone="+33142000000",
         sender_number="+33199000001",
+        site_addresses=(
+            "12 rue des Lilas\n75020 Paris",
+            "40 boulevard Rouget-de-Lisle\n93100 Montreuil",
+        ),
+        preparation=(
+            (
+                "consultation",
+                "Apportez votre carte Vitale et la liste de vos médicaments.",
+            ),
+            ("vaccination", "Apportez votre carnet de vaccination."),
+        ),
     ),
     DemoOrganization(
         slug="riverside-family-practice",
@@ -116,6 +131,17 @@ ORGANIZATIONS = (
         contact_email="hello@riverside.example.org",
         contact_phone="+12125550100",
         sender_number="+12125550190",
+        site_addresses=(
+            "210 West 85th Street\nNew York, NY 10024",
+            "75 Henry Street\nBrooklyn, NY 11201",
+        ),
+        preparation=(
+            (
+                "consultation",
+                "Bring your insurance card and a list of the medicines you take.",
+            ),
+            ("vaccination", "Bring your immunization record."),
+        ),
     ),
 )
 

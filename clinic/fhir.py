@@ -211,6 +211,8 @@ def appointment_to_fhir(appointment: Appointment) -> dict[str, Any]:
     }
     if appointment.kind:
         resource["appointmentType"] = {"text": appointment.kind}
+    if appointment.preparation_notes:
+        resource["patientInstruction"] = appointment.preparation_notes
     if appointment.external_id:
         resource["identifier"] = [
             {

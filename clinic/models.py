@@ -6,6 +6,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -378,6 +379,19 @@ class Appointment(models.Model):
         max_length=64,
         blank=True,
         help_text=_("The kind of visit (consultation, vaccination…); clinical data."),
+    )
+    preparation_notes = models.TextField(
+        _("preparation notes"),
+        max_length=1000,
+        # TextField's max_length only sizes forms: checked by full_clean too,
+        # whichever way (admin, REST, FHIR, import) the notes arrive.
+        validators=[MaxLengthValidator(1000)],
+        blank=True,
+        help_text=_(
+            "What the patient should bring or do beforehand, written for the "
+            "patient. Shown in the portal and the calendar file, never in SMS "
+            "or email."
+        ),
     )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))

@@ -24,7 +24,7 @@ from clinic.appointments import (
     appointment_confirm,
     appointment_ics,
 )
-from clinic.models import Patient
+from clinic.models import Appointment, Patient
 from portal.access import patient_required
 from portal.forms import CancelForm
 from portal.privacy import PrivacyError, appointment_hide
@@ -55,8 +55,15 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
     patient = access.patient
     now = timezone.now()
     # Without what the patient hid, for a caregiver (PortalAccess decides).
-    appointments = access.appointments().select_related("organization", "site")
-    upcoming = list(appointments.filter(starts_at__gte=now).order_by("starts_at"))
+    appointments = access.appointments().select_related(
+        "organization", "site", "practitioner__user"
+    )
+    ahead = appointments.filter(starts_at__gte=now).order_by("starts_at")
+    # A cancelled appointment is no longer something to come to: it leaves
+    # "Upcoming" for a section of its own until its date passes.
+    cancelled = Appointment.Status.CANCELLED
+    upcoming = list(ahead.exclude(status=cancelled))
+    upcoming_cancelled = list(ahead.filter(status=cancelled))
     past = list(appointments.filter(starts_at__lt=now).order_by("-starts_at")[:50])
     for appointment in upcoming:
         appointment.can_confirm = appointment_can(
@@ -71,6 +78,7 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
         "portal/appointments/list.html",
         {
             "upcoming": upcoming,
+            "upcoming_cancelled": upcoming_cancelled,
             "past": past,
             "show_hidden_marker": not access.is_proxy,
             # The past table's privacy column, when it has something to show.

@@ -119,7 +119,7 @@ def _site(actor: dict[str, Any], organization: Organization) -> Site | None:
 class AppointmentInput:
     status: str
     patient: Patient
-    fields: dict[str, Any]  # site, starts_at, ends_at, kind, external_id
+    fields: dict[str, Any]  # site, times, kind, preparation_notes, external_id
 
 
 def appointment_input(data: Any, organization: Organization) -> AppointmentInput:
@@ -163,6 +163,7 @@ def appointment_input(data: Any, organization: Organization) -> AppointmentInput
         "starts_at": _instant(resource.get("start"), "Appointment.start"),
         "ends_at": _instant(resource.get("end"), "Appointment.end"),
         "kind": _kind(resource.get("appointmentType")),
+        "preparation_notes": resource.get("patientInstruction") or "",
         "external_id": _external_id(resource.get("identifier"), organization),
     }
     return AppointmentInput(resource["status"], patient, fields)

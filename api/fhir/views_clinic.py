@@ -109,6 +109,7 @@ class AppointmentMixin:
         "starts_at": "Appointment.start",
         "ends_at": "Appointment.end",
         "kind": "Appointment.appointmentType",
+        "preparation_notes": "Appointment.patientInstruction",
         "external_id": "Appointment.identifier",
         "site": "Appointment.participant",
         "patient": "Appointment.participant",

@@ -297,3 +297,23 @@ def test_cancel_replays_with_the_same_idempotency_key(api, appointment):
     again = api.post_json(url(appointment, "cancel/"), {}, **headers)
     assert first.status_code == again.status_code == 200
     assert again["Idempotent-Replayed"] == "true"
+
+
+def test_preparation_notes_are_written_and_read(api, patient, site):
+    # given
+    notes = "Bring your vaccination booklet."
+    # when
+    created = api.post_json(
+        APPOINTMENTS, new_appointment(patient, site, preparation_notes=notes)
+    )
+    # then
+    assert created.status_code == 201, created.content
+    assert created.json()["preparation_notes"] == notes
+    appointment = Appointment.objects.get()
+    assert appointment.preparation_notes == notes
+    changed = api.patch_json(url(appointment), {"preparation_notes": ""})
+    assert changed.json()["preparation_notes"] == ""
+    problem = assert_problem(
+        api.patch_json(url(appointment), {"preparation_notes": "x" * 1001}), 400
+    )
+    assert {e["pointer"] for e in problem["errors"]} == {"#/preparation_notes"}

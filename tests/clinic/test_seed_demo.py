@@ -122,3 +122,17 @@ def test_demo_reminders_name_their_appointments_local_date_and_time(settings):
             assert date in text, text
             assert time in text, text
             assert set(re.findall(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?", text)) == {date}
+
+
+def test_demo_appointments_say_who_what_where_and_how_to_prepare(settings):
+    # given
+    settings.DEBUG = True
+    # when
+    call_command("seed_demo")
+    # then
+    for organization in Organization.objects.all():
+        appointments = Appointment.objects.for_organization(organization)
+        assert not appointments.filter(practitioner=None).exists()
+        assert not appointments.filter(kind="").exists()
+        assert not appointments.filter(site__address="").exists()
+        assert appointments.exclude(preparation_notes="").exists()

@@ -50,6 +50,9 @@ def _patient(lang: str, tag: str, **fields):
     )
 
 
+PREPARATION = "Apportez votre carte Vitale."
+
+
 def prepare(lang: str) -> dict:
     """A new patient of the first demo clinic, invited to the portal, with an
     appointment to confirm."""
@@ -71,7 +74,9 @@ def prepare(lang: str) -> dict:
     appointment_create(
         patient=patient,
         site=organization.sites.order_by("pk").first(),
+        practitioner=organization.staff.filter(role="clinician").first(),
         kind="consultation",
+        preparation_notes=PREPARATION,
         starts_at=starts_at,
         ends_at=starts_at + datetime.timedelta(minutes=30),
     )

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from tests.e2e.conftest import axe_check, screenshot
+from tests.e2e.stage import PREPARATION
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "Un-mot-de-passe-solide-42"
@@ -95,8 +96,33 @@ def _live_message(page, stack, patient: dict, lang: str) -> None:
     )
 
 
+CARD_WORDS = {
+    "fr": ("Confirmer", "Ajouter à mon agenda", "Annuler ce rendez-vous"),
+    "en": ("Confirm", "Add to my calendar", "Cancel this appointment"),
+}
+
+
 def _confirm_appointment(page, stack, patient: dict, lang: str) -> None:
     _visit(page, stack, "/portal/appointments/", "appointments", lang)
+    card = page.locator("li.appointment.card")
+    assert card.count() == 1
+    # Who, what, where (with the address) and how to prepare.
+    assert card.locator(".appointment-practitioner").inner_text().strip()
+    assert card.locator(".appointment-kind").inner_text() == "consultation"
+    assert "75020 Paris" in card.locator(".appointment-place address").inner_text()
+    assert card.locator(".appointment-preparation").inner_text() == PREPARATION
+    # One primary action; calendar and cancel are separate controls.
+    confirm, calendar, cancel = CARD_WORDS[lang]
+    assert card.locator(".primary").count() == 1
+    assert card.locator("button.primary").inner_text() == confirm
+    assert card.locator("a.appointment-calendar").inner_text() == calendar
+    assert card.locator("a.appointment-cancel").inner_text() == cancel
+    with page.expect_download() as download:
+        card.locator("a.appointment-calendar").click()
+    with open(download.value.path(), encoding="utf-8", newline="") as ics:
+        unfolded = ics.read().replace("\r\n ", "")
+    assert "LOCATION:Lilas Belleville\\, 12 rue des Lilas\\, 75020 Paris" in unfolded
+    assert f"DESCRIPTION:{PREPARATION}" in unfolded
     _submit(page, "form[action$='/confirm/']")
     _check(page, "appointments-confirmed", lang)
     state = stack.stage("state", "--patient", str(patient["patient"]))

@@ -55,7 +55,9 @@ def test_list_shows_upcoming_and_past_in_the_patients_time_zone_and_language(
     assert shown in response.text
     assert 'lang="fr"' in response.text
     assert "Site Nord" in response.text
-    assert "SECRET-KIND" not in response.text
+    # The visit type is what patients ask about (issue 19); it stays out of
+    # the calendar file (test_calendar_file).
+    assert "SECRET-KIND" in response.text
 
 
 def test_confirm_from_the_portal(patient_client, appointment):

@@ -241,3 +241,19 @@ def test_update_refuses_another_id_patient_or_status(api, organization, appointm
     assert_outcome(
         put_fhir(api, url, {**body, "status": "noshow"}), 422, "business-rule"
     )
+
+
+def test_preparation_notes_are_the_patient_instruction(api, patient, site):
+    # given
+    notes = "Come fasting: nothing to eat after midnight."
+    data = new_appointment(patient, site=site, patientInstruction=notes)
+    # when
+    body = fhir_ok(post_fhir(api, SEARCH, data), 201)
+    # then
+    appointment = Appointment.objects.get(public_id=body["id"])
+    assert appointment.preparation_notes == notes
+    read = fhir_ok(api.get(f"{SEARCH}/{appointment.public_id}"))
+    assert read["patientInstruction"] == notes
+    too_long = new_appointment(patient, site=site, patientInstruction="x" * 1001)
+    issue = assert_outcome(post_fhir(api, SEARCH, too_long), 400, "invalid")
+    assert issue["expression"] == ["Appointment.patientInstruction"]

@@ -18,7 +18,7 @@ from clinic.models import Organization, Patient
 from consent.models import ConsentEvent, ConsentState, Topic
 from consent.services import policy_get
 from messaging.models import Delivery, SenderIdentity, Template
-from tests.clinic.factories import UserFactory
+from tests.clinic.factories import StaffMemberFactory, UserFactory
 from tests.messaging.test_reliability import (
     enqueue_in_cluster,
     sms_env,
@@ -129,7 +129,10 @@ def audience(count: int) -> tuple[Campaign, set[int]]:
         for e in events
     )
     eligible = {p.pk for n, p in enumerate(patients) if n % 10 not in (0, 5)}
-    author = UserFactory(username="author")
+    # The author's role must allow the topic's purpose (clinic.roles).
+    author = StaffMemberFactory(
+        organization=organization, role="marketing", user__username="author"
+    ).user
     approver = UserFactory(username="approver", is_superuser=True, is_staff=True)
     campaign = Campaign.objects.create(
         organization=organization,

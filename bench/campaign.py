@@ -28,7 +28,7 @@ AT = datetime.datetime(
 def build(n_patients: int, rng: random.Random):
     from django.contrib.auth import get_user_model
 
-    from clinic.models import Organization, Patient
+    from clinic.models import Organization, Patient, StaffMember
     from consent.models import ConsentEvent, ConsentState, PatientPreferences, Topic
     from messaging.models import Template
 
@@ -122,6 +122,8 @@ def build(n_patients: int, rng: random.Random):
     )
     users = get_user_model().objects
     author = users.create(username="author", email="author@example.org", is_staff=True)
+    # Marketing staff may run a marketing campaign (clinic.roles).
+    StaffMember.objects.create(user=author, organization=organization, role="marketing")
     approver = users.create(username="approver", is_superuser=True, is_staff=True)
     return organization, topic, author, approver
 

@@ -37,6 +37,11 @@ def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only")
+    # Secrets at rest need a key with DEBUG off (messaging.E006); the worker
+    # clusters a benchmark starts inherit it (tests.support.processes).
+    os.environ.setdefault(
+        "CREDENTIALS_KEY", "bGlhaXNvbi1iZW5jaC1vbmx5LWNyZWRlbnRpYWxzISE="
+    )
     import django
 
     django.setup()

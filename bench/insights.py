@@ -188,14 +188,14 @@ def build(n_patients: int, n_messages: int, n_responses: int) -> dict[str, int]:
                  FROM generate_series(1, %(conversations)s) i) g""",
         """INSERT INTO clinic_appointment (public_id, organization_id, patient_id,
                site_id, kind, starts_at, ends_at, status, cancellation_reason,
-               external_id, created_at, updated_at)
+               external_id, preparation_notes, created_at, updated_at)
            SELECT gen_random_uuid(), %(org)s, %(p0)s + g.pn - 1,
                   CASE WHEN i %% 2 = 0 THEN %(site_a)s ELSE %(site_b)s END,
                   'consultation', at, at + interval '30 minutes',
                   CASE WHEN i %% 100 < 6 THEN 'noshow' WHEN i %% 100 < 14 THEN 'cancelled'
                        WHEN i %% 100 < 20 THEN 'confirmed' WHEN i %% 100 < 24 THEN 'booked'
                        ELSE 'fulfilled' END,
-                  '', '', at - interval '20 days', at
+                  '', '', '', at - interval '20 days', at
            FROM (SELECT i, %(now)s - interval '365 days' * (1 - i::float8 / %(appointments)s) AS at,
                         1 + (i::bigint * 15485863) %% %(patients)s AS pn
                  FROM generate_series(1, %(appointments)s) i) g

@@ -407,7 +407,9 @@ def _access_log(document: dict[str, Any]) -> Section:
             "Entries in all: %(count)s. Below, the newest (%(limit)s at most); "
             "the full list is on the “Who accessed my record” page."
         )
-        % {"count": len(entries), "limit": ACCESS_LOG_ENTRIES},
+        % {"count": len(entries), "limit": ACCESS_LOG_ENTRIES}
+        if entries
+        else "",
         blocks=[
             Table(
                 caption="",

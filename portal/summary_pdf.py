@@ -37,7 +37,9 @@ def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=base["BodyText"], fontSize=9.5, leading=12)
     return {
-        "title": ParagraphStyle("title", parent=base["Title"], fontSize=18),
+        "title": ParagraphStyle(
+            "title", parent=base["Title"], fontSize=18, alignment=0
+        ),
         "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=13),
         "h3": ParagraphStyle("h3", parent=base["Heading4"], fontSize=10.5),
         "body": body,

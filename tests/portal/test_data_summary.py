@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from clinic.models import AccessAudit, Caregiver
+from clinic.services import access_audit_record
 from consent.services import consent_grant, consent_withdraw
 from feedback.models import SurveyResponse
 from messaging.models import Delivery, Message
@@ -287,3 +288,40 @@ def test_a_section_the_summary_does_not_know_is_named(record):
     document["lab_orders"] = [{"x": 1}]
     summary = summary_build(document=document, organization_id=record.organization_id)
     assert "lab_orders" in summary.sections[-1].intro
+
+
+def test_the_access_log_is_summarised_newest_first(patient_client, record):
+    # given
+    for n in range(24):
+        access_audit_record(
+            patient=record, action=AccessAudit.Action.VIEW_MESSAGE, actor_label=f"R{n}"
+        )
+    access_audit_record(
+        patient=record, action=AccessAudit.Action.VIEW_RECORD, actor_label="Dr Lemaître"
+    )
+    patient_client.cookies["django_language"] = "en"
+    # when
+    text = patient_client.get(PAGE).text
+    # then
+    assert "Entries in all: 25." in text
+    assert "<td>Dr Lemaître</td><td>viewed the record</td>" in text
+    assert "<td>R23</td>" in text
+    assert "<td>R4</td>" not in text  # older than the newest 20
+
+
+def test_message_texts_and_secrets_stay_out(patient_client, record):
+    """Subjects only: a message's text, and the secret it masks, are in the
+    secure inbox, never in the summary."""
+    # given
+    message = Message.objects.get(patient=record)
+    message.body = "Votre code : ******"
+    message.secret_body = "Votre code : 918273"
+    message.save()
+    # when
+    page = patient_client.get(PAGE).text
+    pdf = _pdf_text(patient_client.get(PDF).content)
+    # then
+    for text in (page, pdf):
+        assert "Votre rendez-vous approche" in text
+        assert "918273" not in text
+        assert "Votre code" not in text

@@ -325,3 +325,12 @@ def test_message_texts_and_secrets_stay_out(patient_client, record):
         assert "Votre rendez-vous approche" in text
         assert "918273" not in text
         assert "Votre code" not in text
+
+
+def test_the_page_signs_out_an_idle_patient_like_the_others(
+    patient_client, record, settings
+):
+    settings.SESSION_IDLE_TIMEOUT = 900
+    text = patient_client.get(PAGE).text
+    assert "session-timeout.js" in text
+    assert 'data-timeout="900"' in text

@@ -253,6 +253,8 @@ def test_a_caregiver_is_refused(client, record, every_scope):
     session["portal_acting_for"] = str(record.public_id)
     session.save()
     # then
+    if every_scope:  # My data itself opens, without the summary's links
+        assert "/portal/data/summary" not in client.get("/portal/data/").text
     assert client.get(PAGE).status_code == 404
     assert client.get(PDF).status_code == 404
     assert not AccessAudit.objects.exists()

@@ -121,23 +121,9 @@ def data_export_fhir(request: HttpRequest) -> HttpResponse:
     )
 
 
-def patient_only(view: Callable[..., HttpResponse]) -> Callable:
-    """The patient themself: a caregiver, whatever their scopes, gets 404, as
-    the portal's menu offers "My data" to the patient only."""
-
-    @data_rights_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.portal.is_proxy:
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
 @require_GET
 @never_cache
-@patient_only
+@data_rights_required
 def data_summary(request: HttpRequest) -> HttpResponse:
     """Everything the JSON download holds, as a page to read and print."""
     patient = request.portal.patient
@@ -151,7 +137,7 @@ def data_summary(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @never_cache
-@patient_only
+@data_rights_required
 def data_summary_pdf(request: HttpRequest) -> HttpResponse:
     """The same summary as a PDF file, named by its date only."""
     patient = request.portal.patient

@@ -241,9 +241,7 @@ def test_another_patients_data_never_appears(patient_client, record, stranger):
     assert "Anne Martin" in page
 
 
-@pytest.mark.parametrize("every_scope", [False, True])
-def test_a_caregiver_is_refused(client, record, every_scope):
-    # given: the parent may act for Camille, even with every scope
+def _act_for(client, record, *, every_scope):
     link = Caregiver.objects.get(patient=record)
     link.can_see_messages = link.can_see_appointments = every_scope
     link.can_see_results = link.can_manage_preferences = every_scope
@@ -252,12 +250,30 @@ def test_a_caregiver_is_refused(client, record, every_scope):
     session = client.session
     session["portal_acting_for"] = str(record.public_id)
     session.save()
+
+
+def test_a_caregiver_with_a_narrower_scope_is_refused(client, record):
+    """As for the JSON download: the summary covers the whole record."""
+    # given: the parent may see only part of Camille's record
+    _act_for(client, record, every_scope=False)
     # then
-    if every_scope:  # My data itself opens, without the summary's links
-        assert "/portal/data/summary" not in client.get("/portal/data/").text
     assert client.get(PAGE).status_code == 404
     assert client.get(PDF).status_code == 404
     assert not AccessAudit.objects.exists()
+
+
+def test_a_caregiver_with_every_scope_reads_it_like_the_json(client, record):
+    # given: the parent may see every part of Camille's record
+    _act_for(client, record, every_scope=True)
+    # when
+    links = client.get("/portal/data/").text
+    page = client.get(PAGE)
+    # then: the same people as the JSON download, recorded the same way
+    assert f'href="{PAGE}"' in links
+    assert page.status_code == 200
+    assert "Anne Martin" in page.text
+    assert client.get(PDF).status_code == 200
+    assert AccessAudit.objects.count() == 2
 
 
 def test_anonymous_is_sent_to_log_in(client):

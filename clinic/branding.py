@@ -16,7 +16,8 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -253,6 +254,10 @@ def branding_for(organization) -> Branding:
 
 
 def sender_address(sender_name: str) -> str:
-    """The From header: ``sender_name`` with DEFAULT_FROM_EMAIL's address."""
+    """The From header: ``sender_name`` with DEFAULT_FROM_EMAIL's address,
+    quoted where the name needs it. Not ``email.utils.formataddr``: it
+    encodes an accented name at once (``=?utf-8?q?…``), and an email
+    provider's API (Anymail) would show that as the name; Django encodes
+    the header itself when it writes the mail."""
     _default_name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((sender_name, address))
+    return str(Address(display_name=sender_name, addr_spec=address))

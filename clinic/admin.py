@@ -5,11 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic import imports, services
 from clinic.admin_scoping import OrganizationScopedAdmin
+from clinic.branding import branding_for, logo_check_size, logo_inspect
 from clinic.models import (
     Appointment,
     Caregiver,
@@ -23,10 +25,113 @@ from clinic.roles import ROLE_PURPOSES, purposes_text
 from clinic.scoping import staff_organization_id
 
 
+class CurrentLogo:
+    """The stored logo as ClearableFileInput shows it: a link and a name."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __str__(self) -> str:
+        return gettext("current logo")
+
+
+class OrganizationAdminForm(forms.ModelForm):
+    """The organization with its branding: the logo is checked by decoding
+    it (clinic.branding.logo_inspect) and stored by the services, in the
+    database; "Clear" removes it."""
+
+    logo = forms.FileField(
+        label=_("logo"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/webp"}
+        ),
+        help_text=_(
+            "PNG, JPEG or WebP, at most 200 KB and 2000 pixels a side. Shown "
+            "in the portal's header, on the verify page and in emails."
+        ),
+    )
+
+    class Meta:
+        model = Organization
+        # The admin names the fields (its fieldsets); logo is this form's own.
+        fields = [
+            "name",
+            "slug",
+            "time_zone",
+            "default_language",
+            "country",
+            "contact_email",
+            "contact_phone",
+            "sender_name",
+            "accent_colour",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.logo_data: bytes | None = None
+        if self.instance.logo_hash:
+            self.initial["logo"] = CurrentLogo(branding_for(self.instance).logo_url)
+
+    def clean_accent_colour(self) -> str:
+        return self.cleaned_data["accent_colour"].strip().lower()
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if hasattr(logo, "read"):  # a new upload
+            logo_check_size(logo.size)  # before it is read
+            data = logo.read()
+            logo_inspect(data)
+            self.logo_data = data
+        return logo
+
+
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
+    form = OrganizationAdminForm
     list_display = ["name", "slug", "country", "time_zone", "default_language"]
     search_fields = ["name", "slug"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "time_zone",
+                    "default_language",
+                    "country",
+                    "contact_email",
+                    "contact_phone",
+                ]
+            },
+        ),
+        (
+            _("Branding"),
+            {
+                "fields": ["sender_name", "accent_colour", "logo", "logo_preview"],
+                "description": _(
+                    "What patients see in the portal, on the verify page and in emails."
+                ),
+            },
+        ),
+    ]
+
+    @admin.display(description=_("logo as shown"))
+    def logo_preview(self, obj: Organization | None) -> str:
+        url = branding_for(obj).logo_url if obj is not None else ""
+        if not url:
+            return gettext("No logo: pages show the organization's name.")
+        return format_html('<img src="{}" alt="" height="48">', url)
+
+    def save_model(
+        self, request: HttpRequest, obj: Organization, form, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("logo") is False:  # "Clear" ticked
+            services.organization_logo_clear(organization=obj)
+        elif form.logo_data is not None:
+            services.organization_logo_set(organization=obj, data=form.logo_data)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -35,7 +140,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         return request.user.is_superuser
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return [] if request.user.is_superuser else ["slug"]
+        return ["logo_preview"] + ([] if request.user.is_superuser else ["slug"])
 
     def get_prepopulated_fields(self, request: HttpRequest, obj=None):
         # A read-only slug is not in the form: prepopulating it was a 500.

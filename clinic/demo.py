@@ -5,6 +5,7 @@ its natural key first, so running it again creates nothing new.
 """
 
 import datetime
+import math
 import random
 import zoneinfo
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
             },
         )
         report.count("organizations", created)
+        _seed_branding(spec, organization)
         sites = []
         addresses = dict(zip(spec.sites, spec.site_addresses, strict=False))
         for name in spec.sites:
@@ -90,6 +92,60 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
         _seed_portal_accounts(spec, patients, report)
     _seed_other_apps(report)
     return report
+
+
+def _seed_branding(spec: DemoOrganization, organization: Organization) -> None:
+    """The clinic's sender name, accent colour and logo, where it has none
+    (an operator's own choices are kept)."""
+    changed = []
+    if spec.sender_name and not organization.sender_name:
+        organization.sender_name = spec.sender_name
+        changed.append("sender_name")
+    if spec.accent_colour and not organization.accent_colour:
+        organization.accent_colour = spec.accent_colour
+        changed.append("accent_colour")
+    if changed:
+        organization.full_clean()
+        organization.save(update_fields=[*changed, "updated_at"])
+    if spec.logo and not organization.logo_hash:
+        services.organization_logo_set(
+            organization=organization, data=demo_logo(spec.logo, spec.accent_colour)
+        )
+
+
+def demo_logo(shape: str, colour: str, size: int = 96) -> bytes:
+    """A small PNG drawn in code (no binary file in the repository): a
+    rounded square in ``colour`` with a white ``flower`` or ``waves``."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((0, 0, size - 1, size - 1), radius=size // 5, fill=colour)
+    middle, white = size // 2, (255, 255, 255, 255)
+    if shape == "flower":
+        petal, reach = size // 7, size // 5
+        for dx, dy in ((0, -1), (1, 0), (0, 1), (-1, 0)):
+            x, y = middle + dx * reach, middle + dy * reach
+            draw.ellipse((x - petal, y - petal, x + petal, y + petal), fill=white)
+        heart = petal // 2
+        draw.ellipse(
+            (middle - heart, middle - heart, middle + heart, middle + heart),
+            fill=colour,
+        )
+    else:
+        margin, height = size // 6, size // 14
+        for row in (-1, 0, 1):
+            base = middle + row * size // 5
+            points = [
+                (x, base + height * math.sin((x - margin) * 2 * math.pi / (size / 3)))
+                for x in range(margin, size - margin + 1)
+            ]
+            draw.line(points, fill=white, width=max(2, size // 14), joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _seed_other_apps(report: SeedReport) -> None:

@@ -32,6 +32,12 @@ class DemoOrganization:
     site_addresses: tuple[str, ...] = ()
     # (kind, what the patient should bring or do), in the organization's language.
     preparation: tuple[tuple[str, str], ...] = ()
+    # Branding (clinic/branding.py): the emails' From name, an accent that
+    # passes WCAG 2.2 AA on white, and the shape of the logo drawn in code
+    # (clinic/demo.py, ``demo_logo``).
+    sender_name: str = ""
+    accent_colour: str = ""
+    logo: str = ""
 
 
 ORGANIZATIONS = (
@@ -88,6 +94,9 @@ ORGANIZATIONS = (
             ),
             ("vaccination", "Apportez votre carnet de vaccination."),
         ),
+        sender_name="Secrétariat des Lilas",
+        accent_colour="#6b3fa0",
+        logo="flower",
     ),
     DemoOrganization(
         slug="riverside-family-practice",
@@ -142,6 +151,9 @@ ORGANIZATIONS = (
             ),
             ("vaccination", "Bring your immunization record."),
         ),
+        sender_name="Riverside Care Team",
+        accent_colour="#0f6e5a",
+        logo="waves",
     ),
 )
 

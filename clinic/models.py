@@ -12,6 +12,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.branding import (
+    LOGO_FORMATS,
+    validate_accent_colour,
+    validate_sender_name,
+)
 from clinic.scoping import OrganizationScopedQuerySet
 from clinic.validators import validate_birth_date, validate_time_zone
 
@@ -44,6 +49,32 @@ class Organization(models.Model):
     country = models.CharField(_("country"), max_length=2, choices=Country.choices)
     contact_email = models.EmailField(_("contact email"), blank=True)
     contact_phone = PhoneNumberField(_("contact phone"), blank=True)
+    # Branding (clinic/branding.py): what patients see in the portal, the
+    # verify page and emails.
+    sender_name = models.CharField(
+        _("sender name"),
+        max_length=100,
+        blank=True,
+        validators=[validate_sender_name],
+        help_text=_(
+            "The name emails come from. Leave empty to use the organization's name."
+        ),
+    )
+    accent_colour = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        blank=True,
+        validators=[validate_accent_colour],
+        help_text=_(
+            "Buttons, links and the active tab, as #rrggbb. It must contrast at "
+            "least 4.5:1 with the white page (WCAG 2.2 AA). Leave empty for "
+            "Liaison's blue (#0b5cad)."
+        ),
+    )
+    # SHA-256 of the logo in OrganizationLogo, "" without one: versions the
+    # logo's URL, so pages name it without reading its bytes. Written with
+    # the logo by clinic.services, never by hand.
+    logo_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +93,33 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OrganizationLogo(models.Model):
+    """An organization's logo, in the database so that every web host serves
+    it (no media files to copy between hosts). Its own table: the
+    organization row is joined everywhere and must stay small."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="logo"
+    )
+    image = models.BinaryField(_("image"))
+    content_type = models.CharField(
+        _("content type"),
+        max_length=16,
+        choices=[(t, t) for t in sorted(set(LOGO_FORMATS.values()))],
+    )
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    sha256 = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("logo")
+        verbose_name_plural = _("logos")
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.content_type}"
 
 
 class SiteQuerySet(OrganizationScopedQuerySet):

@@ -13,10 +13,12 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from clinic.branding import logo_inspect
 from clinic.models import (
     AccessAudit,
     Appointment,
     Organization,
+    OrganizationLogo,
     Patient,
     Site,
     StaffMember,
@@ -36,6 +38,39 @@ def patient_save(*, patient: Patient) -> Patient:
     patient.phone_is_mobile = phone_is_mobile(patient.phone)
     patient.save()
     return patient
+
+
+@transaction.atomic
+def organization_logo_set(*, organization: Organization, data: bytes) -> None:
+    """Store ``data`` as the organization's logo, once checked
+    (``clinic.branding.logo_inspect``: PNG, JPEG or WebP, decoded, size
+    capped); raise ValidationError otherwise. The hash on the organization
+    row changes the logo's URL, so browsers fetch the new one."""
+    image = logo_inspect(data)
+    OrganizationLogo.objects.update_or_create(
+        organization=organization,
+        defaults={
+            "image": data,
+            "content_type": image.content_type,
+            "width": image.width,
+            "height": image.height,
+            "sha256": image.sha256,
+        },
+    )
+    organization.logo_hash = image.sha256
+    Organization.objects.filter(pk=organization.pk).update(
+        logo_hash=image.sha256, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def organization_logo_clear(*, organization: Organization) -> None:
+    """Remove the organization's logo; pages fall back to its name."""
+    OrganizationLogo.objects.filter(organization=organization).delete()
+    organization.logo_hash = ""
+    Organization.objects.filter(pk=organization.pk).update(
+        logo_hash="", updated_at=timezone.now()
+    )
 
 
 def phone_is_mobile(phone: PhoneNumber | None) -> bool:

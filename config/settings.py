@@ -112,6 +112,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # ``branding``: the clinic's name, logo and theme (clinic/branding.py).
+                "portal.context_processors.branding",
             ],
         },
     },

@@ -28,6 +28,8 @@ urlpatterns = [
         RedirectView.as_view(get_redirect_url=lambda *a, **k: static("favicon.svg")),
     ),
     path("verify/", verify, name="verify"),
+    # A clinic's logo and theme stylesheet (clinic/views.py), public.
+    path("brand/", include("clinic.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from clinic.branding import Branding, branding_for
 from messaging.models import CODE_ALPHABET, Message
 
 
@@ -13,6 +14,8 @@ from messaging.models import CODE_ALPHABET, Message
 class Verification:
     organization_name: str
     sent_at: datetime
+    # The sending clinic's name, logo and colours, so a patient recognises it.
+    branding: Branding
 
 
 def authenticity_code_normalize(raw: str) -> str:
@@ -32,12 +35,22 @@ def authenticity_code_verify(*, code: str) -> Verification | None:
             authenticity_code=code, direction=Message.Direction.OUTBOUND
         )
         .select_related("organization")
-        .only("created_at", "organization__name")
+        .only(
+            "created_at",
+            "organization__public_id",
+            "organization__name",
+            "organization__sender_name",
+            "organization__accent_colour",
+            "organization__logo_hash",
+        )
         .first()
     )
     if message is None:
         return None
-    return Verification(message.organization.name, message.created_at)
+    organization = message.organization
+    return Verification(
+        organization.name, message.created_at, branding_for(organization)
+    )
 
 
 def channels_status() -> dict[str, dict]:

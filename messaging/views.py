@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from clinic.branding import DEFAULT_BRANDING
 from config.client_address import client_ip
 from config.ratelimit import hit
 from messaging.selectors import authenticity_code_verify
@@ -28,7 +29,9 @@ class VerifyForm(forms.Form):
 def verify(request: HttpRequest) -> HttpResponse:
     """Tell whether a code was really sent by a Liaison organization, and when."""
     form = VerifyForm(request.POST or None)
-    context: dict = {"form": form}
+    # Liaison's own branding unless a code proves which clinic sent it: a
+    # patient signed in elsewhere must not see their clinic's beside a fake.
+    context: dict = {"form": form, "branding": DEFAULT_BRANDING}
     status = 200
     if request.method == "POST" and form.is_valid():
         if not hit(
@@ -40,7 +43,8 @@ def verify(request: HttpRequest) -> HttpResponse:
             status = 429
         else:
             context["checked"] = True
-            context["verification"] = authenticity_code_verify(
-                code=form.cleaned_data["code"]
-            )
+            verification = authenticity_code_verify(code=form.cleaned_data["code"])
+            context["verification"] = verification
+            if verification is not None:
+                context["branding"] = verification.branding
     return render(request, "messaging/verify.html", context, status=status)

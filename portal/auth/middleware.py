@@ -15,8 +15,10 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 LAST_ACTIVITY_KEY = "portal_last_activity"
-# Asking how long is left is not activity (session-timeout.js polls it).
-PASSIVE_URL_NAMES = {"auth_session_status"}
+# Asking how long is left is not activity (session-timeout.js polls it);
+# nor is loading a clinic's logo or theme, whose public, cacheable answers
+# must not set a session cookie.
+PASSIVE_URL_NAMES = {"auth_session_status", "brand-logo", "brand-theme"}
 # Portal pages reachable before the second factor: signing in, enrolment.
 OTP_EXEMPT_PREFIXES = ("enrol", "auth_")
 

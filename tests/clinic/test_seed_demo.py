@@ -136,3 +136,28 @@ def test_demo_appointments_say_who_what_where_and_how_to_prepare(settings):
         assert not appointments.filter(kind="").exists()
         assert not appointments.filter(site__address="").exists()
         assert appointments.exclude(preparation_notes="").exists()
+
+
+def test_each_demo_clinic_has_its_branding_and_keeps_an_operators_own(settings):
+    from clinic.branding import logo_inspect, validate_accent_colour
+    from clinic.models import OrganizationLogo
+
+    # given
+    settings.DEBUG = True
+    call_command("seed_demo")
+    # then: a sender name, an accent that passes WCAG 2.2 AA, a real PNG logo
+    for organization in Organization.objects.all():
+        assert organization.sender_name not in ("", organization.name)
+        validate_accent_colour(organization.accent_colour)
+        logo = OrganizationLogo.objects.get(organization=organization)
+        assert logo_inspect(bytes(logo.image)).content_type == "image/png"
+        assert organization.logo_hash == logo.sha256
+    # when: an operator picks another colour, and the demo is loaded again
+    Organization.objects.filter(slug="clinique-des-lilas").update(
+        accent_colour="#767676"
+    )
+    call_command("seed_demo")
+    # then
+    lilas = Organization.objects.get(slug="clinique-des-lilas")
+    assert lilas.accent_colour == "#767676"
+    assert OrganizationLogo.objects.count() == 2

@@ -95,3 +95,40 @@ def test_the_page_is_translated(client):
     assert response.status_code == 200
     assert '<html lang="fr">' in response.text
     assert "Ce message vient-il vraiment de votre clinique ?" in response.text
+
+
+@pytest.fixture
+def branded(organization):
+    from clinic import services
+    from tests.clinic.branding_support import image_bytes
+
+    organization.accent_colour = "#6b3fa0"
+    organization.save()
+    services.organization_logo_set(organization=organization, data=image_bytes())
+    return organization
+
+
+def test_a_real_code_shows_the_sending_clinics_logo_and_name(client, message, branded):
+    from clinic.branding import branding_for
+
+    response = client.post(reverse("verify"), {"code": message.authenticity_code})
+    clinic = branding_for(branded)
+    assert response.context["branding"] == clinic
+    result = response.text.split('class="result ok"')[1].split("</div>")[0]
+    assert f'src="{clinic.logo_url.replace("&", "&amp;")}"' in result
+    assert "Clinique des Lilas" in result
+
+
+def test_an_unknown_code_shows_no_clinics_branding_even_to_its_patient(
+    client, message, branded
+):
+    from tests.clinic.factories import UserFactory
+
+    message.patient.user = UserFactory(username="camille")
+    message.patient.save()
+    client.force_login(message.patient.user)
+    response = client.post(reverse("verify"), {"code": "ZZZZ2222"})
+    assert response.context["branding"].name == "Liaison"
+    assert response.context["branding"].logo_url == ""
+    assert "/brand/" not in response.text
+    assert client.get(reverse("verify")).context["branding"].name == "Liaison"

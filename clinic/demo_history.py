@@ -160,6 +160,9 @@ class History:
         self._events: list = []
         self._order = itertools.count()
         self.counts: dict[str, int] = {}
+        # Per clinic, its random generator; per patient, who reads their inbox.
+        self.rngs: dict[int, random.Random] = {}
+        self.readers: dict[int, list] = {}
 
     # --- The clock -------------------------------------------------------------------
 
@@ -303,9 +306,7 @@ class History:
 
         spec = next(s for s in ORGANIZATIONS if s.slug == organization.slug)
         rng = random.Random(f"demo-history-{organization.slug}")  # noqa: S311 - demo data
-        self.rngs = getattr(self, "rngs", {})
         self.rngs[organization.pk] = rng
-        self.readers = getattr(self, "readers", {})
         zone = zoneinfo.ZoneInfo(organization.time_zone)
         patients = list(
             organization.patients.select_related("preferences").order_by("identifier")

@@ -1,7 +1,13 @@
-"""Demo data: two clinics, their staff, patients and two weeks of appointments.
+"""Demo data: two clinics, their staff, patients, two weeks of appointments to
+come and the ninety days of history before them.
 
 Deterministic (a fixed random seed) and idempotent: every row is looked up by
 its natural key first, so running it again creates nothing new.
+
+Three steps, in the order of the story: the clinics set Liaison up on the first
+of the ninety days (the clock moved there), ``clinic.demo_history`` plays the
+ninety days up to now through the product's services, then each app's
+``seed_present`` adds what happens now (messages just sent, a waiting list).
 """
 
 import datetime
@@ -17,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
-from clinic import services
+from clinic import demo_history, services
 from clinic.demo_data import (
     DEMO_PASSWORD,
     DEMO_SUPERUSER,
@@ -57,8 +63,17 @@ def _phone(org: DemoOrganization, rng: random.Random, index: int) -> str:
 @transaction.atomic
 def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
     report = SeedReport()
-    rng = random.Random(2026)  # noqa: S311 - demo data, not security
+    now = timezone.now()
     today = today or timezone.localdate()
+    with demo_history.story_clock(demo_history.story_start(today)):
+        _seed_setup(report, today)
+    demo_history.seed(report=report, today=today, until=now)
+    _seed_other_apps(report, step="seed_present")
+    return report
+
+
+def _seed_setup(report: SeedReport, today: datetime.date) -> None:
+    rng = random.Random(2026)  # noqa: S311 - demo data, not security
     _seed_superuser(report)
     for spec in ORGANIZATIONS:
         organization, created = Organization.objects.get_or_create(
@@ -85,13 +100,13 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
             report.count("sites", created)
             sites.append(site)
         clinicians = _seed_staff(spec, organization, sites, report)
-        patients = _seed_patients(spec, organization, rng, report)
+        with demo_history.story_clock(demo_history.records_imported(today)):
+            patients = _seed_patients(spec, organization, rng, report)
         _seed_appointments(
             spec, organization, sites, clinicians, patients, rng, today, report
         )
         _seed_portal_accounts(spec, patients, report)
     _seed_other_apps(report)
-    return report
 
 
 def _seed_branding(spec: DemoOrganization, organization: Organization) -> None:
@@ -148,8 +163,10 @@ def demo_logo(shape: str, colour: str, size: int = 96) -> bytes:
     return out.getvalue()
 
 
-def _seed_other_apps(report: SeedReport) -> None:
-    """Let each app that has a ``demo`` module add its own demo data, in app order.
+def _seed_other_apps(report: SeedReport, step: str = "seed") -> None:
+    """Let each app that has a ``demo`` module add its own demo data, in app
+    order: its ``seed`` (the set-up) or, with ``step``, its ``seed_present``
+    (what happens now, after the history) when it has one.
 
     Apps depend on clinic, never the other way round, so clinic finds their
     seeders the way admin finds ``admin.py`` modules.
@@ -158,7 +175,9 @@ def _seed_other_apps(report: SeedReport) -> None:
         if app_config.name != "clinic" and module_has_submodule(
             app_config.module, "demo"
         ):
-            import_module(f"{app_config.name}.demo").seed(report=report)
+            seeder = getattr(import_module(f"{app_config.name}.demo"), step, None)
+            if seeder is not None:
+                seeder(report=report)
 
 
 def _seed_portal_accounts(spec, patients, report) -> None:

@@ -109,7 +109,6 @@ def seed(*, report) -> None:
                         },
                     )
                     report.count("templates", created)
-        _send_demo_messages(organization, topics)
         for title, language, body in SAVED_REPLIES:
             _, created = SavedReply.objects.get_or_create(
                 organization=organization,
@@ -134,6 +133,17 @@ SAVED_REPLIES = [
         "{{ organization_name }}",
     ),
 ]
+
+
+def seed_present(*, report) -> None:
+    """After the history (``clinic.demo_history``): messages sent now."""
+    from clinic.demo_data import ORGANIZATIONS
+
+    for organization in Organization.objects.filter(
+        slug__in=[o.slug for o in ORGANIZATIONS]
+    ):
+        topics = {t.slug: t for t in Topic.objects.for_organization(organization)}
+        _send_demo_messages(organization, topics)
 
 
 def _send_demo_messages(organization, topics) -> None:

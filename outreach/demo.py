@@ -46,6 +46,15 @@ def seed(*, report) -> None:
                     only_if_unconfirmed=only_if_unconfirmed,
                 )
             )
+
+
+def seed_present(*, report) -> None:
+    """After the history (``clinic.demo_history``): the waiting list of now."""
+    from clinic.demo_data import ORGANIZATIONS
+
+    for organization in Organization.objects.filter(
+        slug__in=[o.slug for o in ORGANIZATIONS]
+    ):
         _seed_waitlist(organization, report)
 
 

@@ -13,6 +13,7 @@ from django.utils import formats, translation
 from clinic.models import Appointment, Organization, Patient, StaffMember
 from consent.models import ConsentEvent, Topic
 from messaging.models import Message
+from outreach.models_reminders import Reminder
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,8 @@ def counts():
             StaffMember,
             Topic,
             ConsentEvent,
+            Message,
+            Reminder,
         )
     }
 
@@ -91,37 +94,59 @@ def test_seed_demo_refuses_without_debug(settings):
     assert not Organization.objects.exists()
 
 
+DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?")
+
+
+def _local(appointment: Appointment, patient: Patient) -> tuple[str, str]:
+    """The appointment's date and time as the patient reads them."""
+    zone = zoneinfo.ZoneInfo(patient.time_zone or patient.organization.time_zone)
+    local = appointment.starts_at.astimezone(zone)
+    with translation.override(patient.preferred_language):
+        return (
+            formats.date_format(local, "SHORT_DATE_FORMAT"),
+            formats.time_format(local, "TIME_FORMAT"),
+        )
+
+
+def _texts(message: Message) -> list[str]:
+    return [message.body] + [
+        f"{d.subject}\n{d.body}" for d in message.deliveries.exclude(body="")
+    ]
+
+
 @time_machine.travel(
     datetime.datetime(2026, 12, 6, 9, 0, tzinfo=datetime.UTC), tick=False
 )
 def test_demo_reminders_name_their_appointments_local_date_and_time(settings):
-    """Every demo message about an appointment gives that appointment's date
-    and time as the patient reads them (their zone, their language), in the
-    message and in what each channel carries; no other date."""
+    """Every demo reminder, of the ninety days of history and of now, gives
+    its appointment's date and time as the patient reads them (their zone,
+    their language), in the message and in what each channel carries; no
+    other date. Any other demo message names only dates of the patient's
+    own appointments (an answer to a reminder)."""
     settings.DEBUG = True
     call_command("seed_demo")
-    reminders = Message.objects.filter(topic__slug="appointment-reminders")
-    assert reminders.count() == 8  # four patients in each clinic
-    for message in reminders.select_related("patient__organization"):
-        patient = message.patient
-        appointment = (
-            Appointment.objects.filter(patient=patient)
-            .upcoming()
-            .order_by("starts_at")
-            .first()
-        )
-        zone = zoneinfo.ZoneInfo(patient.time_zone or patient.organization.time_zone)
-        local = appointment.starts_at.astimezone(zone)
-        with translation.override(patient.preferred_language):
-            date = formats.date_format(local, "SHORT_DATE_FORMAT")
-            time = formats.time_format(local, "TIME_FORMAT")
-        texts = [message.body] + [
-            f"{d.subject}\n{d.body}" for d in message.deliveries.exclude(body="")
-        ]
-        for text in texts:
+    reminders = Reminder.objects.filter(status="sent").select_related(
+        "message__patient__organization", "appointment"
+    )
+    assert reminders.count() > 100
+    for reminder in reminders:
+        patient = reminder.message.patient
+        date, time = _local(reminder.appointment, patient)
+        for text in _texts(reminder.message):
             assert date in text, text
             assert time in text, text
-            assert set(re.findall(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?", text)) == {date}
+            assert set(DATE.findall(text)) == {date}
+    now = Message.objects.filter(idempotency_key__startswith="demo-reminder-")
+    assert now.count() == 8  # sent now: four patients in each clinic
+    others = Message.objects.exclude(pk__in=reminders.values("message_id"))
+    for message in others.select_related("patient__organization"):
+        patient = message.patient
+        dates = {
+            _local(appointment, patient)[0]
+            for appointment in Appointment.objects.filter(patient=patient)
+        }
+        for text in _texts(message):
+            assert set(DATE.findall(text)) <= dates, text
 
 
 def test_demo_appointments_say_who_what_where_and_how_to_prepare(settings):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.access import PortalAccess, portal_access
 
@@ -85,13 +86,20 @@ def tabs_for(access: PortalAccess | None) -> list[Destination]:
     if _allows(access, "appointments"):
         tabs.append(
             Destination(
-                "appointments", "portal:appointments", _("Appointments"), "calendar"
+                "appointments",
+                "portal:appointments",
+                # Short words: five labels share a phone's width.
+                pgettext_lazy("tab", "Visits"),
+                "calendar",
             )
         )
     if _allows(access, "preferences"):
         tabs.append(
             Destination(
-                "preferences", "portal:preferences", _("Preferences"), "sliders"
+                "preferences",
+                "portal:preferences",
+                pgettext_lazy("tab", "Settings"),
+                "sliders",
             )
         )
     tabs.append(Destination("more", "portal:more", _("More"), "more"))

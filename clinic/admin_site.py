@@ -51,6 +51,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from clinic import time_zones
+from clinic.admin_tasks import tasks_from_app_list
+from clinic.models import StaffMember
 from clinic.validators import validate_time_zone
 
 PENDING_KEY = "admin_sign_in_pending"
@@ -198,6 +200,20 @@ class SecondFactorStepView(LoginView):
         }
 
 
+def _organization_name(request: HttpRequest) -> str:
+    """The signed-in staff member's organization, named in the header."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return ""
+    name = (
+        StaffMember.objects.filter(user=user)
+        .order_by("pk")
+        .values_list("organization__name", flat=True)
+        .first()
+    )
+    return name or ""
+
+
 class StaffAdminSite(OTPAdminSite):
     """``OTPAdminSite`` (pages need a verified user) with the two-page sign-in."""
 
@@ -224,6 +240,9 @@ class StaffAdminSite(OTPAdminSite):
         """Every admin page says which zone its times are in (the header);
         a superuser also gets the zones to choose from."""
         context = super().each_context(request)
+        # The index and the sidebar list models by task (clinic/admin_tasks.py).
+        context["available_tasks"] = tasks_from_app_list(context["available_apps"])
+        context["staff_organization_name"] = _organization_name(request)
         zone = getattr(request, "staff_time_zone", None)
         context["staff_time_zone"] = zone
         context["staff_time_zone_label"] = time_zones.zone_label(zone)

@@ -45,6 +45,8 @@ urlpatterns = [
     path("data/", views_data.data_home, name="data"),
     path("data/export.json", views_data.data_export_json, name="data_export_json"),
     path("data/export.fhir.json", views_data.data_export_fhir, name="data_export_fhir"),
+    path("data/summary/", views_data.data_summary, name="data_summary"),
+    path("data/summary.pdf", views_data.data_summary_pdf, name="data_summary_pdf"),
     path("data/erasure/", views_data.data_erasure, name="data_erasure"),
     path(
         "data/erasure/<uuid:public_id>/withdraw/",

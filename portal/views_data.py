@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.models import AccessAudit, Patient
 from clinic.services import access_audit_record
@@ -42,7 +43,9 @@ from consent.vocabulary import Source
 from portal.access import SCOPES, patient_required
 from portal.forms import ConfirmForm
 from portal.privacy import access_audit_entries, export_fhir_for, export_for
-from portal.views_appointments import render_for
+from portal.summary import summary_for
+from portal.summary_pdf import summary_pdf
+from portal.views_appointments import patient_locale, render_for
 
 ACCESS_LOG_PAGE_SIZE = 25
 
@@ -117,6 +120,36 @@ def data_export_fhir(request: HttpRequest) -> HttpResponse:
     return _attachment(
         bundle, "application/fhir+json", f"my-data-{patient.public_id}.fhir.json"
     )
+
+
+@require_GET
+@never_cache
+@data_rights_required
+def data_summary(request: HttpRequest) -> HttpResponse:
+    """Everything the JSON download holds, as a page to read and print."""
+    patient = request.portal.patient
+    with patient_locale(request, patient):
+        summary = summary_for(access=request.portal)
+    _audit_export(request, patient, "Summary page")
+    return render_for(
+        request, patient, "portal/data/summary.html", {"summary": summary}
+    )
+
+
+@require_GET
+@never_cache
+@data_rights_required
+def data_summary_pdf(request: HttpRequest) -> HttpResponse:
+    """The same summary as a PDF file, named by its date only."""
+    patient = request.portal.patient
+    with patient_locale(request, patient):
+        summary = summary_for(access=request.portal)
+        content = summary_pdf(summary)
+    _audit_export(request, patient, "Summary PDF")
+    response = HttpResponse(content, content_type="application/pdf")
+    filename = f"liaison-summary-{summary.generated_on.isoformat()}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _confirmed(request: HttpRequest, action: str) -> bool:

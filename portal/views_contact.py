@@ -121,6 +121,18 @@ def contact_confirm(request: HttpRequest, public_id: UUID) -> HttpResponse:
         if not contact_change_is_pending(change):
             messages.info(request, _("This change is no longer waiting for a code."))
             return redirect("portal:contact_details")
+        if request.method == "GET" and request.GET.get("cancel"):
+            return render_for(
+                request,
+                patient,
+                "portal/preferences/contact_cancel_confirm.html",
+                {
+                    "is_email": change.kind == Kind.EMAIL,
+                    "address": _address(change),
+                    "action_url": request.path,
+                    "back_url": request.path,
+                },
+            )
         if action == "resend":
             try:
                 contact_change_resend(change=change)
@@ -146,12 +158,16 @@ def contact_confirm(request: HttpRequest, public_id: UUID) -> HttpResponse:
         {
             "change": change,
             "is_email": change.kind == Kind.EMAIL,
-            "address": change.new_value
-            if change.kind == Kind.EMAIL
-            else phone_readable(change.new_value),
+            "address": _address(change),
             "form": form,
         },
     )
+
+
+def _address(change: ContactPointChange) -> str:
+    if change.kind == Kind.EMAIL:
+        return change.new_value
+    return phone_readable(change.new_value)
 
 
 def _confirm(

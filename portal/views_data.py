@@ -16,11 +16,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.models import AccessAudit, Patient
 from clinic.services import access_audit_record
@@ -199,14 +200,19 @@ _CLOSED = {
 }
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @data_rights_required
 def data_erasure_withdraw(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """GET asks for confirmation; POST withdraws the pending request."""
     patient = request.portal.patient
     try:
         erasure_request = erasure_request_get(patient=patient, public_id=public_id)
     except ErasureRequest.DoesNotExist:
         raise Http404 from None
+    if request.method == "GET":
+        if erasure_request.status != ErasureRequest.Status.OPEN:
+            return redirect("portal:data")
+        return _confirmation(request, "portal/data/erasure_withdraw_confirm.html")
     try:
         erasure_request_withdraw(
             erasure_request=erasure_request, withdrawn_by=request.user
@@ -241,9 +247,14 @@ def data_objection(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @data_rights_required
 def data_objection_lift(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation; POST lifts the objection."""
+    if request.method == "GET":
+        if not patient_objects_to_automation(patient=request.portal.patient):
+            return redirect("portal:data")
+        return _confirmation(request, "portal/data/objection_lift_confirm.html")
     object_to_automation(
         patient=request.portal.patient,
         objects=False,
@@ -252,6 +263,15 @@ def data_objection_lift(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, _("Your objection is lifted."))
     return redirect("portal:data")
+
+
+def _confirmation(request: HttpRequest, template: str) -> HttpResponse:
+    return render_for(
+        request,
+        request.portal.patient,
+        template,
+        {"action_url": request.path, "back_url": reverse("portal:data")},
+    )
 
 
 @data_rights_required

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from clinic.models import Appointment
 from messaging.inbox import inbox_unread_count
 from portal.access import SESSION_KEY, PortalAccess, caregiver_links, portal_access
+from portal.navigation import more_for
 from portal.views_appointments import render_for
 
 
@@ -56,6 +57,26 @@ def _summary(access: PortalAccess) -> dict:
             .first()
         )
     return summary
+
+
+@login_required
+def more(request: HttpRequest) -> HttpResponse:
+    """The destinations that do not fit in the tab bar, the language and
+    signing out; a caregiver acting for someone sees only what they may use."""
+    links = caregiver_links(request.user)
+    try:
+        request.portal = portal_access(request)
+    except Http404:
+        if not links:
+            raise
+        request.portal = None
+        return render(request, "portal/more.html", {"links": more_for(None)})
+    return render_for(
+        request,
+        request.portal.patient,
+        "portal/more.html",
+        {"links": more_for(request.portal)},
+    )
 
 
 @require_POST

@@ -15,11 +15,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from clinic.models import AccessAudit, Patient
 from clinic.services import access_audit_record
@@ -201,15 +206,32 @@ def inbox_mark_read(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return redirect("portal:inbox")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @patient_required("messages")
 def inbox_object(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """Withdraw the message's purpose on every channel (care and security
-    cannot be refused: the answer explains why)."""
+    """GET asks for confirmation; POST withdraws the message's purpose on
+    every channel (care and security cannot be refused: the answer explains
+    why)."""
     access = request.portal
     message = _message_get(access, public_id)
     why = _why(message)
-    if why.purpose in NOT_OBJECTABLE or not _may_object(access, message, why.purpose):
+    may_object = why.purpose not in NOT_OBJECTABLE and _may_object(
+        access, message, why.purpose
+    )
+    if request.method == "GET":
+        if not may_object:
+            return redirect("portal:inbox_message", public_id=message.public_id)
+        return _render(
+            request,
+            access.patient,
+            "portal/inbox/object_confirm.html",
+            {
+                "purpose_label": Purpose(why.purpose).label,
+                "action_url": request.path,
+                "back_url": reverse("portal:inbox_message", args=[message.public_id]),
+            },
+        )
+    if not may_object:
         messages.info(
             request,
             _(

@@ -6,8 +6,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from clinic.models import Site
 from outreach.models_waitlist import WaitlistEntry
@@ -58,15 +59,31 @@ def waitlist(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @patient_required("appointments")
 def waitlist_leave(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """GET asks for confirmation; POST takes the patient off the waitlist."""
     patient = request.portal.patient
     entry = get_object_or_404(
-        WaitlistEntry.objects.for_organization(patient.organization_id),
+        WaitlistEntry.objects.for_organization(patient.organization_id).select_related(
+            "site"
+        ),
         patient=patient,
         public_id=public_id,
     )
+    if request.method == "GET":
+        if entry.status != WaitlistEntry.Status.WAITING:
+            return redirect("portal:waitlist")
+        return render_for(
+            request,
+            patient,
+            "portal/appointments/waitlist_leave_confirm.html",
+            {
+                "entry": entry,
+                "action_url": request.path,
+                "back_url": reverse("portal:waitlist"),
+            },
+        )
     waitlist_withdraw(entry=entry)
     messages.success(request, _("You are no longer on this waitlist."))
     return redirect("portal:waitlist")

@@ -1,27 +1,26 @@
-"""Which part of the portal a page belongs to, for the navigation's
-``aria-current``: screen readers announce the current part, eyes see it."""
+"""Template tags of the portal's navigation (see portal.navigation)."""
 
 from django import template
 
-register = template.Library()
+from portal import navigation
+from portal.navigation import request_access, tab_key, tabs_for
 
-# url_name prefix → navigation entry; the first match wins.
-SECTIONS = (
-    ("inbox", "inbox"),
-    ("appointment", "appointments"),
-    ("waitlist", "appointments"),
-    ("preferences", "preferences"),
-    ("contact", "preferences"),
-    ("data", "data"),
-    ("feedback", "feedback"),
-    ("auth_", "security"),
-    ("home", "home"),
-)
+register = template.Library()
 
 
 @register.filter
 def portal_section(url_name: str | None) -> str:
-    for prefix, section in SECTIONS:
-        if (url_name or "").startswith(prefix):
-            return section
-    return ""
+    return navigation.portal_section(url_name)
+
+
+@register.simple_tag(takes_context=True)
+def portal_tabs(context) -> list[dict]:
+    """The tabs of this request, each with ``current`` set on the one whose
+    part the page belongs to."""
+    request = context["request"]
+    match = getattr(request, "resolver_match", None)
+    section = tab_key(match.url_name if match else "")
+    return [
+        {"destination": tab, "current": tab.key == section}
+        for tab in tabs_for(request_access(request))
+    ]

@@ -219,6 +219,29 @@ def rights(patient_id: int) -> dict:
     }
 
 
+def appointment(patient_id: int, days: int) -> dict:
+    """An appointment of the patient ``days`` from now (negative: past)."""
+    from django.utils import timezone
+
+    from clinic.models import Patient
+    from clinic.services import appointment_create
+
+    patient = Patient.objects.get(pk=patient_id)
+    organization = patient.organization
+    starts_at = timezone.now().replace(minute=0, second=0, microsecond=0)
+    starts_at += datetime.timedelta(days=days)
+    created = appointment_create(
+        patient=patient,
+        site=organization.sites.order_by("pk").first(),
+        practitioner=organization.staff.filter(role="clinician").first(),
+        kind="consultation",
+        preparation_notes=PREPARATION,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(minutes=30),
+    )
+    return {"appointment": str(created.public_id)}
+
+
 def staff_code(username: str) -> dict:
     """A fresh backup code for a demo staff member's backup-code device."""
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -248,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     inbound.add_argument("--text", required=True)
     commands.add_parser("rights").add_argument("--patient", type=int, required=True)
     commands.add_parser("staff-code").add_argument("--username", required=True)
+    booking = commands.add_parser("appointment")
+    booking.add_argument("--patient", type=int, required=True)
+    booking.add_argument("--days", type=int, default=3)
     commands.add_parser("serve")
     return parser
 
@@ -267,6 +293,8 @@ def run(args: argparse.Namespace) -> dict:
         return rights(args.patient)
     if args.command == "staff-code":
         return staff_code(args.username)
+    if args.command == "appointment":
+        return appointment(args.patient, args.days)
     return state(args.patient)
 
 

@@ -62,6 +62,10 @@ def _erasure_asked_then_withdrawn(page, stack, data: dict, lang: str) -> dict:
     [pending] = stack.stage("rights", "--patient", patient)["erasure"]
     assert pending["status"] == "open"
 
+    # Withdrawing asks first, on a page of its own.
+    _open(page, "main a[href$='/withdraw/']")
+    assert stack.stage("rights", "--patient", patient)["erasure"][0]["status"] == "open"
+    _check(page, "data-erasure-withdraw-confirm", lang)
     _submit(page, "main form[action$='/withdraw/']")
     assert TEXT[lang]["withdrawn"] in page.locator("main").inner_text()
     [withdrawn] = stack.stage("rights", "--patient", patient)["erasure"]
@@ -83,6 +87,9 @@ def _objection_confirmed_then_lifted(page, stack, data: dict, lang: str) -> None
     assert TEXT[lang]["objecting"] in page.locator("main").inner_text()
     assert stack.stage("rights", "--patient", patient)["objects"] is True
 
+    _open(page, "main a[href$='/portal/data/objection/lift/']")
+    assert stack.stage("rights", "--patient", patient)["objects"] is True
+    _check(page, "data-objection-lift-confirm", lang)
     _submit(page, "main form[action$='/portal/data/objection/lift/']")
     assert stack.stage("rights", "--patient", patient)["objects"] is False
 

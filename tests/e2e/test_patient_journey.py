@@ -1,7 +1,7 @@
 """A patient's first visit, in French and in English, on a phone: enrol from
 the invitation in the outbox, sign in with an email code, read a message that
 arrives while the inbox is open, reply, confirm an appointment, change a
-preference, download their data and sign out from the menu. axe-core checks
+preference, download their data and sign out from the tab bar's More page. axe-core checks
 every page on the way.
 """
 
@@ -169,10 +169,13 @@ def _other_pages(page, stack, lang: str) -> None:
 
 
 def _sign_out(page, stack, lang: str) -> None:
-    """From the menu of a portal page, on a phone a family shares."""
+    """From the tab bar's "More" page, on a phone a family shares."""
     _visit(page, stack, "/portal/inbox/", "inbox-before-sign-out", lang)
     with page.expect_navigation():
-        page.locator(".portal-nav form[action='/accounts/logout/'] button").click()
+        page.locator("nav.tabbar a[href$='/portal/more/']").click()
+    _check(page, "more", lang)
+    with page.expect_navigation():
+        page.locator("main form[action='/accounts/logout/'] button").click()
     assert page.url.endswith("/portal/signed-out/"), page.url
     _check(page, "signed-out", lang)
     page.goto(stack.url + "/portal/inbox/")

@@ -96,9 +96,13 @@ def test_my_data_shows_the_pending_request_and_a_withdraw_button(english, pendin
     response = english.get("/portal/data/")
     assert "You asked for erasure on March 10, 2026" in response.text
     assert "Nothing is erased yet" in response.text
-    form = f'<form method="post" action="{_withdraw_url(pending)}">'
-    assert form in response.text
+    # a link to the page that confirms it (issue 19: never one tap)
+    link = f'<a class="button danger" href="{_withdraw_url(pending)}">'
+    assert link in response.text
     assert "Withdraw my erasure request" in response.text
+    confirm = english.get(_withdraw_url(pending))
+    form = f'<form method="post" action="{_withdraw_url(pending)}">'
+    assert form in confirm.text
 
 
 def test_the_patient_withdraws_the_pending_request(
@@ -122,7 +126,8 @@ def test_the_patient_withdraws_the_pending_request(
 def test_withdrawing_needs_a_post_with_the_csrf_token(patient_user, pending):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(patient_user[0])
-    assert browser.get(_withdraw_url(pending)).status_code == 405
+    # a GET only asks (issue 19: the confirmation page)
+    assert browser.get(_withdraw_url(pending)).status_code == 200
     assert browser.post(_withdraw_url(pending)).status_code == 403
     pending.refresh_from_db()
     assert pending.status == ErasureRequest.Status.OPEN
@@ -206,7 +211,11 @@ def test_the_confirmed_objection_shows_with_its_date_and_can_be_lifted(
     page = english.get("/portal/data/")
     # then
     assert "Since March 10, 2026, you object to automated processing" in page.text
-    assert 'action="/portal/data/objection/lift/"' in page.text
+    assert 'href="/portal/data/objection/lift/"' in page.text
+    assert (
+        'action="/portal/data/objection/lift/"'
+        in english.get("/portal/data/objection/lift/").text
+    )
     assert english.get("/portal/data/objection/").status_code == 302
     # and lifting it
     response = english.post("/portal/data/objection/lift/", follow=True)

@@ -331,12 +331,19 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def axe_findings(page) -> list[str]:
+def axe_findings(page, *, preload: bool = True) -> list[str]:
     """The serious and critical axe-core violations on this page, one line
-    each: rule id, impact, help, the first few elements."""
+    each: rule id, impact, help, the first few elements.
+
+    ``preload=False`` for pages whose style sheets ``@import`` others (Django
+    admin's forms.css): axe fetches those itself and inlines them in
+    ``<style>`` elements, which the CSP refuses (a console error), and
+    resolves the import against the page's address (a 404). Only the
+    orientation-lock rule reads the preloaded sheets."""
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
+    options = {"resultTypes": ["violations"], "preload": preload}
+    results = Axe().run(page, options=options)
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — "
         + "; ".join(str(node["target"][0]) for node in v["nodes"][:3])

@@ -92,9 +92,8 @@ def portal_path(name: str, objects: dict[str, str]) -> str:
     return path
 
 
-# Public pages, outside the portal's URL namespace: opened from links in
-# messages (``stage walk-links`` mints them) or before signing in.
-PUBLIC_PAGES = ("login", "verify", "signed-out")
+# Public pages opened from links in messages (``stage walk-links`` mints
+# them); test_walk also opens /verify/ and the signed-out page.
 LINK_PAGES = ("enrol", "survey", "unsubscribe", "appointment_action", "slot_offer")
 
 # The staff pages walked besides the campaign (admin paths; the thread of a

@@ -148,6 +148,16 @@ class CampaignAdmin(OrganizationScopedAdmin):
                 obj.organization_id = staff_organization_id(request.user)
         services.campaign_save(campaign=obj, user=request.user)
 
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "send_at" and field is not None:
+            # Admin's split widget writes "Date:" and "Time:" as bare text:
+            # each box gets a name of its own for screen readers (axe label).
+            date, time = field.widget.widgets
+            date.attrs["aria-label"] = _("Send at: date")
+            time.attrs["aria-label"] = _("Send at: time")
+        return field
+
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "topic":

@@ -204,6 +204,17 @@ class MessageAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
     audit_action = AccessAudit.Action.VIEW_MESSAGE
 
 
+class ValuesFilter(admin.AllValuesFieldListFilter):
+    """The values a field holds; the empty one is named, not a link without
+    text that a screen reader cannot announce."""
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "":
+                choice["display"] = _("Empty")
+            yield choice
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
     """The delivery log: every message on every channel, and why one was not sent."""
@@ -217,7 +228,12 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
         "provider",
         "attempts",
     ]
-    list_filter = ["channel", "status", "reason", "provider"]
+    list_filter = [
+        "channel",
+        "status",
+        ("reason", ValuesFilter),
+        ("provider", ValuesFilter),
+    ]
     search_fields = [
         "message__patient__identifier",
         "provider_id",

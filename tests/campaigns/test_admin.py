@@ -361,3 +361,17 @@ def test_the_audience_count_is_for_staff_with_campaign_permissions(
         StaffMemberFactory(organization=organization, role="coordinator").user
     )
     assert count_posted(client, topic=topic.pk).status_code == 403
+
+
+def test_each_box_of_the_send_moment_has_a_name(client, author):
+    # given
+    client.force_login(author)
+    # when
+    page = client.get(reverse("admin:campaigns_campaign_add")).content.decode()
+    # then: screen readers name the date and the time boxes (axe label)
+    assert re.search(
+        r'<input[^>]*aria-label="Send at: date"[^>]*id="id_send_at_0"', page
+    )
+    assert re.search(
+        r'<input[^>]*aria-label="Send at: time"[^>]*id="id_send_at_1"', page
+    )

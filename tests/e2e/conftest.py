@@ -33,6 +33,16 @@ CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1280, "height": 900}
+# Browser context options per width: a phone (touch, high density) or a desk.
+WIDTHS = {
+    "phone": {
+        "viewport": PHONE,
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+    "desk": {"viewport": DESK},
+}
 # Variables of the suite's own process that must not reach the stack.
 _SUITE_ONLY = {
     "DJANGO_SETTINGS_MODULE",
@@ -224,7 +234,7 @@ class PageErrors(list):
     """Console errors (CSP violations included) and uncaught exceptions."""
 
 
-def _page(browser, *, language: str, **options):
+def new_page(browser, *, language: str, **options):
     """A fresh browser context and page in ``language`` that records console
     errors (CSP violations included), uncaught exceptions and HTTP errors."""
     context = browser.new_context(
@@ -252,14 +262,8 @@ def _page(browser, *, language: str, **options):
 def phone(browser, request):
     """A fresh phone-sized browser context in the test's language."""
     language = getattr(request, "param", None) or request.node.callspec.params["lang"]
-    context, page = _page(
-        browser,
-        language=language,
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        accept_downloads=True,
+    context, page = new_page(
+        browser, language=language, accept_downloads=True, **WIDTHS["phone"]
     )
     yield page
     context.close()
@@ -269,35 +273,50 @@ def phone(browser, request):
 @pytest.fixture
 def desk(browser):
     """A fresh desktop browser context in English: a staff member in admin."""
-    context, page = _page(browser, language="en", viewport=DESK)
+    context, page = new_page(browser, language="en", **WIDTHS["desk"])
     yield page
     context.close()
     assert not page.errors, f"browser errors: {page.errors}"
 
 
-def portal_sign_in(page, stack, username: str, password: str, code: str) -> None:
+def _no_check(name: str) -> None:
+    return None
+
+
+def portal_sign_in(
+    page, stack, username: str, password: str, code: str, check=_no_check
+) -> None:
     """Sign in to the portal with a password and a backup code (the second
-    factor); ends on the portal's home page."""
+    factor); ends on the portal's home page. ``check(name)`` is called on
+    each page on the way (``login``, ``second-factor``)."""
     page.goto(stack.url + "/accounts/login/")
+    check("login")
     page.fill("input[name=login]", username)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.locator("form:has(input[name=password]) button[type=submit]").click()
+    assert "/portal/security/verify/" in page.url, page.url
+    check("second-factor")
     page.fill("input[name=token]", code)
     with page.expect_navigation():
         page.locator("form:has(input[name=token]) button[type=submit]").click()
     assert page.url.rstrip("/").endswith("/portal"), page.url
 
 
-def admin_sign_in(page, stack, username: str, password: str, code: str) -> None:
+def admin_sign_in(
+    page, stack, username: str, password: str, code: str, check=_no_check
+) -> None:
     """Sign in to admin: the password on the first page, then, on a page of
-    its own, a code from the demo backup-code device."""
+    its own, a code from the demo backup-code device. ``check(name)`` is
+    called on each page on the way (``admin-login``, ``admin-second-factor``)."""
     page.goto(stack.url + "/admin/login/")
+    check("admin-login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.click("input[type=submit]")
     assert "/admin/login/second-factor/" in page.url, page.url
+    check("admin-second-factor")
     option = page.locator("select[name=otp_device] option", has_text="Backup codes")
     page.select_option("select[name=otp_device]", value=option.get_attribute("value"))
     page.fill("input[name=otp_token]", code)
@@ -312,15 +331,35 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def axe_check(page, name: str) -> None:
-    """No serious or critical axe-core violation on this page."""
+def axe_findings(page, *, preload: bool = True) -> list[str]:
+    """The serious and critical axe-core violations on this page, one line
+    each: rule id, impact, help, the first few elements.
+
+    ``preload=False`` for pages whose style sheets ``@import`` others (Django
+    admin's forms.css): axe fetches those itself and inlines them in
+    ``<style>`` elements, which the CSP refuses (a console error), and
+    resolves the import against the page's address (a 404). Only the
+    orientation-lock rule reads the preloaded sheets."""
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
-    bad = [
+    options = {"resultTypes": ["violations"], "preload": preload}
+    results = Axe().run(page, options=options)
+    return [
         f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(node["target"][0] for node in v["nodes"][:3])
+        + "; ".join(str(node["target"][0]) for node in v["nodes"][:3])
         for v in results.response["violations"]
         if v["impact"] in {"serious", "critical"}
     ]
+
+
+def axe_check(page, name: str) -> None:
+    """No serious or critical axe-core violation on this page."""
+    bad = axe_findings(page)
     assert not bad, f"axe on {name} ({page.url}):\n" + "\n".join(bad)
+
+
+def page_check(page, name: str, lang: str) -> None:
+    """The page is in ``lang``, passes axe, and is saved as ``name-lang``."""
+    assert page.locator("html").get_attribute("lang") == lang
+    axe_check(page, f"{name}-{lang}")
+    screenshot(page, f"{name}-{lang}")

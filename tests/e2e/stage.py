@@ -9,6 +9,9 @@ server's database (the browser tests never share the suite's test database).
     python -m tests.e2e.stage sms-in --patient 3 --text "…"
     python -m tests.e2e.stage rights --patient 3
     python -m tests.e2e.stage staff-code --username lilas.admin
+    python -m tests.e2e.stage walk-patient --lang fr
+    python -m tests.e2e.stage walk-links --lang fr
+    python -m tests.e2e.stage campaign --name "…" --plan
 
 Each command prints one JSON object. ``serve`` keeps one process for a whole
 session instead: it reads a command per line on stdin (a JSON list of the
@@ -254,6 +257,171 @@ def staff_code(username: str) -> dict:
     return {"code": code}
 
 
+def _account(username: str, codes: int) -> tuple:
+    """A portal user with a password and ``codes`` backup codes."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    from django.contrib.auth import get_user_model
+
+    password = secrets.token_urlsafe(12)
+    user = get_user_model().objects.create_user(
+        username=username, password=password, email=f"{username}@example.org"
+    )
+    device = StaticDevice.objects.create(user=user, name="Backup", confirmed=True)
+    tokens = [f"p{secrets.token_hex(6)}" for _ in range(codes)]
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=token) for token in tokens
+    )
+    return user, password, tokens, device
+
+
+def _upcoming(patient, days: int = 3):
+    from django.utils import timezone
+
+    from clinic.services import appointment_create
+
+    organization = patient.organization
+    starts_at = timezone.now().replace(minute=0, second=0, microsecond=0)
+    starts_at += datetime.timedelta(days=days)
+    return appointment_create(
+        patient=patient,
+        site=organization.sites.order_by("pk").first(),
+        practitioner=organization.staff.filter(role="clinician").first(),
+        kind="consultation",
+        preparation_notes=PREPARATION,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(minutes=30),
+    )
+
+
+def walk_patient(lang: str) -> dict:
+    """A patient of the first demo clinic with a portal account (password and
+    backup codes) and something on every portal page: an upcoming
+    appointment, a message in the inbox, a contact change waiting for its
+    code, a place on the waitlist. ``objects`` are what the pages of
+    ``tests.e2e.pages.PAGE_OBJECTS`` open."""
+    from django.utils import timezone
+
+    from clinic.models import Patient
+    from messaging.services import message_send
+    from outreach.waitlist import waitlist_join
+    from portal.contact_points.services import contact_change_request
+
+    tag = secrets.token_hex(3)
+    user, password, codes, device = _account(f"e2e-walk-{lang}-{tag}", codes=4)
+    patient = _patient(
+        lang,
+        tag,
+        identifier=f"E2E-W-{tag}",
+        email=user.email,
+        phone=f"+3361{secrets.randbelow(10**7):07d}",
+    )
+    Patient.objects.filter(pk=patient.pk).update(user=user)
+    appointment = _upcoming(patient)
+    message = message_send(
+        patient=patient,
+        topic="results-available",
+        origin="staff",
+        subject="Walk",
+        text="Votre compte rendu est disponible.",
+        channels=["inapp"],
+    )
+    change = contact_change_request(
+        patient=patient, kind="email", value=f"new-{tag}@example.org", actor=user
+    )
+    today = timezone.localdate()
+    waitlist_join(
+        patient=patient,
+        earliest=today + datetime.timedelta(days=1),
+        latest=today + datetime.timedelta(days=30),
+    )
+    return {
+        "username": user.username,
+        "password": password,
+        "codes": codes,
+        "objects": {
+            "message": str(message.public_id),
+            "appointment": str(appointment.public_id),
+            "contact_change": str(change.public_id),
+            "device": device.persistent_id,
+        },
+    }
+
+
+def walk_links(lang: str) -> dict:
+    """The links a patient without an account gets by email or SMS, fresh:
+    enrolment, a survey, unsubscribe, one-tap confirm, a freed slot."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from clinic.appointment_tokens import appointment_action_url
+    from clinic.models import Invitation
+    from consent.unsubscribe import unsubscribe_token_make
+    from feedback.models import Survey
+    from feedback.services import survey_invite
+    from feedback.tokens import invitation_url
+    from messaging.models import Topic
+    from outreach.models_waitlist import SlotOffer, SlotOfferRecipient
+    from outreach.waitlist import offer_token_make, waitlist_join
+    from portal.enrolment import _hash
+
+    tag = secrets.token_hex(3)
+    patient = _patient(
+        lang, tag, identifier=f"E2E-L-{tag}", email=f"e2e-link-{tag}@example.org"
+    )
+    organization = patient.organization
+    token = secrets.token_urlsafe(32)
+    Invitation.objects.create(
+        patient=patient,
+        token_hash=_hash(token),
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    survey = Survey.objects.for_organization(organization).filter(is_active=True)
+    invitation = survey_invite(survey=survey.order_by("pk").first(), patient=patient)
+    topic = (
+        Topic.objects.for_organization(organization)
+        .filter(purpose="marketing")
+        .order_by("pk")
+        .first()
+    )
+    appointment = _upcoming(patient, days=4)
+    # A slot another patient freed, offered to this one from the waitlist.
+    other = _patient(lang, f"{tag}-freed", identifier=f"E2E-F-{tag}")
+    freed = _upcoming(other, days=5)
+    today = timezone.localdate()
+    entry = waitlist_join(
+        patient=patient,
+        earliest=today + datetime.timedelta(days=1),
+        latest=today + datetime.timedelta(days=30),
+    )
+    offer = SlotOffer.objects.create(organization=organization, freed=freed)
+    recipient = SlotOfferRecipient.objects.create(offer=offer, entry=entry)
+    return {
+        "enrol": reverse("portal:enrol", args=[token]),
+        "survey": invitation_url(invitation),
+        "unsubscribe": reverse(
+            "consent:unsubscribe",
+            args=[unsubscribe_token_make(patient=patient, topic=topic)],
+        ),
+        "appointment_action": appointment_action_url(appointment, "confirm"),
+        "slot_offer": reverse("slot_offer", args=[offer_token_make(recipient)]),
+    }
+
+
+def campaign(name: str, plan: bool) -> dict:
+    """A campaign's status, by its name; with ``plan``, after the planner's
+    tick that the scheduler runs every minute (``campaigns_plan_due``)."""
+    from django.utils import timezone
+
+    from campaigns.models import Campaign
+    from campaigns.sending import campaigns_plan_due
+
+    if plan:
+        campaigns_plan_due(timezone.now())
+    found = Campaign.objects.filter(name=name).values("pk", "status").first()
+    return found or {}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
@@ -274,6 +442,11 @@ def _parser() -> argparse.ArgumentParser:
     booking = commands.add_parser("appointment")
     booking.add_argument("--patient", type=int, required=True)
     booking.add_argument("--days", type=int, default=3)
+    commands.add_parser("walk-patient").add_argument("--lang", required=True)
+    commands.add_parser("walk-links").add_argument("--lang", required=True)
+    status = commands.add_parser("campaign")
+    status.add_argument("--name", required=True)
+    status.add_argument("--plan", action="store_true")
     commands.add_parser("serve")
     return parser
 
@@ -295,6 +468,12 @@ def run(args: argparse.Namespace) -> dict:
         return staff_code(args.username)
     if args.command == "appointment":
         return appointment(args.patient, args.days)
+    if args.command == "walk-patient":
+        return walk_patient(args.lang)
+    if args.command == "walk-links":
+        return walk_links(args.lang)
+    if args.command == "campaign":
+        return campaign(args.name, args.plan)
     return state(args.patient)
 
 

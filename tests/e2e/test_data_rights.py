@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from clinic.demo_data import DEMO_PASSWORD
-from tests.e2e.conftest import admin_sign_in, axe_check, portal_sign_in, screenshot
+from tests.e2e.conftest import admin_sign_in, page_check, portal_sign_in, screenshot
 
 pytestmark = pytest.mark.e2e
 TEXT = {
@@ -39,10 +39,7 @@ def _open(page, link_selector: str) -> None:
         page.click(link_selector)
 
 
-def _check(page, name: str, lang: str) -> None:
-    assert page.locator("html").get_attribute("lang") == lang
-    axe_check(page, f"{name}-{lang}")
-    screenshot(page, f"{name}-{lang}")
+_check = page_check
 
 
 def _erasure_asked_then_withdrawn(page, stack, data: dict, lang: str) -> dict:

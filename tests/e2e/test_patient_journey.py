@@ -1,8 +1,9 @@
 """A patient's first visit, in French and in English, on a phone: enrol from
 the invitation in the outbox, sign in with an email code, read a message that
 arrives while the inbox is open, reply, confirm an appointment, change a
-preference, download their data and sign out from the tab bar's More page. axe-core checks
-every page on the way.
+preference, download their data and sign out from the tab bar's More page.
+axe-core checks every page on the way; test_walk.py opens every other page, at
+both widths.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import axe_check, screenshot
+from tests.e2e.conftest import page_check
 from tests.e2e.stage import PREPARATION
 
 pytestmark = pytest.mark.e2e
@@ -25,10 +26,7 @@ def _visit(page, stack, path: str, name: str, lang: str) -> None:
     _check(page, name, lang)
 
 
-def _check(page, name: str, lang: str) -> None:
-    assert page.locator("html").get_attribute("lang") == lang
-    axe_check(page, f"{name}-{lang}")
-    screenshot(page, f"{name}-{lang}")
+_check = page_check
 
 
 def _submit(page, form_selector: str) -> None:
@@ -153,21 +151,6 @@ def _download_data(page, stack, patient: dict, lang: str) -> None:
     _visit(page, stack, "/portal/data/access/", "data-access", lang)
 
 
-def _other_pages(page, stack, lang: str) -> None:
-    """Every other portal page a patient can open, checked by axe too."""
-    page.goto(stack.url + "/portal/appointments/")
-    cancel = page.locator("a[href$='/cancel/']").first.get_attribute("href")
-    for path, name in (
-        (cancel, "appointment-cancel"),
-        ("/portal/preferences/contact/", "contact-details"),
-        ("/portal/appointments/waitlist/", "waitlist"),
-        ("/portal/security/app/", "security-app"),
-        ("/portal/security/sms/", "security-sms"),
-        ("/portal/security/backup-codes/", "security-backup-codes"),
-    ):
-        _visit(page, stack, path, name, lang)
-
-
 def _sign_out(page, stack, lang: str) -> None:
     """From the tab bar's "More" page, on a phone a family shares."""
     _visit(page, stack, "/portal/inbox/", "inbox-before-sign-out", lang)
@@ -193,6 +176,4 @@ def test_patient_journey(stack, phone, lang):
     _confirm_appointment(page, stack, patient, lang)
     _change_preference(page, stack, patient, lang)
     _download_data(page, stack, patient, lang)
-    _other_pages(page, stack, lang)
-    _visit(page, stack, "/verify/", "verify", lang)
     _sign_out(page, stack, lang)

@@ -110,3 +110,25 @@ def test_the_delivery_log_warns_of_a_channel_that_cannot_send(staff_client, sett
     }
     response = staff_client.get(reverse("admin:messaging_delivery_changelist"))
     assert "The sms channel cannot send" in response.text
+
+
+def test_the_delivery_log_filters_name_the_empty_value(staff_client, organization):
+    """A delivery sent without a reason: the reason and provider filters
+    name the empty value, not a link without text (axe link-name)."""
+    message = Message.objects.create(
+        organization=organization,
+        patient=PatientFactory(organization=organization),
+        topic=TopicFactory(organization=organization),
+        origin="system",
+        sensitivity="public",
+        language="fr",
+        body="x",
+    )
+    message.deliveries.create(channel="sms", status="sent", provider="")
+    message.deliveries.create(
+        channel="email", status="suppressed", reason="opted_out", provider="smtp"
+    )
+    response = staff_client.get(reverse("admin:messaging_delivery_changelist"))
+    assert 'href="?reason=">Empty</a>' in response.text
+    assert 'href="?provider=">Empty</a>' in response.text
+    assert 'href="?reason=opted_out">opted_out</a>' in response.text

@@ -17,6 +17,10 @@ POST_ONLY = "POST only: a button on a walked page; it answers with a redirect"
 FILE = "a file to download, not a page"
 JSON = "JSON for the page's own script, not a page"
 OUTSIDE = "walked outside the signed-in session (test_walk's links and sign-in)"
+WHILE_PENDING = (
+    "a confirmation shown only while the request it undoes stands; the walk's "
+    "patient has none (so its own page is walked), test_data_rights.py opens it"
+)
 
 # Portal URL names a signed-in patient does not open in the walk, and why.
 NOT_WALKED_SIGNED_IN: dict[str, str] = {
@@ -25,18 +29,17 @@ NOT_WALKED_SIGNED_IN: dict[str, str] = {
     "appointment_confirm": POST_ONLY,
     "appointment_hide": POST_ONLY,
     "appointment_unhide": POST_ONLY,
-    "waitlist_leave": POST_ONLY,
-    "data_erasure_withdraw": POST_ONLY,
-    "data_objection_lift": POST_ONLY,
+    "data_erasure_withdraw": WHILE_PENDING,
+    "data_objection_lift": WHILE_PENDING,
     "inbox_reply": POST_ONLY,
     "inbox_mark_read": POST_ONLY,
-    "inbox_object": POST_ONLY,
     "inbox_hide": POST_ONLY,
     "inbox_unhide": POST_ONLY,
     "auth_keep_alive": POST_ONLY,
     "appointment_calendar": FILE,
     "data_export_json": FILE,
     "data_export_fhir": FILE,
+    "data_summary_pdf": FILE,
     "auth_session_status": JSON,
     # The second step of signing in: a signed-in patient is sent home.
     "auth_verify": OUTSIDE,
@@ -52,6 +55,8 @@ PAGE_OBJECTS: dict[str, str] = {
     "inbox_message": "message",
     "appointment_cancel": "appointment",
     "contact_confirm": "contact_change",
+    "inbox_object": "message",
+    "waitlist_leave": "waitlist",
 }
 # Pages that name their object in the query string instead.
 PAGE_QUERY: dict[str, tuple[str, str]] = {

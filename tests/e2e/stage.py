@@ -330,7 +330,7 @@ def walk_patient(lang: str) -> dict:
         patient=patient, kind="email", value=f"new-{tag}@example.org", actor=user
     )
     today = timezone.localdate()
-    waitlist_join(
+    place = waitlist_join(
         patient=patient,
         earliest=today + datetime.timedelta(days=1),
         latest=today + datetime.timedelta(days=30),
@@ -343,6 +343,7 @@ def walk_patient(lang: str) -> dict:
             "message": str(message.public_id),
             "appointment": str(appointment.public_id),
             "contact_change": str(change.public_id),
+            "waitlist": str(place.public_id),
             "device": device.persistent_id,
         },
     }

@@ -22,6 +22,7 @@ OBJECTS = {
     "message": str(uuid.uuid4()),
     "appointment": str(uuid.uuid4()),
     "contact_change": str(uuid.uuid4()),
+    "waitlist": str(uuid.uuid4()),
     "device": "otp_static.staticdevice/1",
 }
 

@@ -1,5 +1,6 @@
-"""The stack as `make run` starts it (web and a django-q2 cluster, DEBUG on,
-demo data seeded), in a throwaway database and on a free port.
+"""The stack as `make run` starts it (catalogues compiled, web and a
+django-q2 cluster, DEBUG on, demo data seeded), in a throwaway database and
+on a free port.
 
 Used by the browser tests (tests/e2e/conftest.py) and the Lighthouse audit
 (scripts/lighthouse.py)::
@@ -144,6 +145,13 @@ def demo_stack(workdir: Path, **settings: str) -> Iterator[DemoStack]:
     url, commands, env = run_stack_commands(env)
     stack = DemoStack(url=url, env=env, workdir=workdir)
     try:
+        # As `make run` does first: the French pages need compiled catalogues.
+        subprocess.run(  # noqa: S603 - our own script
+            [sys.executable, str(ROOT / "scripts" / "compile_catalogues.py")],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         manage(env, "migrate", "--no-input")
         manage(env, "seed_demo")
         log = (workdir / "stack.log").open("w")

@@ -19,7 +19,7 @@ its three runs (Lighthouse's advice for its run-to-run variance). Per-page
 scores go to stderr; the last line on stdout is one JSON object:
 the minimum over pages of ``accessibility``, ``best_practices`` and
 ``performance`` (0-100), the worst page of each, and ``pages``. Exit status
-1 when a page fails to audit, or with ``--check`` when a minimum is below
+1 when a page fails to audit twice, or with ``--check`` when a minimum is below
 its threshold (95, 95, 90).
 
 Lighthouse is installed on first use with npm into ``.cache/lighthouse``.

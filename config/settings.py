@@ -80,10 +80,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Pages and API answers gzipped (static files are whitenoise's, served
-    # above: precompressed by collectstatic in production). Django pads each
-    # answer with random bytes against BREACH ("Heal the Breach").
-    "django.middleware.gzip.GZipMiddleware",
+    # HTML pages gzipped (config/compression.py); static files are
+    # whitenoise's, served above.
+    "config.compression.PageGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -11,22 +11,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import pytest
 
-from tests.support.processes import stop_group
+from scripts.demo_stack import demo_stack, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
@@ -42,15 +38,6 @@ WIDTHS = {
         "has_touch": True,
     },
     "desk": {"viewport": DESK},
-}
-# Variables of the suite's own process that must not reach the stack.
-_SUITE_ONLY = {
-    "DJANGO_SETTINGS_MODULE",
-    "SECRET_KEY",
-    "SECURE_SSL_REDIRECT",
-    "CACHE_KEY_PREFIX",
-    "CHANNEL_LAYER_PREFIX",
-    "PYTEST_ADDOPTS",
 }
 
 
@@ -68,12 +55,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Stack:
     """The running stack and the server-side steps of a scenario."""
@@ -81,7 +62,6 @@ class Stack:
     url: str
     env: dict
     log: Path
-    processes: list = field(default_factory=list)
     stager: subprocess.Popen | None = None
 
     def stage(self, *args: str, timeout: float = 120) -> dict:
@@ -130,90 +110,17 @@ class Stack:
         return match.group(1), entry["id"]
 
 
-def _database(env: dict, workdir: Path) -> tuple[str, callable]:
-    """A database of the stack's own: PostgreSQL when the suite runs on it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{workdir / 'e2e.sqlite3'}", lambda: None
-    import psycopg
-
-    base, _, _ = url.rpartition("/")
-    name = f"liaison_e2e_{secrets.token_hex(4)}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"{base}/{name}", drop
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-def _wait_until_up(url: str, processes: list, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for process in processes:
-            if process.poll() is not None:
-                raise AssertionError(f"{process.args[2]} exited: {process.returncode}")
-        try:
-            with urlopen(f"{url}/accounts/login/", timeout=2):  # noqa: S310
-                return
-        except (URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    raise AssertionError(f"the web server did not answer within {timeout} s")
-
-
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("e2e")
-    run = secrets.token_hex(4)
-    env = {k: v for k, v in os.environ.items() if k not in _SUITE_ONLY}
-    env.update(
-        DEBUG="true",
-        SECRET_KEY=secrets.token_urlsafe(40),
-        CACHE_KEY_PREFIX=f"liaison-e2e-{run}",
-        CHANNEL_LAYER_PREFIX=f"liaison-e2e-{run}",
-        Q_WORKERS="1",
-    )
-    env["DATABASE_URL"], drop = _database(env, workdir)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    processes = []
-    stack = Stack(url=url, env=env, log=workdir / "stage.log", processes=processes)
-    try:
-        _manage(env, "migrate", "--no-input")
-        _manage(env, "seed_demo")
-        log = (workdir / "stack.log").open("w")
-        for command in (["runserver", f"127.0.0.1:{port}", "--noreload"], ["qcluster"]):
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own manage.py
-                    [sys.executable, "manage.py", *command],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        _wait_until_up(url, processes)
-        yield stack
-    finally:
-        for process in [*processes, stack.stager]:
-            if process is not None:
-                stop_group(process, timeout=15)
-        drop()
-        shutil.rmtree(workdir / "static", ignore_errors=True)
+    with demo_stack(workdir) as demo:
+        stack = Stack(url=demo.url, env=demo.env, log=workdir / "stage.log")
+        try:
+            yield stack
+        finally:
+            if stack.stager is not None:
+                stop_group(stack.stager, timeout=15)
+            shutil.rmtree(workdir / "static", ignore_errors=True)
 
 
 @pytest.fixture(scope="package")

@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from scripts.demo_stack import stop_group
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -119,23 +121,6 @@ def cluster_env(**extra: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
     }
     return env | extra
-
-
-def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Stop a process started with ``start_new_session`` and all it started.
-
-    SIGTERM goes to the leader alone: ``qcluster`` then stops its own workers
-    in a second or two. Sent to the whole group it kills the sentinel under
-    the leader (whose SIGTERM handler is the default), and the leader then
-    waits for it until the SIGKILL: 20 s lost at every stop. Whatever the
-    leader leaves behind is killed with the group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 class Cluster:

@@ -37,9 +37,14 @@ class ErasureRequest(models.Model):
         REFUSED = "refused", _("Refused")
         WITHDRAWN = "withdrawn", pgettext_lazy("erasure request status", "Withdrawn")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="erasure_requests"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="erasure_requests",
+        verbose_name=_("patient"),
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     requested_by = models.ForeignKey(

@@ -646,7 +646,7 @@ class Invitation(models.Model):
         verbose_name_plural = _("portal invitations")
 
     def __str__(self) -> str:
-        return f"invitation {self.public_id}"
+        return _("invitation %(id)s") % {"id": self.public_id}
 
     @property
     def for_caregiver(self) -> bool:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Organization, Patient
@@ -209,7 +210,8 @@ class Topic(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name_en
+        """Its name in the active language: staff read French in a French admin."""
+        return self.name(get_language() or "en")
 
     @property
     def priority(self) -> PriorityClass:
@@ -222,7 +224,10 @@ class Topic(models.Model):
         )
 
     def name(self, language: str) -> str:
-        return self.name_fr if language == "fr" else self.name_en
+        """The name patients of ``language`` read (the other one when empty)."""
+        if language.startswith("fr"):
+            return self.name_fr or self.name_en
+        return self.name_en or self.name_fr
 
     def clean(self) -> None:
         if self.purpose == Purpose.CARE and Channel.INAPP not in (self.channels or []):
@@ -416,7 +421,7 @@ class PatientPreferences(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"preferences of patient {self.patient_id}"
+        return _("preferences of patient %(id)s") % {"id": self.patient_id}
 
     def clean(self) -> None:
         if (self.send_from is None) != (self.send_until is None):
@@ -523,7 +528,11 @@ class ConsentEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.scope_key} on {self.channel or '*'}"
+        return _("%(action)s %(scope)s on %(channel)s") % {
+            "action": self.get_action_display(),
+            "scope": self.scope_key,
+            "channel": self.get_channel_display() if self.channel else "*",
+        }
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

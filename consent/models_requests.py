@@ -115,7 +115,7 @@ class ErasureRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"erasure request {self.public_id}"
+        return _("erasure request %(id)s") % {"id": self.public_id}
 
     @property
     def is_overdue(self) -> bool:

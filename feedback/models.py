@@ -183,7 +183,7 @@ class Question(models.Model):
         verbose_name_plural = _("questions")
 
     def __str__(self) -> str:
-        return self.text_en or self.text_fr
+        return self.text()
 
     def text(self, language: str | None = None) -> str:
         return _in_language(self, "text", language)

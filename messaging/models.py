@@ -307,7 +307,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"message {self.public_id}"
+        return _("message %(id)s") % {"id": self.public_id}
 
     @property
     def deliveries_in_order(self) -> list["Delivery"]:
@@ -581,7 +581,10 @@ class OutboxEntry(models.Model):
         verbose_name_plural = _("outbox (development)")
 
     def __str__(self) -> str:
-        return f"{self.channel} to {self.to}"
+        return _("%(channel)s to %(to)s") % {
+            "channel": self.get_channel_display(),
+            "to": self.to,
+        }
 
 
 class UnmatchedInboundQuerySet(OrganizationScopedQuerySet):

@@ -125,4 +125,7 @@ class CareSchedule(models.Model):
 
     def __str__(self) -> str:
         # No label: it is health data, and __str__ ends up in logs and admin history.
-        return f"care schedule {self.pk} ({self.patient_id})"
+        return _("care schedule %(id)s (patient %(patient)s)") % {
+            "id": self.pk,
+            "patient": self.patient_id,
+        }

@@ -194,4 +194,7 @@ class SlotOfferRecipient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"offer {self.offer_id} to entry {self.entry_id}"
+        return _("offer %(offer)s to waitlist entry %(entry)s") % {
+            "offer": self.offer_id,
+            "entry": self.entry_id,
+        }

@@ -221,3 +221,8 @@ def test_every_field_of_a_registered_model_has_a_french_name(superuser):
     assert untranslated == []
     assert choices == []
     assert names == []
+
+
+def test_the_admin_index_is_titled_in_french():
+    with translation.override("fr"):
+        assert str(admin.site.index_title) == "Administration de la clinique"

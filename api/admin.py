@@ -152,6 +152,10 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
             % {"key": raw},
         )
 
+    @admin.display(description=_("scopes"))
+    def scope_labels(self, obj: ApiKey) -> str:
+        return obj.scope_labels()
+
     @admin.display(description=_("topic purposes"))
     def purposes_label(self, obj: ApiKey) -> str:
         return purposes_text(set(obj.purposes))
@@ -206,6 +210,10 @@ class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
         if obj is not None:
             fields += self.readonly_fields
         return fields
+
+    @admin.display(description=_("end of the secret"))
+    def secret_hint(self, obj: WebhookSubscription) -> str:
+        return obj.secret_hint
 
     @admin.display(description=_("events"))
     def event_list(self, obj: WebhookSubscription) -> str:

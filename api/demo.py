@@ -4,6 +4,7 @@ passwords (seed_demo runs only with DEBUG=true); idempotent."""
 from api.keys import KEY_PREFIX, KEY_PURPOSES, _hash
 from api.models import ApiKey
 from api.scopes import Scope
+from clinic.demo import demo_row_named
 from clinic.models import Organization
 
 
@@ -19,11 +20,15 @@ def seed(*, report) -> None:
         slug__in=[o.slug for o in ORGANIZATIONS]
     ):
         raw = demo_key(organization.slug)
+        names = {"fr": "Partenaire de démonstration", "en": "Demo partner"}
+        language = organization.default_language
+        # Found by its secret; named in the clinic's language (staff read it).
+        demo_row_named(ApiKey.objects.filter(key_hash=_hash(raw)), names, language)
         _, created = ApiKey.objects.get_or_create(
             key_hash=_hash(raw),
             defaults={
                 "organization": organization,
-                "name": "Demo partner",
+                "name": names[language],
                 "prefix": raw[: len(KEY_PREFIX) + 12],
                 "scopes": sorted(Scope.values),
                 "purposes": sorted(KEY_PURPOSES),

@@ -20,14 +20,19 @@ class ApiKey(models.Model):
     shown once, when it is created (``api.keys.api_key_create``)."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="api_keys"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("organization"),
     )
     name = models.CharField(
         _("name"), max_length=100, help_text=_("Who uses it, e.g. “EHR sync”.")
     )
     # The first characters of the key, shown in admin and logs to tell keys apart.
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(
+        _("key hash"), max_length=64, unique=True, editable=False
+    )
     scopes = models.JSONField(_("scopes"), default=list)
     # What the key may send, by the topic's purpose (care, marketing,
     # feedback; never security): at most what its creator's role may
@@ -49,8 +54,9 @@ class ApiKey(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
@@ -88,15 +94,19 @@ class IdempotencyRecord(models.Model):
     """The first answer to a POST with an ``Idempotency-Key``, replayed to a
     retry with the same body (``api.idempotency``)."""
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="+", verbose_name=_("API key")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    request_hash = models.CharField(_("request hash"), max_length=64)
     # Null while the first request is still being handled.
-    status_code = models.PositiveSmallIntegerField(null=True)
-    response_body = models.BinaryField(default=b"")
-    content_type = models.CharField(max_length=100, blank=True)
-    location = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True)
+    response_body = models.BinaryField(_("response body"), default=b"")
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    location = models.CharField(_("location"), max_length=500, blank=True)
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, db_index=True
+    )
 
     class Meta:
         constraints = [
@@ -138,9 +148,14 @@ class WebhookSubscription(models.Model):
     its last four characters to tell it apart.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="webhook_subscriptions"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="webhook_subscriptions",
+        verbose_name=_("organization"),
     )
     url = models.URLField(
         _("URL"),
@@ -150,8 +165,10 @@ class WebhookSubscription(models.Model):
     description = models.CharField(_("description"), max_length=200, blank=True)
     events = models.JSONField(_("events"), default=list)
     # A Fernet token (messaging.credentials), never the secret itself.
-    secret_encrypted = models.TextField(editable=False)
-    secret_last4 = models.CharField(max_length=4, editable=False)
+    secret_encrypted = models.TextField(_("secret encrypted"), editable=False)
+    secret_last4 = models.CharField(
+        _("last four characters of the secret"), max_length=4, editable=False
+    )
     is_active = models.BooleanField(
         _("active"),
         default=True,
@@ -165,6 +182,7 @@ class WebhookSubscription(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("created by"),
     )
     created_by_key = models.ForeignKey(
         ApiKey,
@@ -174,8 +192,8 @@ class WebhookSubscription(models.Model):
         related_name="+",
         verbose_name=_("created with API key"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = WebhookSubscriptionQuerySet.as_manager()
 
@@ -228,20 +246,27 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("failed")
 
     # Sent as Liaison-Delivery, the same on every retry: receivers de-duplicate on it.
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     subscription = models.ForeignKey(
-        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookSubscription,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("subscription"),
     )
     event = models.CharField(_("event"), max_length=40, choices=WebhookEvent.choices)
     # The body sent (ids, statuses and reasons only, never message text).
-    payload = models.JSONField(default=dict)
+    payload = models.JSONField(_("payload"), default=dict)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     # Held by the worker sending it; an expired lease is due again.
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"), null=True, blank=True
+    )
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     response_code = models.PositiveSmallIntegerField(
         _("last response code"), null=True, blank=True
@@ -256,8 +281,10 @@ class WebhookDelivery(models.Model):
         related_name="replays",
         verbose_name=_("replay of"),
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, db_index=True
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = WebhookDeliveryQuerySet.as_manager()
 

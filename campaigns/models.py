@@ -51,7 +51,10 @@ class Campaign(models.Model):
     Schedule = ScheduleKind
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="+"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     name = models.CharField(_("name"), max_length=200)
     topic = models.ForeignKey(
@@ -112,8 +115,12 @@ class Campaign(models.Model):
         help_text=_("Empty: as fast as the workers go."),
     )
     # The throttle's current one-minute window (written by the finder only).
-    window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    window_planned = models.PositiveIntegerField(default=0, editable=False)
+    window_started_at = models.DateTimeField(
+        _("window started at"), null=True, blank=True, editable=False
+    )
+    window_planned = models.PositiveIntegerField(
+        _("window planned"), default=0, editable=False
+    )
     # Workflow.
     status = models.CharField(
         _("status"),
@@ -135,8 +142,8 @@ class Campaign(models.Model):
         related_name="+",
         verbose_name=_("approved by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("scheduled"), null=True, blank=True)
@@ -227,6 +234,7 @@ class CampaignRecipient(models.Model):
         related_name="recipients",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("campaign"),
     )
     patient = models.ForeignKey(
         Patient,
@@ -234,6 +242,7 @@ class CampaignRecipient(models.Model):
         related_name="+",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("patient"),
     )
     status = models.CharField(
         _("status"),
@@ -252,6 +261,7 @@ class CampaignRecipient(models.Model):
         related_name="+",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("message"),
     )
 
     objects = CampaignRecipientQuerySet.as_manager()
@@ -286,9 +296,14 @@ class PatientTag(models.Model):
     a row per tag filters with one indexed join.
     """
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="tags")
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="tags",
+        verbose_name=_("patient"),
+    )
     name = models.SlugField(_("tag"), max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = PatientTagQuerySet.as_manager()
 

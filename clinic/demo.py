@@ -29,6 +29,7 @@ from clinic.demo_data import (
     DEMO_SUPERUSER,
     ORGANIZATIONS,
     PATIENTS_PER_ORGANIZATION,
+    STAFF_FIRST_NAMES,
     STAFF_ROLES,
     DemoOrganization,
 )
@@ -50,6 +51,22 @@ class SeedReport:
         self.created.setdefault(label, 0)
         if created:
             self.created[label] += 1
+
+
+def demo_row_named(queryset, names: dict[str, str], language: str):
+    """The demo row of ``queryset`` called by one of ``names`` (language ->
+    name), renamed to the name in ``language``; None when there is none.
+
+    Demo rows are found by their name, and the demo once named everything in
+    English: a database seeded then keeps its row, now in the clinic's
+    language, rather than gaining a second one."""
+    wanted = names[language]
+    rows = {row.name: row for row in queryset.filter(name__in=set(names.values()))}
+    row = rows.get(wanted) or next(iter(rows.values()), None)
+    if row is not None and row.name != wanted:
+        queryset.filter(pk=row.pk).update(name=wanted)
+        row.name = wanted
+    return row
 
 
 def _phone(org: DemoOrganization, rng: random.Random, index: int) -> str:
@@ -219,19 +236,30 @@ def _seed_staff(spec, organization, sites, report) -> list[StaffMember]:
     clinicians = []
     for role in STAFF_ROLES:
         username = f"{spec.prefix}.{role}"
-        member = StaffMember.objects.filter(user__username=username).first()
+        member = (
+            StaffMember.objects.filter(user__username=username)
+            .select_related("user")
+            .first()
+        )
         report.count("staff users", member is None)
+        # Patients read the clinician's name on their appointments; staff
+        # read everyone's in admin: in the clinic's language.
+        first_name = STAFF_FIRST_NAMES[spec.language][role]
         if member is None:
             member = services.staff_member_create(
                 organization=organization,
                 username=username,
                 password=DEMO_PASSWORD,
                 role=role,
-                first_name=role.capitalize(),
+                first_name=first_name,
                 last_name=spec.name.split()[-1],
                 email=f"{role}@{spec.prefix}.example.org",
             )
             member.sites.set(sites)
+        elif member.user.first_name == role.capitalize() != first_name:
+            # Named in English by an earlier demo.
+            member.user.first_name = first_name
+            member.user.save(update_fields=["first_name"])
         if role == "clinician":
             clinicians.append(member)
     return clinicians

@@ -27,6 +27,7 @@ class DemoOrganization:
     # The organization's sender identity (messaging) with every provider:
     # numbers reserved for fiction (ARCEP 01 99 00 xx xx, NANP 555-01xx).
     sender_number: str
+    # Visit types, in the organization's language (patients read them).
     kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
     # One postal address per site, in the order of ``sites`` (fictional).
     site_addresses: tuple[str, ...] = ()
@@ -80,6 +81,7 @@ ORGANIZATIONS = (
             "Laurent",
         ),
         phone_prefixes=("+3361", "+3362", "+3376"),
+        kinds=("consultation", "suivi", "vaccination"),
         contact_email="contact@lilas.example.org",
         contact_phone="+33142000000",
         sender_number="+33199000001",
@@ -158,6 +160,18 @@ ORGANIZATIONS = (
 )
 
 STAFF_ROLES = ("admin", "coordinator", "clinician", "support", "marketing")
+# A demo staff member's first name is their role, in the clinic's language
+# (the family name is the clinic's: "Clinicienne Lilas", "Clinician Practice").
+STAFF_FIRST_NAMES = {
+    "en": {role: role.capitalize() for role in STAFF_ROLES},
+    "fr": {
+        "admin": "Administratrice",
+        "coordinator": "Coordinatrice",
+        "clinician": "Clinicienne",
+        "support": "Accueil",
+        "marketing": "Communication",
+    },
+}
 PATIENTS_PER_ORGANIZATION = 32
 
 

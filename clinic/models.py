@@ -37,7 +37,9 @@ class OrganizationQuerySet(OrganizationScopedQuerySet):
 
 
 class Organization(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
     time_zone = models.CharField(
@@ -74,9 +76,11 @@ class Organization(models.Model):
     # SHA-256 of the logo in OrganizationLogo, "" without one: versions the
     # logo's URL, so pages name it without reading its bytes. Written with
     # the logo by clinic.services, never by hand.
-    logo_hash = models.CharField(max_length=64, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    logo_hash = models.CharField(
+        _("logo fingerprint"), max_length=64, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = OrganizationQuerySet.as_manager()
 
@@ -127,15 +131,20 @@ class SiteQuerySet(OrganizationScopedQuerySet):
 
 
 class Site(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="sites"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="sites",
+        verbose_name=_("organization"),
     )
     name = models.CharField(_("name"), max_length=200)
     address = models.TextField(_("address"), blank=True)
     phone = PhoneNumberField(_("phone"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = SiteQuerySet.as_manager()
 
@@ -168,17 +177,27 @@ class StaffRole(models.TextChoices):
 class StaffMember(models.Model):
     Role = StaffRole
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_member",
+        verbose_name=_("user"),
     )
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="staff"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        verbose_name=_("organization"),
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
-    sites = models.ManyToManyField(Site, blank=True, related_name="staff")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    sites = models.ManyToManyField(
+        Site, blank=True, related_name="staff", verbose_name=_("sites")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = StaffMemberQuerySet.as_manager()
 
@@ -205,9 +224,14 @@ class Team(models.Model):
     """Staff who share a conversation queue, e.g. a site's front desk or its
     support team (which receives feedback follow-ups)."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="teams"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="teams",
+        verbose_name=_("organization"),
     )
     site = models.ForeignKey(
         Site,
@@ -216,15 +240,18 @@ class Team(models.Model):
         blank=True,
         related_name="teams",
         help_text=_("Empty for a team serving every site."),
+        verbose_name=_("site"),
     )
     name = models.CharField(_("name"), max_length=120)
-    members = models.ManyToManyField(StaffMember, blank=True, related_name="teams")
+    members = models.ManyToManyField(
+        StaffMember, blank=True, related_name="teams", verbose_name=_("members")
+    )
     handles_feedback = models.BooleanField(
         _("handles feedback follow-ups"),
         default=False,
         help_text=_("Detractors' answers open a conversation assigned to this team."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = TeamQuerySet.as_manager()
 
@@ -252,9 +279,14 @@ class PatientQuerySet(OrganizationScopedQuerySet):
 
 
 class Patient(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="patients"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="patients",
+        verbose_name=_("organization"),
     )
     identifier = models.CharField(
         _("identifier"),
@@ -297,8 +329,8 @@ class Patient(models.Model):
         editable=False,
         help_text=_("Set when the patient's identity was erased (GDPR art. 17)."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = PatientQuerySet.as_manager()
 
@@ -356,12 +388,20 @@ class Caregiver(models.Model):
         RELATIVE = "relative", _("Other relative")
         OTHER = "other", _("Other")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiving"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="caregiving",
+        verbose_name=_("user"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="caregivers"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="caregivers",
+        verbose_name=_("patient"),
     )
     relationship = models.CharField(
         _("relationship"), max_length=16, choices=Relationship.choices
@@ -374,8 +414,8 @@ class Caregiver(models.Model):
         _("valid until"), null=True, blank=True, help_text=_("Empty: no end date.")
     )
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CaregiverQuerySet.as_manager()
 
@@ -414,15 +454,26 @@ class AppointmentStatus(models.TextChoices):
 class Appointment(models.Model):
     Status = AppointmentStatus
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="appointments"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        verbose_name=_("organization"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="appointments"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="appointments",
+        verbose_name=_("patient"),
     )
     site = models.ForeignKey(
-        Site, on_delete=models.PROTECT, related_name="appointments"
+        Site,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        verbose_name=_("site"),
     )
     practitioner = models.ForeignKey(
         StaffMember,
@@ -477,8 +528,8 @@ class Appointment(models.Model):
             "see this appointment."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -553,10 +604,16 @@ class AccessAudit(models.Model):
         CONSENT = "consent", _("changed consent")
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="access_audit"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="access_audit",
+        verbose_name=_("patient"),
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -564,6 +621,7 @@ class AccessAudit(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("actor"),
     )
     actor_label = models.CharField(_("who"), max_length=200)
     action = models.CharField(_("what"), max_length=16, choices=Action.choices)
@@ -600,12 +658,17 @@ class Invitation(models.Model):
     """A single-use, expiring invitation to the portal: for the patient, or
     for a caregiver with the proxy scopes staff chose."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="invitations"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("patient"),
     )
     # Only the hash of the token is kept: a database leak opens no account.
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
     caregiver_email = models.EmailField(
         _("caregiver's email"),
         blank=True,
@@ -628,11 +691,12 @@ class Invitation(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"))
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
-    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    failed_attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -642,7 +706,7 @@ class Invitation(models.Model):
         verbose_name_plural = _("portal invitations")
 
     def __str__(self) -> str:
-        return f"invitation {self.public_id}"
+        return _("invitation %(id)s") % {"id": self.public_id}
 
     @property
     def for_caregiver(self) -> bool:

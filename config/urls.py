@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from clinic.admin_site import StaffAdminSite
@@ -16,7 +17,7 @@ from portal.views_appointments import appointment_action
 admin.site.__class__ = StaffAdminSite
 admin.site.site_header = "Liaison"
 admin.site.site_title = "Liaison"
-admin.site.index_title = "Clinic administration"
+admin.site.index_title = _("Clinic administration")
 
 urlpatterns = [
     # The brand link: patients land on the portal (or its sign-in page).

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Organization, Patient
@@ -127,9 +128,14 @@ class TopicQuerySet(OrganizationScopedQuerySet):
 class Topic(models.Model):
     """What a message is about: its purpose decides the consent rules."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="topics"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="topics",
+        verbose_name=_("organization"),
     )
     slug = models.SlugField(_("slug"), max_length=64)
     name_en = models.CharField(_("name (English)"), max_length=120)
@@ -173,8 +179,8 @@ class Topic(models.Model):
             '"channel": "voice"}, {"after_hours": 48, "staff": true}]'
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = TopicQuerySet.as_manager()
 
@@ -204,7 +210,8 @@ class Topic(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name_en
+        """Its name in the active language: staff read French in a French admin."""
+        return self.name(get_language() or "en")
 
     @property
     def priority(self) -> PriorityClass:
@@ -217,7 +224,10 @@ class Topic(models.Model):
         )
 
     def name(self, language: str) -> str:
-        return self.name_fr if language == "fr" else self.name_en
+        """The name patients of ``language`` read (the other one when empty)."""
+        if language.startswith("fr"):
+            return self.name_fr or self.name_en
+        return self.name_en or self.name_fr
 
     def clean(self) -> None:
         if self.purpose == Purpose.CARE and Channel.INAPP not in (self.channels or []):
@@ -255,7 +265,10 @@ class OrganizationPolicy(models.Model):
     """An organization's sending rules: windows, caps, budget and forbidden days."""
 
     organization = models.OneToOneField(
-        Organization, on_delete=models.CASCADE, related_name="consent_policy"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="consent_policy",
+        verbose_name=_("organization"),
     )
     send_from = models.TimeField(_("send from"), default=datetime.time(8, 0))
     send_until = models.TimeField(_("send until"), default=datetime.time(21, 0))
@@ -299,7 +312,7 @@ class OrganizationPolicy(models.Model):
     duplicate_window_hours = models.PositiveSmallIntegerField(
         _("duplicate window (hours)"), default=24
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = OrganizationPolicyQuerySet.as_manager()
 
@@ -350,7 +363,10 @@ class PatientPreferences(models.Model):
     """A patient's own sending settings and the state of their contact points."""
 
     patient = models.OneToOneField(
-        Patient, on_delete=models.CASCADE, related_name="preferences"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="preferences",
+        verbose_name=_("patient"),
     )
     send_from = models.TimeField(_("send from"), null=True, blank=True)
     send_until = models.TimeField(_("send until"), null=True, blank=True)
@@ -366,17 +382,26 @@ class PatientPreferences(models.Model):
         blank=True,
         help_text=_('{"topic-slug": ["sms", "email", "inapp"]}'),
     )
-    email_verified_at = models.DateTimeField(null=True, blank=True)
-    phone_verified_at = models.DateTimeField(null=True, blank=True)
-    email_invalid_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Set when mail bounces; cleared on change.")
+    email_verified_at = models.DateTimeField(
+        _("email verified at"), null=True, blank=True
     )
-    phone_invalid_at = models.DateTimeField(null=True, blank=True)
+    phone_verified_at = models.DateTimeField(
+        _("phone verified at"), null=True, blank=True
+    )
+    email_invalid_at = models.DateTimeField(
+        _("email invalid at"),
+        null=True,
+        blank=True,
+        help_text=_("Set when mail bounces; cleared on change."),
+    )
+    phone_invalid_at = models.DateTimeField(
+        _("phone invalid at"), null=True, blank=True
+    )
     objects_to_automation = models.BooleanField(
         _("objects to automated processing"), default=False
     )
-    objected_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    objected_at = models.DateTimeField(_("objected at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = PatientPreferencesQuerySet.as_manager()
 
@@ -396,7 +421,7 @@ class PatientPreferences(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"preferences of patient {self.patient_id}"
+        return _("preferences of patient %(id)s") % {"id": self.patient_id}
 
     def clean(self) -> None:
         if (self.send_from is None) != (self.send_until is None):
@@ -432,15 +457,25 @@ class ConsentEvent(models.Model):
         GRANTED = "granted", _("granted")
         WITHDRAWN = "withdrawn", _("withdrew")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     patient = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, related_name="consent_events"
+        Patient,
+        on_delete=models.PROTECT,
+        related_name="consent_events",
+        verbose_name=_("patient"),
     )
     purpose = models.CharField(
         _("purpose"), max_length=16, choices=Purpose.choices, blank=True
     )
     topic = models.ForeignKey(
-        Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Topic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("topic"),
     )
     channel = models.CharField(
         _("channel"),
@@ -457,6 +492,7 @@ class ConsentEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("actor"),
     )
     actor_label = models.CharField(_("actor"), max_length=200, blank=True)
     wording_version = models.CharField(_("wording version"), max_length=64, blank=True)
@@ -492,7 +528,11 @@ class ConsentEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.scope_key} on {self.channel or '*'}"
+        return _("%(action)s %(scope)s on %(channel)s") % {
+            "action": self.get_action_display(),
+            "scope": self.scope_key,
+            "channel": self.get_channel_display() if self.channel else "*",
+        }
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
@@ -533,12 +573,21 @@ class ConsentStateQuerySet(OrganizationScopedQuerySet):
 class ConsentState(models.Model):
     """The latest ledger event per patient × scope × channel, for fast reads."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
-    scope = models.CharField(max_length=40)  # "purpose:marketing" or "topic:<id>"
-    channel = models.CharField(max_length=8)  # a channel, or "*" for all
-    granted = models.BooleanField()
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
-    occurred_at = models.DateTimeField()
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="+", verbose_name=_("patient")
+    )
+    scope = models.CharField(
+        _("scope"), max_length=40
+    )  # "purpose:marketing" or "topic:<id>"
+    channel = models.CharField(_("channel"), max_length=8)  # a channel, or "*" for all
+    granted = models.BooleanField(_("granted"))
+    event = models.ForeignKey(
+        ConsentEvent,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("event"),
+    )
+    occurred_at = models.DateTimeField(_("occurred at"))
 
     objects = ConsentStateQuerySet.as_manager()
 
@@ -567,19 +616,23 @@ class SendRecord(models.Model):
     without depending on messaging's tables.
     """
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
-    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
-    purpose = models.CharField(max_length=16, choices=Purpose.choices)
-    urgent = models.BooleanField(default=False)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="+", verbose_name=_("patient")
+    )
+    topic = models.ForeignKey(
+        Topic, on_delete=models.CASCADE, related_name="+", verbose_name=_("topic")
+    )
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    urgent = models.BooleanField(_("urgent"), default=False)
     # The topic's class when it was sent: caps and the budget count every
     # class but security, and limit only routine care and below.
     priority = models.PositiveSmallIntegerField(
-        choices=PriorityClass.choices, default=PriorityClass.ROUTINE
+        _("priority"), choices=PriorityClass.choices, default=PriorityClass.ROUTINE
     )
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    message_key = models.CharField(max_length=64)
-    content_hash = models.CharField(max_length=64, blank=True)
-    sent_at = models.DateTimeField()
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    message_key = models.CharField(_("message key"), max_length=64)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    sent_at = models.DateTimeField(_("sent at"))
 
     objects = SendRecordQuerySet.as_manager()
 

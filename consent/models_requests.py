@@ -37,9 +37,14 @@ class ErasureRequest(models.Model):
         REFUSED = "refused", _("Refused")
         WITHDRAWN = "withdrawn", pgettext_lazy("erasure request status", "Withdrawn")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="erasure_requests"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="erasure_requests",
+        verbose_name=_("patient"),
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     requested_by = models.ForeignKey(
@@ -110,7 +115,7 @@ class ErasureRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"erasure request {self.public_id}"
+        return _("erasure request %(id)s") % {"id": self.public_id}
 
     @property
     def is_overdue(self) -> bool:

@@ -1,16 +1,21 @@
 """Demo surveys (called by seed_demo after consent and messaging made the
 topics); idempotent: looked up by name. The first patients answer, one of
-them unhappy, so the follow-up and the dashboard have something to show."""
+them unhappy, so the follow-up and the dashboard have something to show.
+
+Names only staff read (the survey's, the team's) are in the clinic's
+language; what patients read (titles, questions) is in both."""
 
 from django.utils import timezone
 
+from clinic.demo import demo_row_named
 from clinic.models import Organization, Patient, Team
 from consent.models import Topic
 from feedback.models import ImprovementNote, Question, Survey, SurveyInvitation
 from feedback.services import response_submit, survey_invite
 from messaging.models import Template
 
-SURVEY_NAME = "After your visit"
+SURVEY_NAMES = {"fr": "Après votre visite", "en": "After your visit"}
+TEAM_NAMES = {"fr": "Relations patients", "en": "Patient relations"}
 TEMPLATES = {
     ("inapp", "fr"): (
         "Votre avis sur votre visite",
@@ -96,26 +101,34 @@ def seed(*, report) -> None:
                 defaults={"subject": subject, "body": body},
             )
             report.count("templates", created)
-        _, created = Team.objects.get_or_create(
-            organization=organization,
-            name="Patient relations",
-            defaults={"handles_feedback": True},
+        language = organization.default_language
+        team = demo_row_named(
+            Team.objects.for_organization(organization), TEAM_NAMES, language
         )
-        report.count("teams", created)
-        survey, created = Survey.objects.get_or_create(
-            organization=organization,
-            name=SURVEY_NAME,
-            defaults={
-                "title_fr": "Votre avis sur votre visite",
-                "title_en": "Your opinion on your visit",
-                "intro_fr": "Quatre questions, une minute. Merci !",
-                "intro_en": "Four questions, one minute. Thank you!",
-                "topic": topic,
-                "trigger": Survey.Trigger.APPOINTMENT_FULFILLED,
-                "trigger_delay_hours": 2,
-            },
+        report.count("teams", team is None)
+        if team is None:
+            Team.objects.create(
+                organization=organization,
+                name=TEAM_NAMES[language],
+                handles_feedback=True,
+            )
+        survey = demo_row_named(
+            Survey.objects.for_organization(organization), SURVEY_NAMES, language
         )
+        created = survey is None
         report.count("surveys", created)
+        if created:
+            survey = Survey.objects.create(
+                organization=organization,
+                name=SURVEY_NAMES[language],
+                title_fr="Votre avis sur votre visite",
+                title_en="Your opinion on your visit",
+                intro_fr="Quatre questions, une minute. Merci !",
+                intro_en="Four questions, one minute. Thank you!",
+                topic=topic,
+                trigger=Survey.Trigger.APPOINTMENT_FULFILLED,
+                trigger_delay_hours=2,
+            )
         if created:
             for position, (kind, text_fr, text_en, choices, required) in enumerate(
                 QUESTIONS
@@ -153,9 +166,11 @@ def _demo_answers(survey: Survey) -> None:
     patients = Patient.objects.for_organization(survey.organization_id).order_by(
         "identifier"
     )[4:6]
+    unhappy = {"fr": "Longue attente à l’accueil.", "en": "Long wait at the desk."}
     for patient, (nps, csat, text) in zip(
-        patients, [(10, 5, ""), (4, 2, "Long wait at the desk.")], strict=False
+        patients, [(10, 5, {}), (4, 2, unhappy)], strict=False
     ):
+        text = text.get(patient.preferred_language, "")
         invitation = survey_invite(
             survey=survey, patient=patient, trigger_ref=f"demo:{patient.pk}"
         )

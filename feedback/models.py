@@ -38,9 +38,14 @@ class Survey(models.Model):
         CONVERSATION_CLOSED = "conversation", _("After a conversation is closed")
         CAMPAIGN = "campaign", _("After a campaign reached the patient")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="surveys"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="surveys",
+        verbose_name=_("organization"),
     )
     name = models.CharField(_("name"), max_length=120, help_text=_("For staff only."))
     title_fr = models.CharField(_("title (French)"), max_length=200)
@@ -85,8 +90,8 @@ class Survey(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(90)],
     )
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = SurveyQuerySet.as_manager()
 
@@ -153,7 +158,10 @@ class Question(models.Model):
     SCALES = {Kind.NPS: (0, 10), Kind.CSAT: (1, 5)}
 
     survey = models.ForeignKey(
-        Survey, on_delete=models.CASCADE, related_name="questions"
+        Survey,
+        on_delete=models.CASCADE,
+        related_name="questions",
+        verbose_name=_("survey"),
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
@@ -175,7 +183,7 @@ class Question(models.Model):
         verbose_name_plural = _("questions")
 
     def __str__(self) -> str:
-        return self.text_en or self.text_fr
+        return self.text()
 
     def text(self, language: str | None = None) -> str:
         return _in_language(self, "text", language)
@@ -213,18 +221,29 @@ class InvitationQuerySet(OrganizationScopedQuerySet):
 class SurveyInvitation(models.Model):
     """One patient asked to answer one survey, by a link that works once."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     survey = models.ForeignKey(
-        Survey, on_delete=models.CASCADE, related_name="invitations"
+        Survey,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("survey"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="survey_invitations"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="survey_invitations",
+        verbose_name=_("patient"),
     )
     # What triggered it ("appointment:<uuid>", "campaign:<id>"): one invitation per trigger.
-    trigger_ref = models.CharField(max_length=80, blank=True)
+    trigger_ref = models.CharField(_("trigger ref"), max_length=80, blank=True)
     # The site the experience happened at: a detractor's follow-up goes to its team.
     site = models.ForeignKey(
         "clinic.Site",
@@ -232,6 +251,7 @@ class SurveyInvitation(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("site"),
     )
     message = models.ForeignKey(
         "messaging.Message",
@@ -239,8 +259,9 @@ class SurveyInvitation(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("message"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
@@ -273,12 +294,20 @@ class ResponseQuerySet(OrganizationScopedQuerySet):
 
 
 class SurveyResponse(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     survey = models.ForeignKey(
-        Survey, on_delete=models.CASCADE, related_name="responses"
+        Survey,
+        on_delete=models.CASCADE,
+        related_name="responses",
+        verbose_name=_("survey"),
     )
     # Both empty for an anonymous survey.
     patient = models.ForeignKey(
@@ -287,6 +316,7 @@ class SurveyResponse(models.Model):
         null=True,
         blank=True,
         related_name="survey_responses",
+        verbose_name=_("patient"),
     )
     invitation = models.OneToOneField(
         SurveyInvitation,
@@ -294,6 +324,7 @@ class SurveyResponse(models.Model):
         null=True,
         blank=True,
         related_name="response",
+        verbose_name=_("invitation"),
     )
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
     complete = models.BooleanField(
@@ -315,7 +346,7 @@ class SurveyResponse(models.Model):
         related_name="+",
         verbose_name=_("follow-up conversation"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ResponseQuerySet.as_manager()
 
@@ -335,10 +366,16 @@ class SurveyResponse(models.Model):
 
 class Answer(models.Model):
     response = models.ForeignKey(
-        SurveyResponse, on_delete=models.CASCADE, related_name="answers"
+        SurveyResponse,
+        on_delete=models.CASCADE,
+        related_name="answers",
+        verbose_name=_("response"),
     )
     question = models.ForeignKey(
-        Question, on_delete=models.CASCADE, related_name="answers"
+        Question,
+        on_delete=models.CASCADE,
+        related_name="answers",
+        verbose_name=_("question"),
     )
     score = models.SmallIntegerField(_("score"), null=True, blank=True)
     choices = models.JSONField(_("choices"), default=list, blank=True)
@@ -370,7 +407,10 @@ class ImprovementNote(models.Model):
     published to its patients in the portal."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="improvement_notes"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="improvement_notes",
+        verbose_name=_("organization"),
     )
     site = models.ForeignKey(
         "clinic.Site",
@@ -379,6 +419,7 @@ class ImprovementNote(models.Model):
         blank=True,
         related_name="+",
         help_text=_("Empty for every site."),
+        verbose_name=_("site"),
     )
     you_said_fr = models.TextField(_("you said (French)"), max_length=1000)
     you_said_en = models.TextField(_("you said (English)"), max_length=1000)
@@ -390,7 +431,7 @@ class ImprovementNote(models.Model):
         blank=True,
         help_text=_("Patients see the note from then on; empty for a draft."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = ImprovementNoteQuerySet.as_manager()
 

@@ -45,7 +45,12 @@ class TemplateQuerySet(OrganizationScopedQuerySet):
 class Template(models.Model):
     """What a topic says on one channel in one language."""
 
-    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="templates")
+    topic = models.ForeignKey(
+        Topic,
+        on_delete=models.CASCADE,
+        related_name="templates",
+        verbose_name=_("topic"),
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     sensitivity = models.CharField(
@@ -59,7 +64,7 @@ class Template(models.Model):
     )
     body = models.TextField(_("text"))
     body_html = models.TextField(_("HTML (email)"), blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = TemplateQuerySet.as_manager()
 
@@ -140,19 +145,31 @@ class Message(models.Model):
         OUTBOUND = "out", _("To the patient")
         INBOUND = "in", _("From the patient")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     # No index of their own where a wider one leads with the column
     # (organization: the authenticity code's unique index; patient:
     # messaging_msg_patient), and partial ones for the two mostly empty
     # relations (Meta.indexes): every index is written for each message, and
     # a campaign writes 100,000 at a time.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("organization"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="messages", db_index=False
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
+        verbose_name=_("patient"),
     )
-    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="+")
+    topic = models.ForeignKey(
+        Topic, on_delete=models.PROTECT, related_name="+", verbose_name=_("topic")
+    )
     conversation = models.ForeignKey(
         "messaging.Conversation",
         on_delete=models.SET_NULL,
@@ -160,6 +177,7 @@ class Message(models.Model):
         blank=True,
         related_name="messages",
         db_index=False,
+        verbose_name=_("conversation"),
     )
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -168,6 +186,7 @@ class Message(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("sender"),
     )
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
     origin_ref = models.CharField(
@@ -177,11 +196,16 @@ class Message(models.Model):
         help_text=_("The campaign, rule or API key that sent it."),
     )
     direction = models.CharField(
-        max_length=3, choices=Direction.choices, default=Direction.OUTBOUND
+        _("direction"),
+        max_length=3,
+        choices=Direction.choices,
+        default=Direction.OUTBOUND,
     )
-    idempotency_key = models.CharField(max_length=200, blank=True)
-    sensitivity = models.CharField(max_length=16, choices=Sensitivity.choices)
-    language = models.CharField(max_length=2, choices=Language.choices)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
+    sensitivity = models.CharField(
+        _("sensitivity"), max_length=16, choices=Sensitivity.choices
+    )
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(
         _("text"), help_text=_("The full text, shown in the secure inbox.")
@@ -191,15 +215,19 @@ class Message(models.Model):
     # until the secret expires, shown to no one, erased set-wise
     # (messaging.services.redaction). Written with the row (COPY included).
     secret_body = models.TextField(
-        blank=True, default="", db_default="", editable=False
+        _("secret body"), blank=True, default="", db_default="", editable=False
     )
-    secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_expires_at = models.DateTimeField(
+        _("secret expires at"), null=True, blank=True, editable=False
+    )
     context = models.JSONField(
+        _("context"),
         default=dict,
         blank=True,
         help_text=_("The values the templates were rendered with, for fallbacks."),
     )
     why = models.JSONField(
+        _("why"),
         default=dict,
         blank=True,
         help_text=_(
@@ -207,19 +235,23 @@ class Message(models.Model):
         ),
     )
     free_text = models.BooleanField(
+        _("free text"),
         default=False,
         help_text=_("Written by hand rather than from the topic's templates."),
     )
-    content_hash = models.CharField(max_length=64, blank=True)
-    authenticity_code = models.CharField(max_length=8, default=authenticity_code_new)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    authenticity_code = models.CharField(
+        _("authenticity code"), max_length=8, default=authenticity_code_new
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     escalate_to_staff_at = models.DateTimeField(
+        _("escalate to staff at"),
         null=True,
         blank=True,
         help_text=_("When an unread message becomes a staff task."),
     )
-    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     hidden_from_proxies_at = models.DateTimeField(
         _("hidden from caregivers at"),
         null=True,
@@ -275,7 +307,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"message {self.public_id}"
+        return _("message %(id)s") % {"id": self.public_id}
 
     @property
     def deliveries_in_order(self) -> list["Delivery"]:
@@ -393,12 +425,15 @@ class Delivery(models.Model):
         related_name="deliveries",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("message"),
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=254, blank=True)
     # A security code sent to an address the patient is proving (not yet on
     # the record): judged on that address and never moved to another channel.
-    to_address_being_verified = models.BooleanField(default=False)
+    to_address_being_verified = models.BooleanField(
+        _("to address being verified"), default=False
+    )
     status = models.CharField(
         _("status"),
         max_length=12,
@@ -406,33 +441,37 @@ class Delivery(models.Model):
         default=DeliveryStatus.QUEUED,
     )
     reason = models.CharField(_("reason"), max_length=32, blank=True)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField(blank=True, help_text=_("What this channel carries."))
-    body_html = models.TextField(blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(
+        _("body"), blank=True, help_text=_("What this channel carries.")
+    )
+    body_html = models.TextField(_("HTML body"), blank=True)
     # The texts with their secret, for the backend only: erased once the
     # delivery is final or the secret expires (Message.secret_body).
     secret_body = models.TextField(
-        blank=True, default="", db_default="", editable=False
+        _("secret body"), blank=True, default="", db_default="", editable=False
     )
     secret_body_html = models.TextField(
-        blank=True, default="", db_default="", editable=False
+        _("secret HTML body"), blank=True, default="", db_default="", editable=False
     )
-    provider = models.CharField(max_length=32, blank=True)
-    provider_id = models.CharField(max_length=128, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(_("provider"), max_length=32, blank=True)
+    provider_id = models.CharField(_("provider ID"), max_length=128, blank=True)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"), null=True, blank=True
+    )
     # When the holder last confirmed its claim to call the provider: the
     # call starts at most claims.CONFIRMATION_SECONDS later. A provider may
     # list an accepted message only some time after it (Twilio), so until
     # then "not found" cannot mean "not sent" (delivering._reconcile).
-    attempted_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    attempted_at = models.DateTimeField(_("attempted at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Copies of the message's organization and creation time, written with
     # the row (messaging.delivery_copies; the COPY writer writes them itself) and
     # never changed: the dashboard counts a period's deliveries per channel
@@ -445,8 +484,9 @@ class Delivery(models.Model):
         db_index=False,
         related_name="+",
         editable=False,
+        verbose_name=_("organization"),
     )
-    message_created_at = models.DateTimeField(editable=False)
+    message_created_at = models.DateTimeField(_("message created at"), editable=False)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -493,10 +533,10 @@ class Delivery(models.Model):
 class StatusCallback(models.Model):
     """A provider status callback already applied: duplicates change nothing."""
 
-    provider = models.CharField(max_length=32)
-    provider_id = models.CharField(max_length=128)
-    status = models.CharField(max_length=32)
-    received_at = models.DateTimeField(auto_now_add=True)
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_id = models.CharField(_("provider ID"), max_length=128)
+    status = models.CharField(_("status"), max_length=32)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -514,16 +554,24 @@ class OutboxEntry(models.Model):
     """What the ``outbox`` backends would have sent: staff watch it in admin."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, null=True, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     delivery = models.ForeignKey(
-        Delivery, on_delete=models.SET_NULL, null=True, related_name="+"
+        Delivery,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("delivery"),
     )
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    to = models.CharField(max_length=254)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    to = models.CharField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = OrganizationScopedQuerySet.as_manager()
 
@@ -533,7 +581,10 @@ class OutboxEntry(models.Model):
         verbose_name_plural = _("outbox (development)")
 
     def __str__(self) -> str:
-        return f"{self.channel} to {self.to}"
+        return _("%(channel)s to %(to)s") % {
+            "channel": self.get_channel_display(),
+            "to": self.to,
+        }
 
 
 class UnmatchedInboundQuerySet(OrganizationScopedQuerySet):
@@ -547,10 +598,15 @@ class UnmatchedInbound(models.Model):
     (``organization`` NULL: the platform queue, which only superusers see)."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("organization"),
     )
-    provider = models.CharField(max_length=32)
-    provider_message_id = models.CharField(max_length=128)
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_message_id = models.CharField(_("provider message ID"), max_length=128)
     to_number = models.CharField(_("to"), max_length=32)
     from_number = models.CharField(_("from"), max_length=32)
     text = models.TextField(_("text"))
@@ -562,6 +618,7 @@ class UnmatchedInbound(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("handled by"),
     )
 
     objects = UnmatchedInboundQuerySet.as_manager()

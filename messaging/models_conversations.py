@@ -37,12 +37,20 @@ class Conversation(models.Model):
         COMPLAINT = "complaint", _("Complaint")
         FOLLOW_UP = "follow_up", _("Feedback follow-up")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="conversations"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        verbose_name=_("patient"),
     )
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     status = models.CharField(
@@ -73,24 +81,25 @@ class Conversation(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("assigned to"),
     )
     # The channel the patient last wrote on: a staff reply goes back on it
     # (or to the portal inbox when the content is confidential).
     channel = models.CharField(
         _("channel"), max_length=8, choices=Channel.choices, default=Channel.INAPP
     )
-    last_message_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(_("last message at"), default=timezone.now)
     # Service levels (issue 8): when the patient first wrote and waits for an
     # answer, by when staff should answer, when they did.
-    awaiting_since = models.DateTimeField(null=True, blank=True)
+    awaiting_since = models.DateTimeField(_("awaiting since"), null=True, blank=True)
     first_response_due_at = models.DateTimeField(
         _("first response due"), null=True, blank=True
     )
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
-    staff_reply_count = models.PositiveIntegerField(default=0)
-    reopened_count = models.PositiveIntegerField(default=0)
+    staff_reply_count = models.PositiveIntegerField(_("staff reply count"), default=0)
+    reopened_count = models.PositiveIntegerField(_("reopened count"), default=0)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -117,16 +126,20 @@ class ConversationNote(models.Model):
     """A note staff leave on a conversation for each other: never sent."""
 
     conversation = models.ForeignKey(
-        "messaging.Conversation", on_delete=models.CASCADE, related_name="notes"
+        "messaging.Conversation",
+        on_delete=models.CASCADE,
+        related_name="notes",
+        verbose_name=_("conversation"),
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         related_name="+",
+        verbose_name=_("author"),
     )
     body = models.TextField(_("note"), max_length=4000)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["conversation", "created_at"]
@@ -145,12 +158,15 @@ class SavedReply(models.Model):
     """A reply staff reuse; ``{{ variables }}`` as in templates."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     title = models.CharField(_("title"), max_length=120)
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     body = models.TextField(_("text"), max_length=2000)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = SavedReplyQuerySet.as_manager()
 

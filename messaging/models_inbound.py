@@ -30,19 +30,20 @@ class InboundReceipt(models.Model):
 
     Outcome = InboundOutcome
 
-    provider = models.CharField(max_length=32)
-    provider_message_id = models.CharField(max_length=128)
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_message_id = models.CharField(_("provider message ID"), max_length=128)
     organization = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("organization"),
     )
     outcome = models.CharField(
-        max_length=16, choices=InboundOutcome.choices, blank=True
+        _("outcome"), max_length=16, choices=InboundOutcome.choices, blank=True
     )
-    received_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
 
     class Meta:
         constraints = [
@@ -63,9 +64,9 @@ class WebhookToken(models.Model):
     timestamp is too old for the signature to be accepted at all
     (``messaging.email_webhooks``)."""
 
-    provider = models.CharField(max_length=32)
-    token = models.CharField(max_length=128)
-    signed_at = models.DateTimeField()
+    provider = models.CharField(_("provider"), max_length=32)
+    token = models.CharField(_("token"), max_length=128)
+    signed_at = models.DateTimeField(_("signed at"))
 
     class Meta:
         constraints = [

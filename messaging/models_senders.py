@@ -91,9 +91,13 @@ class SenderIdentity(models.Model):
         ),
     )
     # A Fernet token (messaging.credentials), never the secret itself.
-    secret_encrypted = models.TextField(blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    secret_encrypted = models.TextField(
+        _("secret encrypted"), blank=True, editable=False
+    )
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, editable=False
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = SenderIdentityQuerySet.as_manager()
 

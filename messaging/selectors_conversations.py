@@ -165,7 +165,7 @@ def consent_summary(conversation: Conversation) -> list[ConsentRow]:
     for topic, cells in consent_matrix(patient, matrix_topics(patient)):
         rows.append(
             ConsentRow(
-                topic=topic.name("fr" if patient.preferred_language == "fr" else "en"),
+                topic=str(topic),  # in the staff member's language
                 purpose=topic.get_purpose_display(),
                 cells=[
                     (Channel(channel).label, None, False)

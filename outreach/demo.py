@@ -1,15 +1,27 @@
 """Demo reminder rules (called by seed_demo after consent and messaging have
-made the topics and templates); idempotent: rules are looked up by name."""
+made the topics and templates); idempotent: rules are looked up by name, which
+is in the clinic's language (staff read it; patients never do)."""
 
+from clinic.demo import demo_row_named
 from clinic.models import Organization
 from consent.models import Topic
 from outreach.models_reminders import ReminderRule
 from outreach.reminders import reminder_rule_save
 
 RULES = [
-    # name, kind, offsets, only if unconfirmed
-    ("Appointment reminders", "", "7d, 48h, 1d@18:00", False),
-    ("Last call if not confirmed", "", "2h", True),
+    # names, kind, offsets, only if unconfirmed
+    (
+        {"fr": "Rappels de rendez-vous", "en": "Appointment reminders"},
+        "",
+        "7d, 48h, 1d@18:00",
+        False,
+    ),
+    (
+        {"fr": "Dernier rappel si non confirmé", "en": "Last call if not confirmed"},
+        "",
+        "2h",
+        True,
+    ),
 ]
 
 
@@ -26,20 +38,18 @@ def seed(*, report) -> None:
         )
         if topic is None:
             continue
-        have = set(
-            ReminderRule.objects.for_organization(organization).values_list(
-                "name", flat=True
-            )
-        )
-        for name, kind, offsets, only_if_unconfirmed in RULES:
-            report.count("reminder rules", name not in have)
-            if name in have:
+        rules = ReminderRule.objects.for_organization(organization)
+        language = organization.default_language
+        for names, kind, offsets, only_if_unconfirmed in RULES:
+            have = demo_row_named(rules, names, language) is not None
+            report.count("reminder rules", not have)
+            if have:
                 continue
             # Saving plans the reminders of every demo appointment to come.
             reminder_rule_save(
                 rule=ReminderRule(
                     organization=organization,
-                    name=name,
+                    name=names[language],
                     kind=kind,
                     offsets=offsets,
                     topic=topic,

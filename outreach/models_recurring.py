@@ -33,10 +33,16 @@ class CareScheduleQuerySet(OrganizationScopedQuerySet):
 
 class CareSchedule(models.Model):
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="care_schedules"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="care_schedules",
+        verbose_name=_("organization"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="care_schedules"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="care_schedules",
+        verbose_name=_("patient"),
     )
     topic = models.ForeignKey(
         Topic,
@@ -92,8 +98,8 @@ class CareSchedule(models.Model):
     last_sent_at = models.DateTimeField(
         _("last sent at"), null=True, blank=True, editable=False
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CareScheduleQuerySet.as_manager()
 
@@ -119,4 +125,7 @@ class CareSchedule(models.Model):
 
     def __str__(self) -> str:
         # No label: it is health data, and __str__ ends up in logs and admin history.
-        return f"care schedule {self.pk} ({self.patient_id})"
+        return _("care schedule %(id)s (patient %(patient)s)") % {
+            "id": self.pk,
+            "patient": self.patient_id,
+        }

@@ -24,7 +24,10 @@ class ReminderRule(models.Model):
     """Which reminders an organization's appointments (of one kind, or all) get."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="reminder_rules"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="reminder_rules",
+        verbose_name=_("organization"),
     )
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(
@@ -67,8 +70,8 @@ class ReminderRule(models.Model):
         help_text=_("Skip the reminder when the patient has already confirmed."),
     )
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ReminderRuleQuerySet.as_manager()
 
@@ -147,7 +150,10 @@ class Reminder(models.Model):
     Reason = ReminderReason
 
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, related_name="reminders"
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="reminders",
+        verbose_name=_("appointment"),
     )
     rule = models.ForeignKey(
         ReminderRule,
@@ -175,8 +181,8 @@ class Reminder(models.Model):
         verbose_name=_("message"),
     )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ReminderQuerySet.as_manager()
 

@@ -29,12 +29,20 @@ class WaitlistEntry(models.Model):
         SERVED = "served", _("Got a slot")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="waitlist_entries"
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="waitlist_entries",
+        verbose_name=_("patient"),
     )
     site = models.ForeignKey(
         Site,
@@ -65,7 +73,7 @@ class WaitlistEntry(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.WAITING
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = WaitlistEntryQuerySet.as_manager()
 
@@ -104,9 +112,14 @@ class SlotOffer(models.Model):
         TAKEN = "taken", _("Taken")
         CLOSED = "closed", _("Closed without taker")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     freed = models.OneToOneField(
         Appointment,
@@ -133,8 +146,8 @@ class SlotOffer(models.Model):
         related_name="+",
         verbose_name=_("new appointment"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     objects = SlotOfferQuerySet.as_manager()
 
@@ -155,17 +168,25 @@ class SlotOfferRecipient(models.Model):
         GONE = "gone", _("Told it was gone")
 
     offer = models.ForeignKey(
-        SlotOffer, on_delete=models.CASCADE, related_name="recipients"
+        SlotOffer,
+        on_delete=models.CASCADE,
+        related_name="recipients",
+        verbose_name=_("offer"),
     )
     entry = models.ForeignKey(
-        WaitlistEntry, on_delete=models.CASCADE, related_name="offers"
+        WaitlistEntry,
+        on_delete=models.CASCADE,
+        related_name="offers",
+        verbose_name=_("entry"),
     )
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.OFFERED
     )
-    offered_at = models.DateTimeField(auto_now_add=True)
+    offered_at = models.DateTimeField(_("offered at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("slot offer recipient")
+        verbose_name_plural = _("slot offer recipients")
         constraints = [
             models.UniqueConstraint(
                 fields=["offer", "entry"], name="outreach_offer_once_per_entry"
@@ -173,4 +194,7 @@ class SlotOfferRecipient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"offer {self.offer_id} to entry {self.entry_id}"
+        return _("offer %(offer)s to waitlist entry %(entry)s") % {
+            "offer": self.offer_id,
+            "entry": self.entry_id,
+        }

@@ -2,12 +2,12 @@
 after patients' feedback ("you said, we did")."""
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
 from feedback.models import ImprovementNote, SurveyInvitation
 from feedback.tokens import invitation_url
 from portal.access import patient_required
+from portal.views_appointments import render_for
 
 
 @patient_required()
@@ -29,8 +29,10 @@ def feedback_home(request: HttpRequest) -> HttpResponse:
     notes = ImprovementNote.objects.for_organization(
         patient.organization_id
     ).published()[:20]
-    return render(
+    # In the patient's language: survey titles and notes have one per language.
+    return render_for(
         request,
+        patient,
         "portal/feedback.html",
-        {"invitations": invitations, "notes": notes, "patient": patient},
+        {"invitations": invitations, "notes": notes},
     )

@@ -7,6 +7,7 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, override
 
 from consent.limits import sends_confirm
 from consent.selectors import channel_order_get
@@ -167,6 +168,17 @@ def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
     return next((d for d in planned if d.status != Status.SUPPRESSED), None)
 
 
+def _unread_subject(message: Message) -> str:
+    """The staff task's subject, in the patient's language like every
+    conversation subject (the patient may read the conversation)."""
+    language = message.patient.preferred_language
+    with override(language):
+        subject = gettext("Not read yet: %(topic)s") % {
+            "topic": message.topic.name(language)
+        }
+    return subject[:200]
+
+
 def messages_escalate_due(*, now: datetime.datetime | None = None) -> int:
     """Turn unread must-acknowledge messages whose last step is due into staff
     tasks: an open conversation about the message. Returns how many."""
@@ -185,7 +197,7 @@ def messages_escalate_due(*, now: datetime.datetime | None = None) -> int:
             conversation = message.conversation or Conversation.objects.create(
                 organization_id=message.organization_id,
                 patient=message.patient,
-                subject=f"Unacknowledged: {message.topic.name_en}"[:200],
+                subject=_unread_subject(message),
             )
             Conversation.objects.filter(pk=conversation.pk).update(
                 status=Conversation.Status.OPEN, last_message_at=now

@@ -44,7 +44,9 @@ class ContactPointChange(models.Model):
         EXPIRED = "expired", _("expired")
         LOCKED = "locked", _("too many wrong codes")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        _("public ID"), default=uuid.uuid4, unique=True, editable=False
+    )
     patient = models.ForeignKey(
         Patient, on_delete=models.CASCADE, related_name="+", verbose_name=_("patient")
     )
@@ -55,7 +57,9 @@ class ContactPointChange(models.Model):
         blank=True,
         help_text=_("Kept only while the change waits for its code."),
     )
-    code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    code_hash = models.CharField(
+        _("code hash"), max_length=64, blank=True, editable=False
+    )
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
     )

@@ -163,6 +163,125 @@ def test_demo_appointments_say_who_what_where_and_how_to_prepare(settings):
         assert appointments.exclude(preparation_notes="").exists()
 
 
+def _staff_named(organization):
+    """What the demo names for staff, by the organization's slug."""
+    from api.models import ApiKey
+    from clinic.models import Team
+    from feedback.models import Survey
+    from outreach.models_reminders import ReminderRule
+
+    return {
+        "teams": set(
+            Team.objects.filter(organization=organization).values_list(
+                "name", flat=True
+            )
+        ),
+        "surveys": set(
+            Survey.objects.filter(organization=organization).values_list(
+                "name", flat=True
+            )
+        ),
+        "rules": set(
+            ReminderRule.objects.filter(organization=organization).values_list(
+                "name", flat=True
+            )
+        ),
+        "keys": set(
+            ApiKey.objects.filter(organization=organization).values_list(
+                "name", flat=True
+            )
+        ),
+        "staff": set(
+            StaffMember.objects.filter(organization=organization).values_list(
+                "user__first_name", flat=True
+            )
+        ),
+        "kinds": set(
+            Appointment.objects.filter(organization=organization).values_list(
+                "kind", flat=True
+            )
+        ),
+    }
+
+
+FRENCH_DEMO = {
+    "teams": {"Relations patients"},
+    "surveys": {"Après votre visite"},
+    "rules": {"Rappels de rendez-vous", "Dernier rappel si non confirmé"},
+    "keys": {"Partenaire de démonstration"},
+    "staff": {
+        "Administratrice",
+        "Coordinatrice",
+        "Clinicienne",
+        "Accueil",
+        "Communication",
+    },
+    "kinds": {"consultation", "suivi", "vaccination"},
+}
+ENGLISH_DEMO = {
+    "teams": {"Patient relations"},
+    "surveys": {"After your visit"},
+    "rules": {"Appointment reminders", "Last call if not confirmed"},
+    "keys": {"Demo partner"},
+    "staff": {"Admin", "Coordinator", "Clinician", "Support", "Marketing"},
+    "kinds": {"consultation", "follow-up", "vaccination"},
+}
+
+
+def test_the_french_clinic_names_its_demo_data_in_french(settings):
+    """Staff of the French clinic read French names in admin (teams, surveys,
+    reminder rules, API keys, colleagues, visit types); the US clinic's are
+    English; topics have a name in each language."""
+    # given
+    settings.DEBUG = True
+    # when
+    call_command("seed_demo")
+    # then
+    lilas = Organization.objects.get(slug="clinique-des-lilas")
+    riverside = Organization.objects.get(slug="riverside-family-practice")
+    assert _staff_named(lilas) == FRENCH_DEMO
+    assert _staff_named(riverside) == ENGLISH_DEMO
+    topics = Topic.objects.for_organization(lilas)
+    assert topics.get(slug="surveys").name("fr") == "Enquêtes de satisfaction"
+    assert topics.get(slug="surveys").name("en") == "Satisfaction surveys"
+    assert not topics.filter(name_fr="").exists()
+    assert not topics.filter(name_en="").exists()
+
+
+def test_a_demo_seeded_in_english_is_renamed_not_duplicated(settings):
+    """A database seeded when the demo named everything in English keeps one
+    row of each, now in French, when the demo runs again."""
+    from api.models import ApiKey
+    from clinic.models import Team
+    from feedback.models import Survey
+    from outreach.models_reminders import ReminderRule
+
+    # given
+    settings.DEBUG = True
+    call_command("seed_demo")
+    lilas = Organization.objects.get(slug="clinique-des-lilas")
+    Team.objects.filter(organization=lilas).update(name="Patient relations")
+    Survey.objects.filter(organization=lilas).update(name="After your visit")
+    rules = ReminderRule.objects.filter(organization=lilas)
+    rules.filter(only_if_unconfirmed=False).update(name="Appointment reminders")
+    rules.filter(only_if_unconfirmed=True).update(name="Last call if not confirmed")
+    ApiKey.objects.filter(organization=lilas).update(name="Demo partner")
+    for member in StaffMember.objects.filter(organization=lilas).select_related("user"):
+        member.user.first_name = member.role.capitalize()
+        member.user.save()
+    before = (
+        Team.objects.count(),
+        Survey.objects.count(),
+        ReminderRule.objects.count(),
+    )
+    # when
+    call_command("seed_demo")
+    # then
+    after = (Team.objects.count(), Survey.objects.count(), ReminderRule.objects.count())
+    assert after == before
+    assert _staff_named(lilas) == FRENCH_DEMO
+
+
 def test_each_demo_clinic_has_its_branding_and_keeps_an_operators_own(settings):
     from clinic.branding import logo_inspect, validate_accent_colour
     from clinic.models import OrganizationLogo

@@ -85,6 +85,22 @@ def test_the_ladder_waits_then_climbs(message, sms_outbox):
     assert task.status == "open"
 
 
+def test_the_staff_task_is_named_in_the_patients_language(message, sms_outbox):
+    """A French patient's task reads "Pas encore lu : Résultats", never English."""
+    # given
+    message.topic.name_en, message.topic.name_fr = "Results", "Résultats"
+    message.topic.save()
+    # when
+    with time_machine.travel(
+        NOON + datetime.timedelta(hours=48, minutes=1), tick=False
+    ):
+        messages_escalate_due()
+    # then
+    task = Conversation.objects.get(patient=message.patient)
+    assert message.patient.preferred_language == "fr"
+    assert task.subject == "Pas encore lu : Résultats"
+
+
 def test_reading_stops_the_ladder(message, sms_outbox):
     with time_machine.travel(NOON + datetime.timedelta(hours=1), tick=False):
         message_mark_read(message=message)

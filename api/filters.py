@@ -25,6 +25,19 @@ def aware_datetime_param(name: str, raw: str) -> datetime.datetime:
     return moment
 
 
+def choice_param(request, name: str, choices: list[str]) -> str | None:
+    """The query parameter ``name`` when it is one of ``choices``, None when
+    absent, or a 400 naming it. An empty value is refused like any other
+    unknown one: ignoring it would answer every row to a filter that meant to
+    ask for some."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise exceptions.ValidationError({name: [f"One of {', '.join(choices)}."]})
+    return raw
+
+
 class UpdatedSinceFilter(BaseFilterBackend):
     """``?updated_since=2026-11-01T00:00:00Z``: rows changed at or after it."""
 

@@ -4,13 +4,13 @@ through ``clinic.services.appointment_save`` or ``clinic.appointments``, which
 send ``appointment_changed``."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, mixins, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from django.db import transaction
 
-from api.filters import UpdatedSinceFilter
+from api.filters import UpdatedSinceFilter, choice_param
 from api.scopes import Scope
 from api.serializers_appointments import (
     AppointmentCancelSerializer,
@@ -54,12 +54,8 @@ class AppointmentViewSet(
             patient = patient_from_query(self)
             if patient is not None:
                 queryset = queryset.filter(patient=patient)
-            wanted = self.request.query_params.get("status")
-            if wanted:
-                if wanted not in AppointmentStatus.values:
-                    raise exceptions.ValidationError(
-                        {"status": [f"One of {', '.join(AppointmentStatus.values)}."]}
-                    )
+            wanted = choice_param(self.request, "status", AppointmentStatus.values)
+            if wanted is not None:
                 queryset = queryset.filter(status=wanted)
         return queryset
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from django.db import transaction
 from django.db.models import Prefetch
 
+from api.filters import choice_param
 from api.pagination import UpdatedCursorPagination
 from api.scopes import Scope
 from api.serializers_common import patient_from_query, patient_param
@@ -55,12 +56,8 @@ class ConversationViewSet(
             patient = patient_from_query(self)
             if patient is not None:
                 queryset = queryset.filter(patient=patient)
-            wanted = self.request.query_params.get("status")
-            if wanted:
-                if wanted not in Conversation.Status.values:
-                    raise exceptions.ValidationError(
-                        {"status": [f"One of {', '.join(Conversation.Status.values)}."]}
-                    )
+            wanted = choice_param(self.request, "status", Conversation.Status.values)
+            if wanted is not None:
                 queryset = queryset.filter(status=wanted)
         if self.action == "retrieve":
             thread = messages_queryset(self.organization).order_by("created_at", "id")

@@ -317,3 +317,11 @@ def test_preparation_notes_are_written_and_read(api, patient, site):
         api.patch_json(url(appointment), {"preparation_notes": "x" * 1001}), 400
     )
     assert {e["pointer"] for e in problem["errors"]} == {"#/preparation_notes"}
+
+
+@pytest.mark.parametrize("wanted", ["lost", ""])
+def test_list_refuses_an_unknown_or_empty_status(api, wanted):
+    """An empty ``status`` is refused like an unknown one: ignoring it would
+    answer every appointment to a filter that meant to ask for some."""
+    problem = assert_problem(api.get(APPOINTMENTS, {"status": wanted}), 400)
+    assert problem["errors"][0]["pointer"] == "#/status"

@@ -115,6 +115,8 @@ def test_list_filters_by_patient_and_status(api, organization, conversation, pat
     rows = api.get(CONVERSATIONS, {"status": "closed"}).json()
     assert [r["id"] for r in rows["results"]] == [str(other.public_id)]
     assert_problem(api.get(CONVERSATIONS, {"status": "lost"}), 400)
+    # An empty status is refused too: ignoring it would list every conversation.
+    assert_problem(api.get(CONVERSATIONS, {"status": ""}), 400)
     assert AccessAudit.objects.filter(detail="API: conversation list").exists()
 
 

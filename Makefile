@@ -61,13 +61,21 @@ lint: $(VENV)/.dev
 # its own test database and Redis key prefix).
 TEST_WORKERS ?= auto
 PROCESSES := slow or e2e
+# BROWSER=no leaves the browser tests (marked e2e) out: .ci/run runs them once,
+# on the production parts, since they drive the same pages whatever the database.
+BROWSER ?= yes
+ifeq ($(BROWSER),no)
+PROCESS_RUN := slow
+else
+PROCESS_RUN := $(PROCESSES)
+endif
 
 test: $(VENV)/.dev catalogues
 	$(BIN)/ruff check .
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	@# pytest exits 5 when it collected nothing: a suite that ran no test fails.
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not ($(PROCESSES))"; rest=$$?; \
-	$(BIN)/python -m pytest -m "$(PROCESSES)"; processes=$$?; \
+	$(BIN)/python -m pytest -m "$(PROCESS_RUN)"; processes=$$?; \
 	for status in $$rest $$processes; do \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; \
 	done; \

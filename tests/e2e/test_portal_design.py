@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import DESK, PHONE, _page, axe_check, portal_sign_in, screenshot
+from tests.e2e.conftest import (
+    PHONE,
+    WIDTHS,
+    axe_check,
+    new_page,
+    portal_sign_in,
+    screenshot,
+)
 
 pytestmark = pytest.mark.e2e
 PAGES = [
@@ -57,20 +64,13 @@ def test_portal_pages_at_phone_and_desk(stack, browser, lang):
         stack.stage("send", "--patient", patient, "--text", subject)
     for days in ("2", "16"):
         stack.stage("appointment", "--patient", patient, "--days", days)
-    phone_context, phone = _page(
-        browser,
-        language=lang,
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    phone_context, phone = new_page(browser, language=lang, **WIDTHS["phone"])
     portal_sign_in(phone, stack, data["username"], data["password"], data["code"])
-    desk_context, desk = _page(
+    desk_context, desk = new_page(
         browser,
         language=lang,
-        viewport=DESK,
         storage_state=phone_context.storage_state(),
+        **WIDTHS["desk"],
     )
     try:
         for path, name, tab in PAGES:

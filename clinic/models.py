@@ -1,4 +1,5 @@
-"""Care records everything else points at: organizations, staff, patients, appointments."""
+"""Care records everything else points at: organizations, staff, patients
+(appointments in clinic/models_appointments.py, imported back below)."""
 
 import uuid
 
@@ -6,7 +7,6 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -438,156 +438,6 @@ class Caregiver(models.Model):
             )
 
 
-class AppointmentQuerySet(OrganizationScopedQuerySet):
-    def upcoming(self, now=None):
-        return self.filter(starts_at__gte=now or timezone.now())
-
-
-class AppointmentStatus(models.TextChoices):
-    BOOKED = "booked", _("Booked")
-    CONFIRMED = "confirmed", _("Confirmed")
-    CANCELLED = "cancelled", _("Cancelled")
-    NO_SHOW = "noshow", _("No-show")
-    FULFILLED = "fulfilled", _("Fulfilled")
-
-
-class Appointment(models.Model):
-    Status = AppointmentStatus
-
-    public_id = models.UUIDField(
-        _("public ID"), default=uuid.uuid4, unique=True, editable=False
-    )
-    organization = models.ForeignKey(
-        Organization,
-        on_delete=models.PROTECT,
-        related_name="appointments",
-        verbose_name=_("organization"),
-    )
-    patient = models.ForeignKey(
-        Patient,
-        on_delete=models.CASCADE,
-        related_name="appointments",
-        verbose_name=_("patient"),
-    )
-    site = models.ForeignKey(
-        Site,
-        on_delete=models.PROTECT,
-        related_name="appointments",
-        verbose_name=_("site"),
-    )
-    practitioner = models.ForeignKey(
-        StaffMember,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="appointments",
-        verbose_name=_("practitioner"),
-    )
-    kind = models.CharField(
-        _("kind"),
-        max_length=64,
-        blank=True,
-        help_text=_("The kind of visit (consultation, vaccination…); clinical data."),
-    )
-    preparation_notes = models.TextField(
-        _("preparation notes"),
-        max_length=1000,
-        # TextField's max_length only sizes forms: checked by full_clean too,
-        # whichever way (admin, REST, FHIR, import) the notes arrive.
-        validators=[MaxLengthValidator(1000)],
-        blank=True,
-        help_text=_(
-            "What the patient should bring or do beforehand, written for the "
-            "patient. Shown in the portal and the calendar file, never in SMS "
-            "or email."
-        ),
-    )
-    starts_at = models.DateTimeField(_("starts at"))
-    ends_at = models.DateTimeField(_("ends at"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.BOOKED
-    )
-    cancellation_reason = models.CharField(
-        _("cancellation reason"),
-        max_length=300,
-        blank=True,
-        help_text=_("In the patient's words; may be clinical."),
-    )
-    external_id = models.CharField(
-        _("external id"),
-        max_length=128,
-        blank=True,
-        help_text=_("The booking system's id, unique within the organization."),
-    )
-    hidden_from_proxies_at = models.DateTimeField(
-        _("hidden from caregivers at"),
-        null=True,
-        blank=True,
-        help_text=_(
-            "Set by the patient in the portal: people acting for them no longer "
-            "see this appointment."
-        ),
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    objects = AppointmentQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["starts_at"]
-        verbose_name = _("appointment")
-        verbose_name_plural = _("appointments")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(ends_at__gt=models.F("starts_at")),
-                name="clinic_appointment_ends_after_start",
-                violation_error_message=_("The appointment must end after it starts."),
-            ),
-            models.CheckConstraint(
-                condition=Q(status__in=AppointmentStatus.values),
-                name="clinic_appointment_status_known",
-            ),
-            models.UniqueConstraint(
-                fields=["organization", "external_id"],
-                condition=~Q(external_id=""),
-                name="clinic_appointment_unique_external_id_per_org",
-                violation_error_message=_(
-                    "Another appointment of this organization already has this external id."
-                ),
-            ),
-        ]
-        indexes = [
-            # Calendars and reminder planning: an organization's appointments by time.
-            models.Index(
-                fields=["organization", "starts_at"], name="clinic_appt_org_starts"
-            ),
-            # Partner sync: "appointments updated since" per organization (API).
-            models.Index(
-                fields=["organization", "updated_at"], name="clinic_appt_org_updated"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        # In the zone of the moment, named: admin pages are in the staff
-        # member's (clinic/time_zones.py), anything else in UTC.
-        if self.starts_at is None:
-            return str(self.patient)
-        local = timezone.localtime(self.starts_at)
-        zone = timezone.get_current_timezone_name()
-        return f"{self.patient} @ {local:%Y-%m-%d %H:%M} {zone}"
-
-    def clean(self) -> None:
-        errors = {
-            name: _("This belongs to another organization.")
-            for name in ("patient", "site", "practitioner")
-            if self.organization_id
-            and getattr(self, f"{name}_id")
-            and getattr(self, name).organization_id != self.organization_id
-        }
-        if errors:
-            raise ValidationError(errors)
-
-
 class AccessAuditQuerySet(OrganizationScopedQuerySet):
     pass
 
@@ -711,3 +561,11 @@ class Invitation(models.Model):
     @property
     def for_caregiver(self) -> bool:
         return bool(self.caregiver_email)
+
+
+# Appointments live in their own module (one sub-domain per module).
+from clinic.models_appointments import (  # noqa: E402, F401
+    Appointment,
+    AppointmentQuerySet,
+    AppointmentStatus,
+)

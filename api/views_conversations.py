@@ -22,8 +22,9 @@ from api.serializers_messages import MessageReceiptSerializer
 from api.views_base import ApiGenericViewSet
 from api.views_messages import message_send_from_api, messages_queryset
 from clinic.models import AccessAudit
-from messaging.models import Conversation, Message
-from messaging.services.conversations import conversation_answered
+from conversations.models import Conversation
+from conversations.services import conversation_answered
+from messaging.models import Message
 
 
 class LastMessageCursorPagination(UpdatedCursorPagination):

@@ -81,7 +81,7 @@ def conversations_build(organization) -> tuple[list[int], dict[int, list[int]]]:
     """Patient ids (the focus patient first) and their conversations: five
     for the focus patient, one for every fourth other patient."""
     from clinic.models import Patient
-    from messaging.models import Conversation
+    from conversations.models import Conversation
 
     ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
     Conversation.objects.bulk_create(

@@ -344,8 +344,9 @@ def main() -> None:
         from django.db import connection
 
         from clinic.models import Appointment, Organization, Patient, StaffMember
+        from conversations.models import Conversation
         from feedback.models import SurveyResponse
-        from messaging.models import Conversation, Delivery, Message
+        from messaging.models import Delivery, Message
 
         with Timer() as building:
             if reused:

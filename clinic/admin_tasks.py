@@ -32,10 +32,10 @@ TASKS: list[tuple[str, str, list[str]]] = [
         "messages",
         pgettext_lazy("admin task", "Messages & conversations"),
         [
-            "messaging.conversation",
+            "conversations.conversation",
             "messaging.message",
             "messaging.delivery",
-            "messaging.savedreply",
+            "conversations.savedreply",
             "messaging.template",
             "messaging.unmatchedinbound",
             "messaging.outboxentry",

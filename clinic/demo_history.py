@@ -564,7 +564,7 @@ class _Clinic:
             )
 
     def answer_open_follow_ups(self) -> None:
-        from messaging.models import Conversation
+        from conversations.models import Conversation
 
         for conversation in Conversation.objects.for_organization(
             self.organization
@@ -621,7 +621,7 @@ class _Clinic:
         self.history.at(answer_at, answered)
 
     def thanked(self, patient, conversation, how: str) -> None:
-        from messaging.services.conversations import conversation_status_set
+        from conversations.services import conversation_status_set
 
         self.sms_from(patient, script.said(script.THANKS, patient.preferred_language))
         later = self.next_desk_moment(self.rng.randrange(10, 120))
@@ -678,7 +678,7 @@ class _Clinic:
         return message.conversation
 
     def staff_reply(self, conversation, texts, *, close: bool) -> None:
-        from messaging.services.conversations import conversation_reply
+        from conversations.services import conversation_reply
 
         conversation.refresh_from_db()
         language = conversation.patient.preferred_language

@@ -124,11 +124,11 @@ SURVEYS_READ = _perms(
 # coordinators; saved replies are written by those who answer patients;
 # internal notes are added on the conversation page (the inline is read-only).
 CONVERSATIONS_MANAGE = _perms(
-    "messaging",
+    "conversations",
     {"conversation": EDIT, "conversationnote": EDIT, "savedreply": ALL},
 ) | _perms("clinic", {"team": ALL})
 CONVERSATIONS_ANSWER = _perms(
-    "messaging",
+    "conversations",
     {"conversation": EDIT, "conversationnote": EDIT, "savedreply": EDIT},
 ) | _perms("clinic", {"team": VIEW})
 

@@ -13,7 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from messaging.routing import websocket_urlpatterns as staff_routes  # noqa: E402
+from conversations.routing import websocket_urlpatterns as staff_routes  # noqa: E402
 from portal.routing import websocket_urlpatterns as portal_routes  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "clinic",
     "consent",
     "messaging",
+    "conversations",
     "feedback",
     "portal",
     "outreach",
@@ -213,7 +214,7 @@ CONVERSATION_FIRST_RESPONSE_HOURS = env.int(
     "CONVERSATION_FIRST_RESPONSE_HOURS", default=24
 )
 # A patient who writes within this many days of a conversation being closed
-# reopens it; later, a new conversation starts (docs/messaging.md).
+# reopens it; later, a new conversation starts (docs/conversations.md).
 CONVERSATION_REOPEN_DAYS = env.int("CONVERSATION_REOPEN_DAYS", default=7)
 
 # --- Partner API (docs/api.md) ---------------------------------------------------
@@ -252,7 +253,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AppointmentStatusEnum": "clinic.models.AppointmentStatus",
         "DeliveryStatusEnum": "messaging.models.DeliveryStatus",
-        "ConversationStatusEnum": "messaging.models.Conversation.Status",
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
         "WebhookEventEnum": "api.models.WebhookEvent",
     },
 }

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
@@ -32,6 +32,14 @@ urlpatterns = [
     # A clinic's logo and theme stylesheet (clinic/views.py), public.
     path("brand/", include("clinic.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The conversation desk left messaging for its own app (docs/conversations.md):
+    # a bookmarked page of its old admin address still lands, as anyone's would.
+    re_path(
+        r"^admin/messaging/(?P<model>conversation|savedreply)/(?P<rest>.*)$",
+        RedirectView.as_view(
+            url="/admin/conversations/%(model)s/%(rest)s", query_string=True
+        ),
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("portal/", include("portal.urls")),

@@ -134,7 +134,7 @@ class SurveyResponseAdmin(OrganizationScopedAdmin):
     inlines = [AnswerInline]
 
     def has_follow_up_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("messaging.change_conversation")
+        return request.user.has_perm("conversations.change_conversation")
 
     @admin.action(
         description=_("Open a follow-up conversation with these patients"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.utils.translation import gettext, override
 
 from clinic.models import Team
+from conversations.models import Conversation
+from conversations.services import conversation_open
 from feedback.models import Question, SurveyResponse
-from messaging.models import Conversation
-from messaging.services.conversations import conversation_open
 
 # NPS detractors answer 0–6; CSAT 1–2 is "dissatisfied".
 DETRACTOR_MAX = {Question.Kind.NPS: 6, Question.Kind.CSAT: 2}

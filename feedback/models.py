@@ -339,7 +339,7 @@ class SurveyResponse(models.Model):
         verbose_name=_("flagged by"),
     )
     follow_up = models.ForeignKey(
-        "messaging.Conversation",
+        "conversations.Conversation",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

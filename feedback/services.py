@@ -12,11 +12,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.models import Patient, Site
+from conversations.models import Conversation
 from feedback.followups import follow_up_open, response_is_detractor
 from feedback.models import Answer, Question, Survey, SurveyInvitation, SurveyResponse
 from feedback.signals import survey_completed
 from feedback.tokens import InvitationTokenError, invitation_url
-from messaging.models import Conversation, Message
+from messaging.models import Message
 from messaging.services import message_send
 
 TEXT_MAX_LENGTH = 2000

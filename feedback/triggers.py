@@ -24,9 +24,10 @@ from django.db.models.functions import Cast, Concat
 
 from campaigns.models import CampaignRecipient, RecipientStatus
 from clinic.models import Appointment, AppointmentStatus, Patient
+from conversations.models import Conversation
 from feedback.models import Survey, SurveyInvitation
 from feedback.services import open_complaints, survey_invite
-from messaging.models import Conversation, Delivery, DeliveryStatus
+from messaging.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 LOOKBACK = datetime.timedelta(days=7)

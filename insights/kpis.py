@@ -46,10 +46,11 @@ from django.utils.translation import gettext_lazy as _
 from clinic.models import Appointment, AppointmentStatus, Organization, Patient, Site
 from consent.models import ConsentEvent, Topic
 from consent.vocabulary import Channel, Purpose
+from conversations.models import Conversation
 from feedback.models import Answer, Question, SurveyInvitation, SurveyResponse
 from insights import day_counts
 from insights.alongside import alongside
-from messaging.models import Conversation, Delivery, DeliveryStatus, Message
+from messaging.models import Delivery, DeliveryStatus, Message
 from outreach.models_reminders import Reminder, ReminderStatus
 
 OUT = Message.Direction.OUTBOUND

@@ -15,14 +15,11 @@ from django.views.decorators.http import require_POST
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
 from clinic.roles import template_purposes
-from messaging.admin_conversations import ConversationAdmin, SavedReplyAdmin
 from messaging.admin_senders import SenderIdentityAdmin, warn_missing_senders
 from messaging.models import (
-    Conversation,
     Delivery,
     Message,
     OutboxEntry,
-    SavedReply,
     SenderIdentity,
     Template,
     UnmatchedInbound,
@@ -269,8 +266,6 @@ class DeliveryAdmin(ReadOnlyMixin, OrganizationScopedAdmin):
         )
 
 
-admin.site.register(Conversation, ConversationAdmin)
-admin.site.register(SavedReply, SavedReplyAdmin)
 admin.site.register(SenderIdentity, SenderIdentityAdmin)
 
 

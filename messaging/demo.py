@@ -3,7 +3,7 @@ pipeline (called by seed_demo; idempotent through idempotency keys)."""
 
 from clinic.models import Appointment, AppointmentStatus, Organization, Patient
 from consent.models import Topic
-from messaging.models import SavedReply, SenderIdentity, SenderProvider, Template
+from messaging.models import SenderIdentity, SenderProvider, Template
 from messaging.services import message_send
 
 # topic slug -> channel -> language -> (subject, body, sensitivity)
@@ -109,30 +109,6 @@ def seed(*, report) -> None:
                         },
                     )
                     report.count("templates", created)
-        for title, language, body in SAVED_REPLIES:
-            _, created = SavedReply.objects.get_or_create(
-                organization=organization,
-                title=title,
-                language=language,
-                defaults={"body": body},
-            )
-            report.count("saved replies", created)
-
-
-SAVED_REPLIES = [
-    (
-        "Rendez-vous confirmé",
-        "fr",
-        "Bonjour {{ patient_first_name }}, c’est noté : nous vous attendons. "
-        "{{ organization_name }}",
-    ),
-    (
-        "Appointment noted",
-        "en",
-        "Hello {{ patient_first_name }}, noted: we look forward to seeing you. "
-        "{{ organization_name }}",
-    ),
-]
 
 
 def seed_present(*, report) -> None:

@@ -56,12 +56,12 @@ def messages_erase(patient: Patient) -> int:
     unmatched SMS holding only a copy of the address are found by it.
     """
     from messaging.models import (
-        Conversation,
         Delivery,
         Message,
         OutboxEntry,
         UnmatchedInbound,
     )
+    from messaging.threads import thread_model
 
     addresses = _addresses(patient)
     same_org = Q(organization=patient.organization) | Q(organization__isnull=True)
@@ -82,5 +82,5 @@ def messages_erase(patient: Patient) -> int:
     rows += Message.objects.filter(patient=patient).update(
         subject="", body="", secret_body="", context={}
     )
-    rows += Conversation.objects.filter(patient=patient).update(subject="")
+    rows += thread_model().objects.filter(patient=patient).update(subject="")
     return rows

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Model, Q
 from django.utils import timezone
 
 from clinic.models import Organization, Patient
@@ -27,7 +27,6 @@ from consent.keywords import sms_keyword_handle
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
 from messaging.models import (
-    Conversation,
     InboundReceipt,
     Message,
     Sensitivity,
@@ -37,8 +36,8 @@ from messaging.receipts import inbound_once
 from messaging.rendering import sms_text
 from messaging.selectors_senders import inbound_organization_ids
 from messaging.services import message_mark_read
-from messaging.services.conversations import conversation_patient_wrote
 from messaging.signals import message_received
+from messaging.threads import patient_wrote
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +110,12 @@ def _acknowledge(patient: Patient) -> None:
         message_mark_read(message=message, channel=Channel.SMS)
 
 
-def _conversation_for(patient: Patient, now: datetime.datetime) -> Conversation:
+def _conversation_for(patient: Patient, now: datetime.datetime) -> Model:
     """The conversation an SMS joins: the patient's latest open or waiting one,
     else the last closed one if closed recently (reopened), else a new one
-    (``conversation_patient_wrote``); its channel becomes SMS."""
-    return conversation_patient_wrote(patient=patient, channel=Channel.SMS, now=now)
+    (the desk's ``conversation_patient_wrote``, through ``messaging.threads``);
+    its channel becomes SMS."""
+    return patient_wrote(patient=patient, channel=Channel.SMS, now=now)
 
 
 def _store(

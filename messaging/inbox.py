@@ -19,12 +19,13 @@ import datetime
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, Model, OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from clinic.models import Patient
 from consent.vocabulary import Purpose
-from messaging.models import Conversation, Message
+from messaging.models import Message
+from messaging.threads import thread_model
 
 PAGE_SIZE = 20
 THREAD_SIZE = 50
@@ -64,7 +65,7 @@ class InboxItem:
     subject: str
     unread: int
     message_public_id: UUID  # the message the line opens (a conversation's newest)
-    conversation: Conversation | None = None
+    conversation: Model | None = None  # the desk's Conversation
     message: Message | None = None
     hidden: bool = False  # hidden from proxies (only the patient sees such lines)
 
@@ -148,9 +149,11 @@ def inbox_item_list(
     """
     visible = inbox_message_queryset(patient=patient, include_hidden=include_hidden)
     newest = visible.filter(conversation=OuterRef("pk"))
-    conversations = Conversation.objects.for_organization(
-        patient.organization_id
-    ).filter(patient=patient)
+    conversations = (
+        thread_model()
+        .objects.for_organization(patient.organization_id)
+        .filter(patient=patient)
+    )
     if include_hidden:
         conversations = conversations.annotate(hidden=_hidden_in_conversation("pk"))
     else:

@@ -171,7 +171,7 @@ class Message(models.Model):
         Topic, on_delete=models.PROTECT, related_name="+", verbose_name=_("topic")
     )
     conversation = models.ForeignKey(
-        "messaging.Conversation",
+        "conversations.Conversation",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -638,14 +638,8 @@ class UnmatchedInbound(models.Model):
         return f"{self.provider} {self.provider_message_id}"
 
 
-# Conversations and the staff tools beside them, sender identities and inbound
-# receipts live in their own modules (STYLE.md: modules split by sub-domain);
-# imported here so Django registers them.
-from messaging.models_conversations import (  # noqa: E402, F401
-    Conversation,
-    ConversationNote,
-    SavedReply,
-)
+# Sender identities and inbound receipts live in their own modules (STYLE.md:
+# modules split by sub-domain); imported here so Django registers them.
 from messaging.models_inbound import (  # noqa: E402, F401
     InboundOutcome,
     InboundReceipt,

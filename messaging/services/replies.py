@@ -12,8 +12,8 @@ from config.live import notify_on_commit
 from consent.vocabulary import Channel
 from messaging.backends.inapp import patient_group
 from messaging.models import Message, Sensitivity
-from messaging.services.conversations import conversation_patient_wrote
 from messaging.signals import message_received
+from messaging.threads import patient_wrote
 
 REPLY_MAX_LENGTH = 5000
 
@@ -42,10 +42,10 @@ def message_reply(
     """Store ``text`` as the patient's answer to ``message`` and return it.
 
     The answer is an inbound, confidential Message (no deliveries) in the
-    message's conversation (``conversation_patient_wrote``: reopened when
-    closed within ``CONVERSATION_REOPEN_DAYS``, else a new one); a message
-    outside any conversation gets one, so staff see question and answer
-    together.
+    message's conversation (the desk's ``conversation_patient_wrote``, through
+    ``messaging.threads``: reopened when closed within
+    ``CONVERSATION_REOPEN_DAYS``, else a new one); a message outside any
+    conversation gets one, so staff see question and answer together.
     ``message`` must belong to ``patient``. Raises ReplyError for an empty or
     too long text. Sends ``messaging.signals.message_received``; open portal
     pages are notified after commit.
@@ -58,7 +58,7 @@ def message_reply(
     if len(text) > REPLY_MAX_LENGTH:
         raise ReplyError("The reply is too long.")
     now = timezone.now()
-    conversation = conversation_patient_wrote(
+    conversation = patient_wrote(
         patient=patient,
         channel=Channel.INAPP,
         now=now,

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from clinic.models import Patient
@@ -35,10 +36,11 @@ from messaging.content import (
     render_template,
     text_email_subject,
 )
-from messaging.models import Conversation, Delivery, DeliveryReason, Message, Template
+from messaging.models import Delivery, DeliveryReason, Message, Template
 from messaging.redaction import SecretError, fill, masked, secrets_check
 from messaging.rendering import sms_text
 from messaging.services.channel_walk import walk
+from messaging.threads import thread_model
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -122,7 +124,7 @@ def message_send(
     idempotency_key: str = "",
     origin_ref: str = "",
     sender=None,
-    conversation: Conversation | None = None,
+    conversation: Model | None = None,
     at: datetime.datetime | None = None,
     channels: list[str] | None = None,
     address: str = "",
@@ -212,7 +214,7 @@ def message_send(
         raise
     Delivery.objects.bulk_create(deliveries)
     if conversation is not None:
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=at)
+        thread_model().objects.filter(pk=conversation.pk).update(last_message_at=at)
     deliveries_enqueue([d.pk for d in deliveries if d.status == Status.QUEUED])
     return message
 
@@ -245,7 +247,7 @@ def _message_build(
     context: dict | None,
     free_text: bool,
     at: datetime.datetime,
-    conversation: Conversation | None = None,
+    conversation: Model | None = None,
     sender=None,
     secrets_expire_at: datetime.datetime | None = None,
 ) -> Message:

@@ -14,7 +14,7 @@ from consent.selectors import channel_order_get
 from messaging.content import (
     context_for,
 )
-from messaging.models import Conversation, Delivery, DeliveryReason, Message
+from messaging.models import Delivery, DeliveryReason, Message
 from messaging.services.redaction import SECRET_ERASED
 from messaging.services.sending import (
     _contents,
@@ -24,6 +24,7 @@ from messaging.services.sending import (
     send_request,
 )
 from messaging.signals import NOTIFIED_STATUSES, delivery_status_changed
+from messaging.threads import thread_model
 
 logger = logging.getLogger(__name__)
 REFERENCE_PREFIX = "liaison-"  # messaging.backends.http.delivery_reference
@@ -194,6 +195,7 @@ def messages_escalate_due(*, now: datetime.datetime | None = None) -> int:
             ).update(escalated_at=now)
             if not claimed:
                 continue  # another worker took it
+            Conversation = thread_model()  # noqa: N806 - the desk's model
             conversation = message.conversation or Conversation.objects.create(
                 organization_id=message.organization_id,
                 patient=message.patient,

@@ -5,7 +5,8 @@ import pytest
 
 from api.scopes import Scope
 from clinic.models import AccessAudit
-from messaging.models import Conversation, Delivery, Message
+from conversations.models import Conversation
+from messaging.models import Delivery, Message
 from messaging.services import message_reply, message_send
 from tests.api.test_conventions import assert_problem
 from tests.clinic.factories import PatientFactory

@@ -110,7 +110,7 @@ def test_the_api_refuses_a_topic_of_a_purpose_the_key_was_not_given(
 def test_a_conversation_reply_on_a_refused_topic_is_403(
     make_client, patient, topics, organization
 ):
-    from messaging.models import Conversation
+    from conversations.models import Conversation
 
     conversation = Conversation.objects.create(
         organization=organization, patient=patient, channel="sms", subject="Question"

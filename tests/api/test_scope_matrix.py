@@ -128,7 +128,7 @@ class World:
 
     @cached_property
     def conversation(self):
-        from messaging.models import Conversation
+        from conversations.models import Conversation
         from messaging.services.replies import message_reply
 
         message_reply(patient=self.patient, message=self.message, text="Merci.")

@@ -72,7 +72,7 @@ SURFACES = {
     "clinic_appointment": (_appointment, AccessAudit.Action.VIEW_RECORD),
     "messaging_message": (_message, AccessAudit.Action.VIEW_MESSAGE),
     "messaging_delivery": (_delivery, AccessAudit.Action.VIEW_RECORD),
-    "messaging_conversation": (_conversation, AccessAudit.Action.VIEW_MESSAGE),
+    "conversations_conversation": (_conversation, AccessAudit.Action.VIEW_MESSAGE),
     "consent_consentevent": (_consent_event, AccessAudit.Action.VIEW_RECORD),
 }
 
@@ -200,7 +200,7 @@ def test_the_conversation_desk_writes_the_audit_once_per_window(
     # given
     shown = _conversation(camille)
     client.force_login(staff_member.user)
-    url = reverse("admin:messaging_conversation_thread", args=[shown.pk])
+    url = reverse("admin:conversations_conversation_thread", args=[shown.pk])
     # when
     client.get(url, REMOTE_ADDR="198.51.100.4")
     client.get(url)

@@ -5,14 +5,14 @@ import pytest
 
 from django.urls import reverse
 
-from messaging.models import Conversation
+from conversations.models import Conversation
 from tests.clinic.factories import PatientFactory, StaffMemberFactory
-from tests.insights.builders import delivery, message, topic
-from tests.messaging.conversation_support import (
+from tests.conversations.conversation_support import (
     daytime_and_delivered,  # noqa: F401 - a fixture
     sms_in,
     sms_patient,
 )
+from tests.insights.builders import delivery, message, topic
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,12 @@ def test_the_desk_shows_local_times(client, organization):
     client.force_login(
         StaffMemberFactory(organization=organization, role="support").user
     )
-    url = reverse("admin:messaging_conversation_thread", args=[conversation.pk])
+    url = reverse("admin:conversations_conversation_thread", args=[conversation.pk])
     # when: the page, and the fragment its live updates fetch
     page = client.get(url).content.decode()
     fragment = client.get(url, {"fragment": "1"}).content.decode()
     queue = client.get(
-        reverse("admin:messaging_conversation_changelist")
+        reverse("admin:conversations_conversation_changelist")
     ).content.decode()
     # then: the message's time is 12:00 in Paris
     assert 'datetime="2026-03-10T12:00' in page

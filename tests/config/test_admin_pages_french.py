@@ -22,7 +22,7 @@ MAIN_LISTS = [
     "clinic/appointment",
     "messaging/delivery",
     "campaigns/campaign",
-    "messaging/conversation",
+    "conversations/conversation",
     "consent/topic",
     "feedback/survey",
     "clinic/team",

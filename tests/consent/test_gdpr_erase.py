@@ -294,13 +294,8 @@ def _messaging_eraser_registered() -> bool:
 )
 def test_erasure_leaves_no_message_body_or_address(patient, topic):
     # given
-    from messaging.models import (
-        Conversation,
-        Delivery,
-        Message,
-        OutboxEntry,
-        UnmatchedInbound,
-    )
+    from conversations.models import Conversation
+    from messaging.models import Delivery, Message, OutboxEntry, UnmatchedInbound
 
     conversation = Conversation.objects.create(
         organization=patient.organization, patient=patient, subject=f"{FAMILY} file"

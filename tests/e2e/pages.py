@@ -105,7 +105,7 @@ LINK_PAGES = ("enrol", "survey", "unsubscribe", "appointment_action", "slot_offe
 # conversation is added with the id the stage gives).
 STAFF_PAGES = {
     "admin-home": "/admin/",
-    "conversations": "/admin/messaging/conversation/",
+    "conversations": "/admin/conversations/conversation/",
     "dashboard": "/admin/insights/dashboard/",
     "delivery-log": "/admin/messaging/delivery/",
 }

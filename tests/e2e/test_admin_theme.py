@@ -41,7 +41,10 @@ def _pages(conversation: int) -> list[tuple[str, str]]:
         ("index", "/admin/"),
         ("patients", "/admin/clinic/patient/"),
         ("campaign", "/admin/campaigns/campaign/add/"),
-        ("conversation", f"/admin/messaging/conversation/{conversation}/conversation/"),
+        (
+            "conversation",
+            f"/admin/conversations/conversation/{conversation}/conversation/",
+        ),
         ("dashboard", "/admin/insights/dashboard/"),
     ]
 

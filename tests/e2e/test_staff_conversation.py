@@ -36,7 +36,7 @@ def test_staff_answer_an_inbound_sms_and_the_patient_sees_it_live(stack, phone, 
     # live, and answers
     admin_sign_in(desk, stack, data["staff"], DEMO_PASSWORD, data["staff_code"])
     desk.goto(
-        f"{stack.url}/admin/messaging/conversation/"
+        f"{stack.url}/admin/conversations/conversation/"
         f"{conversation['conversation']}/conversation/"
     )
     thread = desk.locator("[data-thread]")

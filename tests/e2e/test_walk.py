@@ -312,5 +312,5 @@ def test_staff_desk_dashboard_and_delivery_log(stack, walkers, lang, width):
                 "columnheader", name=re.compile(re.escape(label), re.IGNORECASE)
             )
             assert header.count() == 1, label
-    walker.open(f"/admin/messaging/conversation/{thread}/conversation/", "thread")
+    walker.open(f"/admin/conversations/conversation/{thread}/conversation/", "thread")
     walker.done()

@@ -2,8 +2,8 @@
 
 import pytest
 
+from conversations.models import Conversation
 from feedback.models import SurveyInvitation
-from messaging.models import Conversation
 from tests.clinic.factories import (
     OrganizationFactory,
     PatientFactory,

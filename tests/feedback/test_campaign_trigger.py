@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign, CampaignRecipient
 from consent import services as consent_services
+from conversations.models import Conversation
 from feedback import triggers
 from feedback.models import Survey, SurveyInvitation
 from feedback.triggers import surveys_invite_due
-from messaging.models import Conversation, Delivery, Message
+from messaging.models import Delivery, Message
 from tests.clinic.factories import (
     OrganizationFactory,
     PatientFactory,

@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clinic.models import AppointmentStatus, Team
+from conversations.models import Conversation
 from feedback.followups import follow_up_open
 from feedback.models import SurveyInvitation
 from feedback.services import response_submit, survey_invite
 from feedback.triggers import surveys_invite_due
-from messaging.models import Conversation
 from tests.clinic.factories import AppointmentFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db

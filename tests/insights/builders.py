@@ -5,8 +5,9 @@ import datetime
 import itertools
 
 from consent.models import ConsentEvent
+from conversations.models import Conversation
 from feedback.models import Answer, SurveyInvitation, SurveyResponse
-from messaging.models import Conversation, Delivery, Message
+from messaging.models import Delivery, Message
 from tests.clinic.factories import AppointmentFactory, PatientFactory, UserFactory
 from tests.consent.factories import TopicFactory
 from tests.feedback.factories import QuestionFactory, SurveyFactory

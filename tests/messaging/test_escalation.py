@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.services import patient_save
-from messaging.models import Conversation, Delivery
+from conversations.models import Conversation
+from messaging.models import Delivery
 from messaging.services import (
     deliveries_requeue_due,
     message_mark_read,

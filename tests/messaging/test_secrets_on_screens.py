@@ -16,7 +16,8 @@ from django.urls import NoReverseMatch, reverse
 from api.keys import api_key_create
 from api.scopes import Scope
 from consent.models import PatientPreferences, Topic
-from messaging.models import Conversation, Delivery, Message, OutboxEntry
+from conversations.models import Conversation
+from messaging.models import Delivery, Message, OutboxEntry
 from messaging.redaction import MASK
 from messaging.services.redaction import message_secrets_expire
 from portal.auth.devices import SmsCodeDevice
@@ -105,7 +106,7 @@ def test_a_code_is_on_no_staff_page_api_or_export(
     client.force_login(superuser)
     # when: every staff page is read
     pages = admin_pages()
-    desk = reverse("admin:messaging_conversation_thread", args=[conversation.pk])
+    desk = reverse("admin:conversations_conversation_thread", args=[conversation.pk])
     pages.append(desk)
     insights = (
         reverse("admin:insights_dashboard_changelist")

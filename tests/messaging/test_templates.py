@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from messaging.models import SavedReply
+from conversations.models import SavedReply
 from messaging.rendering import render, sms_segments
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory

@@ -5,7 +5,8 @@ import datetime
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging.models import Conversation, Delivery, Message
+from conversations.models import Conversation
+from messaging.models import Delivery, Message
 from tests.clinic.factories import (
     PatientFactory,
     UserFactory,

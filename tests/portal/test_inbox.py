@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from clinic.models import AccessAudit
 from consent.models import ConsentEvent
-from messaging.models import Conversation, Delivery, Message
+from conversations.models import Conversation
+from messaging.models import Delivery, Message
 from tests.clinic.factories import PatientFactory, UserFactory
 from tests.consent.factories import TopicFactory
 

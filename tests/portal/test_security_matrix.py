@@ -13,7 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from clinic.models import Caregiver
-from messaging.models import Conversation, Message
+from conversations.models import Conversation
+from messaging.models import Message
 from outreach.models_waitlist import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import (

@@ -4,7 +4,8 @@ import urllib.parse
 
 import pytest
 
-from messaging.models import Conversation, Delivery, Message, SenderIdentity
+from conversations.models import Conversation
+from messaging.models import Delivery, Message, SenderIdentity
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.providers.fakes import (

@@ -1,4 +1,4 @@
-"""Staff conversations: the rules of messaging.services.conversations and the
+"""Staff conversations: the rules of conversations.services and the
 fields the KPI dashboard reads (first response, counts, reopenings, closing)."""
 
 import datetime
@@ -11,10 +11,8 @@ from django.utils import timezone
 
 from clinic.models import Team
 from consent.models import Topic
-from messaging.backends import locmem
-from messaging.models import Conversation, Delivery, Message, SavedReply
-from messaging.services import message_reply
-from messaging.services.conversations import (
+from conversations.models import Conversation, SavedReply
+from conversations.services import (
     ConversationError,
     conversation_assign,
     conversation_note_add,
@@ -23,12 +21,15 @@ from messaging.services.conversations import (
     conversation_status_set,
     saved_reply_render,
 )
+from messaging.backends import locmem
+from messaging.models import Delivery, Message
+from messaging.services import message_reply
 from tests.clinic.factories import (
     AppointmentFactory,
     StaffMemberFactory,
 )
 from tests.consent.factories import TopicFactory
-from tests.messaging.conversation_support import (
+from tests.conversations.conversation_support import (
     daytime_and_delivered,  # noqa: F401 - a fixture
     sms_in,
     sms_patient,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from messaging.consumers import StaffConversationConsumer
+from conversations.consumers import StaffConversationConsumer
 
 websocket_urlpatterns = [
     path(

@@ -3,8 +3,8 @@ the conversation page (``<id>/conversation/``), where staff read the patient's
 whole thread across channels with their appointments, consent and past
 conversations beside it, and reply, assign, change the status and leave
 internal notes. Views parse the form and call one service; the rules are in
-``messaging.services.conversations``. The page follows the conversation live
-through ``/ws/staff/conversations/<public_id>/`` (``messaging.consumers``)."""
+``conversations.services``. The page follows the conversation live
+through ``/ws/staff/conversations/<public_id>/`` (``conversations.consumers``)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from django.views.decorators.http import require_POST
 
 from clinic.admin_scoping import OrganizationScopedAdmin, staff_access_audit
 from clinic.models import AccessAudit, Team
-from messaging.models import Conversation, ConversationNote, SavedReply
-from messaging.selectors_conversations import (
+from conversations.models import Conversation, ConversationNote, SavedReply
+from conversations.selectors import (
     assignable_staff,
     assignable_teams,
     consent_summary,
@@ -37,7 +37,7 @@ from messaging.selectors_conversations import (
     saved_replies_for,
     upcoming_appointments,
 )
-from messaging.services.conversations import (
+from conversations.services import (
     REPLY_MAX_LENGTH,
     ConversationError,
     conversation_assign,
@@ -187,14 +187,14 @@ class ConversationAdmin(OrganizationScopedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return HttpResponseRedirect(
-            reverse("admin:messaging_conversation_thread", args=[obj.pk])
+            reverse("admin:conversations_conversation_thread", args=[obj.pk])
         )
 
     @admin.display(description=_("conversation"))
     def open_link(self, obj: Conversation) -> str:
         return format_html(
             '<a href="{}">{}</a>',
-            reverse("admin:messaging_conversation_thread", args=[obj.pk]),
+            reverse("admin:conversations_conversation_thread", args=[obj.pk]),
             obj.subject or _("Open the conversation"),
         )
 
@@ -217,12 +217,12 @@ class ConversationAdmin(OrganizationScopedAdmin):
             path(
                 "<path:object_id>/conversation/",
                 view(self.thread_view),
-                name="messaging_conversation_thread",
+                name="conversations_conversation_thread",
             ),
             path(
                 "<path:object_id>/conversation/<str:action>/",
                 view(require_POST(self.action_view)),
-                name="messaging_conversation_action",
+                name="conversations_conversation_action",
             ),
             *super().get_urls(),
         ]
@@ -260,7 +260,7 @@ class ConversationAdmin(OrganizationScopedAdmin):
         }
         if fragment:
             return TemplateResponse(
-                request, "admin/messaging/conversation/_live.html", context
+                request, "admin/conversations/conversation/_live.html", context
             )
         may_change = self.has_change_permission(request, conversation)
         text = ""
@@ -300,12 +300,12 @@ class ConversationAdmin(OrganizationScopedAdmin):
             past=past_conversations(conversation),
             socket_path=f"/ws/staff/conversations/{conversation.public_id}/",
             fragment_url=reverse(
-                "admin:messaging_conversation_thread", args=[conversation.pk]
+                "admin:conversations_conversation_thread", args=[conversation.pk]
             )
             + "?fragment=1",
         )
         return TemplateResponse(
-            request, "admin/messaging/conversation/thread.html", context
+            request, "admin/conversations/conversation/thread.html", context
         )
 
     def action_view(
@@ -314,7 +314,9 @@ class ConversationAdmin(OrganizationScopedAdmin):
         conversation = self._conversation(request, object_id)
         if not self.has_change_permission(request, conversation):
             raise PermissionDenied
-        back = reverse("admin:messaging_conversation_thread", args=[conversation.pk])
+        back = reverse(
+            "admin:conversations_conversation_thread", args=[conversation.pk]
+        )
         try:
             done = self._act(request, conversation, action)
         except ConversationError as error:
@@ -373,3 +375,7 @@ class SavedReplyAdmin(OrganizationScopedAdmin):
     list_filter = ["language"]
     search_fields = ["title", "body"]
     fields = ["organization", "title", "language", "body"]
+
+
+admin.site.register(Conversation, ConversationAdmin)
+admin.site.register(SavedReply, SavedReplyAdmin)

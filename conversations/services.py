@@ -1,7 +1,6 @@
 """Conversations as staff handle them: opened, answered, assigned, closed,
 with their service levels kept on the row so the staff queue and the KPI
-dashboard read them without scanning messages (docs/messaging.md,
-"Conversations").
+dashboard read them without scanning messages (docs/conversations.md).
 
 The fields keep these meanings, whoever writes:
 
@@ -43,10 +42,12 @@ from clinic.scoping import staff_organization_id
 from config.live import notify_on_commit
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
+from conversations.models import Conversation, ConversationNote, SavedReply
 from messaging.backends.inapp import patient_group
 from messaging.content import context_for
-from messaging.models import Conversation, ConversationNote, Message, SavedReply
+from messaging.models import Message
 from messaging.rendering import render
+from messaging.services.sending import message_send
 
 REPLY_MAX_LENGTH = 5000
 NOTE_MAX_LENGTH = 4000
@@ -279,8 +280,6 @@ def conversation_reply(
     Raises ConversationError (empty or too long text) or PermissionDenied
     (staff of another organization).
     """
-    from messaging.services.sending import message_send
-
     _check_actor(conversation, staff_user)
     text = _cleaned(text, REPLY_MAX_LENGTH, "The reply is empty.")
     key = f"staff-reply:{idempotency_key}" if idempotency_key else ""

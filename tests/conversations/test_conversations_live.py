@@ -10,12 +10,12 @@ from channels.testing import WebsocketCommunicator
 
 from django.contrib.auth.models import AnonymousUser
 
+from conversations.routing import websocket_urlpatterns
+from conversations.services import conversation_open, conversation_reply
 from messaging.models import Message
-from messaging.routing import websocket_urlpatterns
-from messaging.services.conversations import conversation_open, conversation_reply
 from portal.routing import websocket_urlpatterns as portal_routes
 from tests.clinic.factories import StaffMemberFactory, UserFactory
-from tests.messaging.conversation_support import sms_in, sms_patient
+from tests.conversations.conversation_support import sms_in, sms_patient
 from tests.portal.test_inbox_live import _verified
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -22,11 +22,11 @@ from channels.db import database_sync_to_async
 
 from clinic.second_factor import session_second_factor_passed
 from config.live import LiveConsumer
-from messaging.selectors_conversations import (
+from conversations.selectors import (
     conversation_fingerprint,
     conversation_get_by_public_id,
 )
-from messaging.services.conversations import staff_patient_group
+from conversations.services import staff_patient_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -41,7 +41,7 @@ def _conversation_ids(scope: dict) -> tuple[int, int] | None:
         return None
     if not session_second_factor_passed(user, scope.get("session", {})):
         return None
-    if not user.has_perm("messaging.view_conversation"):
+    if not user.has_perm("conversations.view_conversation"):
         return None
     public_id = scope["url_route"]["kwargs"]["public_id"]
     conversation = conversation_get_by_public_id(user=user, public_id=public_id)

@@ -17,13 +17,8 @@ from django.utils import timezone
 from clinic.models import Appointment, AppointmentStatus, StaffMember, Team
 from consent.matrix import consent_matrix, matrix_topics
 from consent.vocabulary import Channel
-from messaging.models import (
-    Conversation,
-    ConversationNote,
-    Delivery,
-    Message,
-    SavedReply,
-)
+from conversations.models import Conversation, ConversationNote, SavedReply
+from messaging.models import Delivery, Message
 
 THREAD_SIZE = 100
 

@@ -1,5 +1,9 @@
 """Conversations: one thread per patient across channels, and what staff keep
-beside it (internal notes, saved replies)."""
+beside it (internal notes, saved replies).
+
+The models came from ``messaging`` and keep its tables (``Meta.db_table``), so
+the move changed no data (docs/architecture.md, "Conversations").
+"""
 
 import uuid
 
@@ -104,6 +108,7 @@ class Conversation(models.Model):
     objects = ConversationQuerySet.as_manager()
 
     class Meta:
+        db_table = "messaging_conversation"
         ordering = ["-last_message_at"]
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
@@ -126,7 +131,7 @@ class ConversationNote(models.Model):
     """A note staff leave on a conversation for each other: never sent."""
 
     conversation = models.ForeignKey(
-        "messaging.Conversation",
+        "conversations.Conversation",
         on_delete=models.CASCADE,
         related_name="notes",
         verbose_name=_("conversation"),
@@ -142,6 +147,7 @@ class ConversationNote(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        db_table = "messaging_conversationnote"
         ordering = ["conversation", "created_at"]
         verbose_name = _("internal note")
         verbose_name_plural = _("internal notes")
@@ -171,6 +177,7 @@ class SavedReply(models.Model):
     objects = SavedReplyQuerySet.as_manager()
 
     class Meta:
+        db_table = "messaging_savedreply"
         ordering = ["organization", "title"]
         verbose_name = _("saved reply")
         verbose_name_plural = _("saved replies")

@@ -8,13 +8,14 @@ import pytest
 from django.urls import reverse
 
 from clinic.models import AccessAudit, Team
-from messaging.models import Conversation, ConversationNote, Message, SavedReply
-from messaging.services.conversations import conversation_open
+from conversations.models import Conversation, ConversationNote, SavedReply
+from conversations.services import conversation_open
+from messaging.models import Message
 from tests.clinic.factories import (
     AppointmentFactory,
     StaffMemberFactory,
 )
-from tests.messaging.conversation_support import (
+from tests.conversations.conversation_support import (
     NOON,
     daytime_and_delivered,  # noqa: F401 - a fixture
     sms_in,
@@ -41,11 +42,13 @@ def conversation(patient):
 
 
 def page(conversation):
-    return reverse("admin:messaging_conversation_thread", args=[conversation.pk])
+    return reverse("admin:conversations_conversation_thread", args=[conversation.pk])
 
 
 def action(conversation, name):
-    return reverse("admin:messaging_conversation_action", args=[conversation.pk, name])
+    return reverse(
+        "admin:conversations_conversation_action", args=[conversation.pk, name]
+    )
 
 
 def test_the_page_shows_the_thread_and_what_sits_beside_it(
@@ -63,11 +66,11 @@ def test_the_page_shows_the_thread_and_what_sits_beside_it(
     assert "Puis-je décaler mon rendez-vous ?" in html
     assert "Camille Martin" in html
     assert "Facture de janvier" in html  # past conversations
-    assert reverse("admin:messaging_conversation_thread", args=[earlier.pk]) in html
+    assert reverse("admin:conversations_conversation_thread", args=[earlier.pk]) in html
     assert "Upcoming appointments" in html
     assert "Consent today" in html
     assert f"/ws/staff/conversations/{conversation.public_id}/" in html
-    assert "messaging/conversation.js" in html
+    assert "conversations/conversation.js" in html
     assert "<script>" not in html  # CSP: no inline script
 
 
@@ -181,7 +184,7 @@ def test_the_queue_filters(client, support, patient, conversation):
         patient=patient, now=NOON - datetime.timedelta(days=3), subject="Late one"
     )
     client.force_login(support)
-    url = reverse("admin:messaging_conversation_changelist")
+    url = reverse("admin:conversations_conversation_changelist")
     # then
     assert "Late one" in client.get(url, {"queue": "overdue"}).content.decode()
     assert "Late one" not in client.get(url, {"queue": "mine"}).content.decode()

@@ -17,6 +17,7 @@ from consent.keywords import (
     keyword_invitations_misread,
     keyword_reply,
 )
+from conversations import demo as conversations_demo
 from feedback import demo as feedback_demo
 from messaging import demo as messaging_demo
 from messaging.content import confidential_notice
@@ -115,7 +116,7 @@ def _texts_sent_by_liaison() -> dict[str, str]:
     for (channel, language), (_, body) in feedback_demo.TEMPLATES.items():
         if channel in ("sms", "voice"):
             texts[f"feedback demo {channel} {language}"] = body
-    for title, _, body in messaging_demo.SAVED_REPLIES:
+    for title, _, body in conversations_demo.SAVED_REPLIES:
         texts[f"saved reply {title}"] = body
     texts["reminder factory fr"] = SMS_FR
     texts["reminder factory en"] = SMS_EN

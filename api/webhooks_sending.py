@@ -3,8 +3,8 @@ flag the subscription.
 
 A delivery is attempted by ``webhook_deliveries_send`` (a django-q2 task
 queued after the commit that made it), and again, when an attempt failed, by
-the scheduler's due job (``webhook_deliveries_due``, registered with
-``outreach.scheduler.register_due``): nothing sleeps in a task.
+its finder (``webhook_deliveries_due``, registered with
+``core.scheduler.register_due``, its own schedule): nothing sleeps in a task.
 """
 
 from __future__ import annotations

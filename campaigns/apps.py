@@ -8,8 +8,8 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns import sending
+        from core.scheduler import register_due
         from messaging.services.delivering import register_still_wanted
-        from outreach.scheduler import register_due
 
-        register_due("campaigns", sending.campaigns_plan_due)
+        register_due(self, "campaigns", sending.campaigns_plan_due)
         register_still_wanted("campaign", sending.deliveries_still_wanted)

@@ -1,6 +1,6 @@
 """Sending a scheduled campaign: the scheduler's finder and the claim-time check.
 
-``campaigns_plan_due`` runs every minute (``outreach.scheduler``). For each
+``campaigns_plan_due`` runs every minute (``core.scheduler``). For each
 campaign being sent it plans the due recipients a page at a time, each page in
 one transaction that holds the campaign's row (``SELECT … FOR UPDATE SKIP
 LOCKED``): a second worker cluster skips a campaign another is planning, and a

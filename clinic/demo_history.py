@@ -7,7 +7,7 @@ row is written by the code that writes it in production and dated by it:
 
 - appointments are booked (``appointment_create``), and the reminder rules
   plan their reminders (``appointment_changed``);
-- the scheduler job (``outreach.scheduler.due_run``) runs at every moment a
+- the scheduler's finders (``core.scheduler``) run at every moment a
   reminder falls due and after each visit (survey invitations two hours
   after), and the worker's task (``deliveries_process``) sends what is due
   after every event, deferred copies included;
@@ -223,8 +223,8 @@ class History:
                 self._work()
 
     def _tick(self, finder: Callable[[datetime.datetime], int]) -> None:
-        """One of the finders the scheduler's job runs every minute
-        (``outreach.scheduler.due_run``): only the one with something due,
+        """One of the finders the scheduler runs every minute, each in its
+        own schedule (``core.scheduler``): only the one with something due,
         since each costs queries at every tick. Then the worker."""
         finder(self.now)
         self._work()

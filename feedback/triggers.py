@@ -1,7 +1,7 @@
 """Surveys that send themselves: after an appointment took place, after a
 conversation was closed, after a campaign reached the patient. Registered with
-``outreach.scheduler.register_due`` (the one periodic job that finds what is
-due).
+``core.scheduler.register_due`` (its finder, ``surveys``, is its own
+schedule).
 
 Each trigger invites once: the invitation is unique per survey, patient and
 trigger (``appointment:<pk>``, ``campaign:<campaign pk>``), so two worker

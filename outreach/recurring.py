@@ -22,14 +22,15 @@ from typing import Any
 
 from dateutil.rrule import MINUTELY, SECONDLY, rrule, rrulestr
 
+from django.apps import AppConfig
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from consent.vocabulary import Purpose
+from core.scheduler import register_due
 from outreach.models_recurring import CareSchedule
-from outreach.scheduler import register_due
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +300,6 @@ def _plan_one(schedule: CareSchedule, now: datetime.datetime) -> int:
     return sent
 
 
-def register() -> None:
+def register(app_config: AppConfig) -> None:
     """Called from OutreachConfig.ready()."""
-    register_due("recurring", care_schedules_send_due)
+    register_due(app_config, "recurring", care_schedules_send_due)

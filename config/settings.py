@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "campaigns",
     "api",
     "insights",
+    "demo",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

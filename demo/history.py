@@ -46,7 +46,6 @@ from django.db import transaction
 from django.db.models import Min
 from django.test.utils import override_settings
 
-from clinic import demo_history_script as script
 from clinic.appointments import (
     AppointmentActionError,
     appointment_can,
@@ -55,6 +54,7 @@ from clinic.appointments import (
 )
 from clinic.models import Appointment, AppointmentStatus, Caregiver, Organization
 from clinic.services import appointment_create, appointment_save
+from demo import history_script as script
 
 logger = logging.getLogger(__name__)
 
@@ -482,7 +482,7 @@ class _Clinic:
 
     def plan_future_answers(self) -> None:
         """Patients answer the reminders already sent for the appointments to
-        come (the ones ``clinic.demo`` books)."""
+        come (the ones ``demo.seed`` books)."""
         upcoming = (
             Appointment.objects.for_organization(self.organization)
             .filter(external_id__startswith="DEMO-")

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookSubscription
 from api.webhooks_urls import Target, UnsafeUrlError, url_check
+from core import backoff
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -55,7 +56,7 @@ def body_bytes(payload: dict) -> bytes:
 
 def retry_delay(attempts: int) -> datetime.timedelta:
     """How long to wait after the ``attempts``-th failed attempt."""
-    return min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    return backoff.doubling(attempts, first=FIRST_RETRY, ceiling=MAX_RETRY)
 
 
 def webhook_deliveries_enqueue(ids: list[int]) -> None:

@@ -36,10 +36,10 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.selectors import campaign_is_finished
 from clinic.models import Patient
 from clinic.roles import purposes_allowed
-from clinic.scoping import filter_ids
 from consent.facts import patient_fact_rows
 from consent.policy import Decision
 from consent.vocabulary import Outcome
+from core.db import filter_ids
 from messaging.models import Message
 from messaging.services.bulk import (
     LoadedPage,

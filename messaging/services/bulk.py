@@ -30,13 +30,13 @@ from django.utils import timezone
 
 from clinic.models import Patient
 from clinic.roles import purpose_check
-from clinic.scoping import filter_ids
 from consent.errors import ConsentError
 from consent.facts import PageFacts
 from consent.models import Topic
 from consent.policy import Decision, Why
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel
+from core.db import filter_ids
 from messaging.content import (
     Content,
     confidential_notice,

@@ -55,7 +55,7 @@ def _campaign_recipients(survey: Survey, due_before: datetime.datetime):
     recipients_reached = hooks.provider("campaigns.recipients_reached")
     if recipients_reached is None:
         return []
-    patient = OuterRef("patient_id")
+    patient_ref = OuterRef("patient_id")
     trigger_ref = f"campaign:{survey.campaign_id}"
     reached = recipients_reached(
         survey.campaign_id,
@@ -63,10 +63,10 @@ def _campaign_recipients(survey: Survey, due_before: datetime.datetime):
         sent_before=due_before,
         without={
             "invited": SurveyInvitation.objects.filter(
-                survey=survey, patient_id=patient, trigger_ref=trigger_ref
+                survey=survey, patient_id=patient_ref, trigger_ref=trigger_ref
             ),
-            "complaint": open_complaints().filter(patient_id=patient),
-            "erased": Patient.objects.filter(pk=patient, erased_at__isnull=False),
+            "complaint": open_complaints().filter(patient_id=patient_ref),
+            "erased": Patient.objects.filter(pk=patient_ref, erased_at__isnull=False),
         },
         limit=BATCH,
     )

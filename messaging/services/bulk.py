@@ -47,6 +47,7 @@ from messaging.services.bulk_codes import existing_values, fresh_codes
 from messaging.services.bulk_rendering import Rendering
 from messaging.services.channel_walk import walk
 from messaging.services.collector import collector_paused
+from messaging.services.copy_writer import copy_messages
 from messaging.services.sending import (
     ChannelPlan,
     Status,
@@ -384,8 +385,6 @@ def _send_page(
             # write only (its delivery tasks with it), not the claim.
             with transaction.atomic():
                 if connection.vendor == "postgresql":
-                    from messaging.services.copy_writer import copy_messages
-
                     message_ids, queued = copy_messages(job, planned)
                 else:
                     message_ids, queued = _bulk_create(job, planned)

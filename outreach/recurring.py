@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from consent.vocabulary import Purpose
 from core.scheduler import register_due
+from messaging.services import message_send
 from outreach.models_recurring import CareSchedule
 
 logger = logging.getLogger(__name__)
@@ -215,8 +216,6 @@ def _send(
     """One reminder through the pipeline. The label is health data: it goes
     as confidential text, which only the inbox shows; SMS and email carry the
     notice with the portal link and the authenticity code."""
-    from messaging.services import message_send
-
     patient = schedule.patient
     with translation.override(patient.preferred_language):
         subject = _("Care reminder")

@@ -1,23 +1,21 @@
 """Where reminders plug into the rest: clinic's signal, the due scheduler,
-messaging's reply and keypad handlers. Called once from OutreachConfig.ready."""
+messaging's reply and keypad handlers. Called once from OutreachConfig.ready
+(and imported only there, once every app's models are loaded)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from django.apps import AppConfig
 
-if TYPE_CHECKING:
-    from django.apps import AppConfig
+from clinic.signals import appointment_changed
+from core.scheduler import register_due
+from messaging.inbound import register_reply_handler
+from messaging.webhooks import register_keypad_handler
+from outreach.reminders import on_appointment_changed
+from outreach.reminders_answers import reminder_keypad_answer, reminder_sms_answer
+from outreach.reminders_sending import reminders_send_due
 
 
 def connect(app_config: AppConfig) -> None:
-    from clinic.signals import appointment_changed
-    from core.scheduler import register_due
-    from messaging.inbound import register_reply_handler
-    from messaging.webhooks import register_keypad_handler
-    from outreach.reminders import on_appointment_changed
-    from outreach.reminders_answers import reminder_keypad_answer, reminder_sms_answer
-    from outreach.reminders_sending import reminders_send_due
-
     appointment_changed.connect(
         on_appointment_changed, dispatch_uid="outreach.reminders"
     )

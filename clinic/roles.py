@@ -160,6 +160,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": ALL,
                 "caregiver": ("view", "change", "delete"),
                 "appointment": ALL,
+                "visittype": ALL,
                 "invitation": EDIT,
             },
         )
@@ -181,6 +182,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": EDIT,
                 "caregiver": VIEW,
                 "appointment": ALL,
+                "visittype": ALL,
                 "invitation": EDIT,
             },
         )

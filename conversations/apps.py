@@ -8,8 +8,9 @@ class ConversationsConfig(AppConfig):
 
     def ready(self) -> None:
         from conversations.services import conversation_patient_wrote
-        from messaging.threads import patient_wrote_register
+        from core import hooks
+        from messaging.threads import PATIENT_WROTE
 
         # A patient's SMS or portal answer joins a conversation: the pipeline
-        # hands it over through messaging.threads, never importing the desk.
-        patient_wrote_register(conversation_patient_wrote)
+        # asks through core.hooks (messaging.threads), never importing the desk.
+        hooks.provide(PATIENT_WROTE, conversation_patient_wrote)

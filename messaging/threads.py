@@ -4,39 +4,31 @@ A message may belong to a conversation (``Message.conversation``), which the
 staff desk owns: ``conversations.Conversation``, in an app above messaging in
 the layer order (docs/architecture.md). The pipeline does not import the desk.
 It reaches the model through its own foreign key (``thread_model``), and it
-hands a patient's message to the desk through the function the desk registers
-when Django starts (``conversations.apps``: ``patient_wrote_register``).
+hands a patient's message to the desk through ``core.hooks``: the desk
+provides ``conversations.patient_wrote`` when Django starts
+(``ConversationsConfig.ready``).
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 from clinic.models import Patient
+from core import hooks
 from messaging.models import Message
 
 #: ``(*, patient, channel, now, conversation=None, subject="",
 #: join_latest=True) -> conversation``: ``conversation_patient_wrote``.
-PatientWrote = Callable[..., Any]
-
-_patient_wrote: PatientWrote | None = None
+PATIENT_WROTE = "conversations.patient_wrote"
 
 
 def thread_model() -> type[models.Model]:
     """The model ``Message.conversation`` points at (the desk's Conversation)."""
     return Message._meta.get_field("conversation").related_model
-
-
-def patient_wrote_register(handler: PatientWrote) -> PatientWrote:
-    """Make ``handler`` the one that files a patient's message; returns it."""
-    global _patient_wrote  # one per process, set when Django starts
-    _patient_wrote = handler
-    return handler
 
 
 def patient_wrote(
@@ -50,13 +42,14 @@ def patient_wrote(
 ) -> Any:
     """The conversation a patient's new message joins, as the desk decides
     (``conversations.services.conversation_patient_wrote``: the arguments and
-    side effects are its own). Raises ImproperlyConfigured when no desk
-    registered a handler."""
-    if _patient_wrote is None:
+    side effects are its own). Raises ImproperlyConfigured when no app
+    provides it."""
+    handler = hooks.provider(PATIENT_WROTE)
+    if handler is None:
         raise ImproperlyConfigured(
-            "No handler files patients' messages: is 'conversations' in INSTALLED_APPS?"
+            f"No app provides {PATIENT_WROTE}: is 'conversations' installed?"
         )
-    return _patient_wrote(
+    return handler(
         patient=patient,
         channel=channel,
         now=now,

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from clinic.admin_site import StaffAdminSite
-from config.health import healthz
+from config.health import healthz, healthz_live, healthz_ready
 from feedback.views import survey_answer
 from messaging.email_webhooks import MailgunTrackingWebhookView
 from messaging.views import verify
@@ -23,6 +23,8 @@ urlpatterns = [
     # The brand link: patients land on the portal (or its sign-in page).
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz_live"),
+    path("healthz/ready", healthz_ready, name="healthz_ready"),
     # Browsers ask for /favicon.ico on pages that name no icon (admin's).
     path(
         "favicon.ico",

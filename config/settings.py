@@ -536,7 +536,13 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # /healthz is probed over plain HTTP by load balancers.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
+
+# --- Metrics ---------------------------------------------------------------------
+# /metrics (config/metrics.py) answers a bearer token or addresses in these
+# networks (CIDR); with neither it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_NETWORKS = env.list("METRICS_NETWORKS", default=[])
 
 # --- Logging --------------------------------------------------------------------
 # Log lines carry ids, never names, addresses or message bodies (DESIGN.md).

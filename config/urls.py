@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from clinic.admin_site import StaffAdminSite
 from config.health import healthz, healthz_live, healthz_ready
+from config.metrics import metrics
 from feedback.views import survey_answer
 from messaging.email_webhooks import MailgunTrackingWebhookView
 from messaging.views import verify
@@ -25,6 +26,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("healthz/live", healthz_live, name="healthz_live"),
     path("healthz/ready", healthz_ready, name="healthz_ready"),
+    path("metrics", metrics, name="metrics"),
     # Browsers ask for /favicon.ico on pages that name no icon (admin's).
     path(
         "favicon.ico",

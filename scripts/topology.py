@@ -165,6 +165,7 @@ def environment(
     env.update(read_env_file(DEPLOY / "liaison.env.example"))
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
+        METRICS_TOKEN=secrets.token_urlsafe(20),
         CREDENTIALS_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         ALLOWED_HOSTS="localhost",
         CSRF_TRUSTED_ORIGINS=origin,
@@ -182,7 +183,10 @@ def environment(
         SMS_BACKEND="messaging.backends.outbox.Backend",
         VOICE_BACKEND="messaging.backends.outbox.Backend",
         CACHE_KEY_PREFIX=f"liaison-topology-{secrets.token_hex(4)}",
+        # What the units' RuntimeDirectory gives a host.
+        PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
     )
+    (workdir / "metrics").mkdir(exist_ok=True)
     env["CHANNEL_LAYER_PREFIX"] = env["CACHE_KEY_PREFIX"]
     for name in ("EMAIL_HOST", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD"):
         env.pop(name, None)

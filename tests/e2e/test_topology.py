@@ -38,7 +38,9 @@ def deployed(tmp_path_factory):
                 stack.stager.kill()
 
 
-def _request(port: int, method: str, path: str, *, tls: bool, body: bytes = b""):
+def _request(
+    port: int, method: str, path: str, *, tls: bool, body: bytes = b"", headers=None
+):
     """(status, headers) of one request, redirects not followed."""
     if tls:
         context = ssl.create_default_context()
@@ -48,7 +50,7 @@ def _request(port: int, method: str, path: str, *, tls: bool, body: bytes = b"")
     else:
         connection = http.client.HTTPConnection("localhost", port)
     try:
-        connection.request(method, path, body=body or None)
+        connection.request(method, path, body=body or None, headers=headers or {})
         response = connection.getresponse()
         response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}
@@ -125,6 +127,12 @@ def test_a_patient_signs_in_and_reads_a_live_message_over_https_and_wss(
         assert not [e for e in page.errors if not e.startswith("404")]
     finally:
         context.close()
+    # The operators' view: the delivery is counted, behind the token.
+    port = running.ports["https"]
+    assert _request(port, "GET", "/metrics", tls=True)[0] == 404
+    token = {"Authorization": f"Bearer {running.env['METRICS_TOKEN']}"}
+    status, _ = _request(port, "GET", "/metrics", tls=True, headers=token)
+    assert status == 200
     # Both worker clusters and every server are still up.
     for name, process in running.processes.items():
         assert process.poll() is None, f"{name} stopped:\n{running.log(name)[-2000:]}"

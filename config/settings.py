@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_q",
     "phonenumber_field",
     "anymail",
+    "config.apps.ConfigConfig",
     "clinic",
     "consent",
     "messaging",
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request carries its id.
+    "config.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # HTML pages gzipped (config/compression.py); static files are
@@ -546,13 +549,26 @@ METRICS_NETWORKS = env.list("METRICS_NETWORKS", default=[])
 
 # --- Logging --------------------------------------------------------------------
 # Log lines carry ids, never names, addresses or message bodies (DESIGN.md).
+# One JSON line per event (config/log_format.py) unless LOG_FORMAT=text,
+# which development uses by default.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.request_context.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        },
+        "json": {"()": "config.log_format.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -29,13 +29,15 @@ class DemoOrganization:
     sender_number: str
     # Visit types, in the organization's language (patients read them).
     kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
+    # The catalogue naming those kinds for patients: (kind, French, English).
+    visit_types: tuple[tuple[str, str, str], ...] = ()
     # One postal address per site, in the order of ``sites`` (fictional).
     site_addresses: tuple[str, ...] = ()
     # (kind, what the patient should bring or do), in the organization's language.
     preparation: tuple[tuple[str, str], ...] = ()
     # Branding (clinic/branding.py): the emails' From name, an accent that
     # passes WCAG 2.2 AA on white, and the shape of the logo drawn in code
-    # (clinic/demo.py, ``demo_logo``).
+    # (demo/seed.py, ``demo_logo``).
     sender_name: str = ""
     accent_colour: str = ""
     logo: str = ""
@@ -82,6 +84,15 @@ ORGANIZATIONS = (
         ),
         phone_prefixes=("+3361", "+3362", "+3376"),
         kinds=("consultation", "suivi", "vaccination"),
+        visit_types=(
+            (
+                "consultation",
+                "Consultation de médecine générale",
+                "General consultation",
+            ),
+            ("suivi", "Consultation de suivi", "Follow-up visit"),
+            ("vaccination", "Vaccination", "Vaccination"),
+        ),
         contact_email="contact@lilas.example.org",
         contact_phone="+33142000000",
         sender_number="+33199000001",
@@ -139,6 +150,15 @@ ORGANIZATIONS = (
             "Lee",
         ),
         phone_prefixes=("+1212555", "+1646555", "+1917555"),
+        visit_types=(
+            (
+                "consultation",
+                "Consultation de médecine générale",
+                "General consultation",
+            ),
+            ("follow-up", "Consultation de suivi", "Follow-up visit"),
+            ("vaccination", "Vaccination", "Vaccination"),
+        ),
         contact_email="hello@riverside.example.org",
         contact_phone="+12125550100",
         sender_number="+12125550190",
@@ -188,3 +208,19 @@ def demo_logins() -> list[tuple[str, str]]:
             (f"{org.prefix}.parent", f"patient portal, caregiver at {org.name}")
         )
     return logins
+
+
+def demo_row_named(queryset, names: dict[str, str], language: str):
+    """The demo row of ``queryset`` called by one of ``names`` (language ->
+    name), renamed to the name in ``language``; None when there is none.
+
+    Demo rows are found by their name, and the demo once named everything in
+    English: a database seeded then keeps its row, now in the clinic's
+    language, rather than gaining a second one."""
+    wanted = names[language]
+    rows = {row.name: row for row in queryset.filter(name__in=set(names.values()))}
+    row = rows.get(wanted) or next(iter(rows.values()), None)
+    if row is not None and row.name != wanted:
+        queryset.filter(pk=row.pk).update(name=wanted)
+        row.name = wanted
+    return row

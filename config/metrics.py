@@ -39,7 +39,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 import messaging.metrics  # noqa: F401 - registers the provider series
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 WAITING = ("queued", "deferred")
 

@@ -34,7 +34,7 @@ limit_request_line = 8190
 limit_request_fields = 100
 
 # The client address is read from X-Forwarded-For by the application
-# (config/client_address.py, TRUSTED_PROXIES), and the scheme from
+# (core/client_address.py, TRUSTED_PROXIES), and the scheme from
 # X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER); gunicorn itself trusts the
 # proxy's headers only from these addresses.
 forwarded_allow_ips = os.environ.get("LIAISON_PROXY_ADDRESSES", "127.0.0.1")

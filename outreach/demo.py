@@ -2,7 +2,7 @@
 made the topics and templates); idempotent: rules are looked up by name, which
 is in the clinic's language (staff read it; patients never do)."""
 
-from clinic.demo import demo_row_named
+from clinic.demo_data import demo_row_named
 from clinic.models import Organization
 from consent.models import Topic
 from outreach.models_reminders import ReminderRule
@@ -59,7 +59,7 @@ def seed(*, report) -> None:
 
 
 def seed_present(*, report) -> None:
-    """After the history (``clinic.demo_history``): the waiting list of now."""
+    """After the history (``demo.history``): the waiting list of now."""
     from clinic.demo_data import ORGANIZATIONS
 
     for organization in Organization.objects.filter(

@@ -6,8 +6,7 @@ from api.fhir import capability, views_clinic, views_feedback, views_messaging
 
 app_name = "fhir"
 
-urlpatterns = [
-    path("metadata", capability.MetadataView.as_view(), name="metadata"),
+resource_urlpatterns = [
     path("Patient", views_clinic.PatientTypeView.as_view(), name="patient-type"),
     path(
         "Patient/<uuid:id>",
@@ -70,4 +69,13 @@ urlpatterns = [
         views_feedback.QuestionnaireResponseInstanceView.as_view(),
         name="questionnaireresponse-instance",
     ),
+]
+
+urlpatterns = [
+    path(
+        "metadata",
+        capability.MetadataView.as_view(routes=resource_urlpatterns),
+        name="metadata",
+    ),
+    *resource_urlpatterns,
 ]

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic.services import patient_save
+from core import scheduler
 from messaging.models import Delivery, Message
-from outreach import recurring, scheduler
+from outreach import recurring
 from outreach.models_recurring import CareSchedule
 from outreach.recurring import (
     care_schedule_create,

@@ -35,3 +35,7 @@ class ApiConfig(AppConfig):
         # Replayable answers live a day (one indexed DELETE a minute).
         register_due(self, "idempotency", lambda now: idempotency_purge(now=now))
         registry.register_eraser(gdpr.idempotency_records_erase)
+        # Finished webhook deliveries go after their period (core.retention).
+        from api import retention
+
+        retention.register()

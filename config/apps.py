@@ -11,6 +11,16 @@ class ConfigConfig(AppConfig):
         from django_q.signals import pre_enqueue, pre_execute
 
         from config.request_context import task_enqueued, task_starting
+        from core.retention import retention_register
 
         pre_enqueue.connect(task_enqueued, dispatch_uid="liaison-request-id-enqueue")
         pre_execute.connect(task_starting, dispatch_uid="liaison-request-id-execute")
+        # django-q2's own task results are a data class of the nightly purge.
+        from django_q.models import Task
+
+        retention_register(
+            "task_results",
+            description="django-q2's record of finished tasks (ids and outcomes).",
+            default_days=30,
+            expired=lambda before: Task.objects.filter(stopped__lt=before),
+        )

@@ -542,6 +542,13 @@ if not DEBUG:
     # /healthz is probed over plain HTTP by load balancers.
     SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
 
+# --- Retention ---------------------------------------------------------------
+# Days each data class is kept before the nightly purge (core.retention;
+# docs/deploy.md, "Retention"), e.g. RETENTION_DAYS=access_audit=365,outbox=7.
+RETENTION_DAYS = {
+    name: int(days) for name, days in env.dict("RETENTION_DAYS", default={}).items()
+}
+
 # --- Metrics ---------------------------------------------------------------------
 # /metrics (config/metrics.py) answers a bearer token or addresses in these
 # networks (CIDR); with neither it answers 404.

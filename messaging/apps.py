@@ -15,6 +15,9 @@ class MessagingConfig(AppConfig):
         from messaging.email_events import on_tracking
 
         encrypted_column_register("messaging.SenderIdentity", "secret_encrypted")
+        from messaging import retention
+
+        retention.register()
         tracking.connect(on_tracking, dispatch_uid="messaging.email_events")
         schedules_keep(
             self,

@@ -509,7 +509,7 @@ class Delivery(models.Model):
             ),
             # The KPI dashboard: deliveries of the messages created in a
             # period, counted per channel and status from the index alone
-            # (insights.kpis.delivery_and_read_rates).
+            # (insights.kpis.deliveries.delivery_and_read_rates).
             models.Index(
                 fields=["organization", "message_created_at", "channel", "status"],
                 name="messaging_delivery_org_msg_at",

@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from clinic.services import patient_save
 from insights import kpis
+from insights.kpis import deliveries
 from messaging.models import Delivery, Message
 from messaging.services import delivery_status_update, message_send, message_send_many
 from tests.clinic.factories import PatientFactory
@@ -75,7 +76,7 @@ def test_a_single_send_and_its_fallback_carry_the_message_time(organization, rem
     assert email.created_at == FAILED
     assert _copies(message) == {(organization.pk, SENT)}
     scope = kpis.Scope(organization=organization, start=b.START, end=b.END)
-    figures = {f.key: f for f in kpis.delivery_and_read_rates(scope)}
+    figures = {f.key: f for f in deliveries.delivery_and_read_rates(scope)}
     assert figures["delivery_rate.email"].denominator == 1
     assert list(figures["delivery_rate.email"].rows) == [email]
 

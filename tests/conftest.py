@@ -1,5 +1,4 @@
 import contextvars
-import datetime
 
 import pytest
 import time_machine
@@ -11,6 +10,7 @@ from django.test import Client
 from django.utils import translation
 
 from tests.clinic.factories import OrganizationFactory, StaffMemberFactory, UserFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 
 @pytest.fixture(autouse=True)
@@ -130,14 +130,11 @@ def superuser(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
 
 
-# A Tuesday, 12:00 in Paris: inside every sending window (quiet hours and
-# holidays would defer a send when the suite runs at night).
-DAYTIME = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
-
-
 @pytest.fixture
 def daytime():
-    """The clock starts at DAYTIME and keeps ticking (workers and receivers
-    in the test still see time pass)."""
-    with time_machine.travel(DAYTIME, tick=True):
-        yield DAYTIME
+    """The clock starts at WEEKDAY_NOON_PARIS (tests/support/clock.py: inside
+    every sending window, where quiet hours and holidays would defer a send
+    when the suite runs at night) and keeps ticking: workers and receivers in
+    the test still see time pass."""
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=True):
+        yield WEEKDAY_NOON_PARIS

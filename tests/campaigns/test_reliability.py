@@ -19,7 +19,8 @@ from consent.models import ConsentEvent, ConsentState, Topic
 from consent.services import policy_get
 from messaging.models import Delivery, SenderIdentity, Template
 from tests.clinic.factories import StaffMemberFactory, UserFactory
-from tests.messaging.test_reliability import (
+from tests.support.clusters import (
+    cluster_queue_empty,
     enqueue_in_cluster,
     sms_env,
     wait_until,
@@ -268,7 +269,8 @@ def test_cancel_at_forty_percent_sends_nothing_claimed_after_it(sinch, monkeypat
             ),
             timeout=60,
         )
-        time.sleep(2)
+        # the workers finish what they hold before the clusters stop
+        wait_until(cluster_queue_empty, timeout=30)
     finally:
         for cluster in clusters:
             cluster.stop()

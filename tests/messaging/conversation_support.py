@@ -2,16 +2,14 @@
 as a worker would after the commit, a patient who can receive SMS, a staff
 session that passed the second factor."""
 
-import datetime
-
 import pytest
 import time_machine
 
 from clinic.services import patient_save
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 PHONE = "+33612345678"
 ORGANIZATION_NUMBER = "+33700000001"  # the organization's Twilio sender
 
@@ -25,7 +23,7 @@ def daytime_and_delivered(monkeypatch):
     monkeypatch.setattr(
         transaction, "on_commit", lambda fn, using=None, robust=False: fn()
     )
-    with time_machine.travel(NOON, tick=True):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=True):
         yield
 
 

@@ -2,7 +2,6 @@
 address kept), its name and logo at the top of an HTML part; nothing of a
 confidential message added."""
 
-import datetime
 from email.utils import parseaddr
 
 import pytest
@@ -18,9 +17,9 @@ from tests.clinic.branding_support import image_bytes
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +29,7 @@ def _at_noon_delivered_at_once(monkeypatch):
     monkeypatch.setattr(
         transaction, "on_commit", lambda fn, using=None, robust=False: fn()
     )
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 

@@ -20,9 +20,9 @@ from messaging.services import message_send
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 KEY = "mailgun-signing-key"
 URL = "/anymail/mailgun/tracking/"
 MESSAGE_ID = "<20260310.1@mg.clinic.example>"
@@ -32,7 +32,7 @@ MESSAGE_ID = "<20260310.1@mg.clinic.example>"
 def _setup():
     with (
         override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": KEY}),
-        time_machine.travel(NOON, tick=False),
+        time_machine.travel(WEEKDAY_NOON_PARIS, tick=False),
     ):
         yield
 
@@ -68,7 +68,7 @@ def signature(token: str, timestamp: str, key: str = KEY) -> str:
 
 def event(kind: str, *, token: str = "t" * 50, age: int = 0) -> str:
     """A Mailgun event, signed ``age`` seconds before now (negative: ahead)."""
-    timestamp = str(int(NOON.timestamp()) - age)
+    timestamp = str(int(WEEKDAY_NOON_PARIS.timestamp()) - age)
     return json.dumps(
         {
             "signature": {
@@ -126,7 +126,7 @@ def test_signatures_are_accepted_five_minutes_back_and_one_ahead(
 
 
 def test_the_legacy_form_webhook_is_guarded_too(client, email_delivery):
-    timestamp = str(int(NOON.timestamp()))
+    timestamp = str(int(WEEKDAY_NOON_PARIS.timestamp()))
     fields = {
         "event": "delivered",
         "Message-Id": MESSAGE_ID,
@@ -143,7 +143,7 @@ def test_the_legacy_form_webhook_is_guarded_too(client, email_delivery):
 
 def test_a_tampered_signature_is_still_refused(client, email_delivery):
     body = json.loads(event("failed"))
-    body["signature"]["timestamp"] = str(int(NOON.timestamp()) - 1)
+    body["signature"]["timestamp"] = str(int(WEEKDAY_NOON_PARIS.timestamp()) - 1)
     assert post(client, json.dumps(body)).status_code == 400
 
 
@@ -171,15 +171,15 @@ def test_tokens_too_old_to_be_accepted_are_cleaned_up():
     webhook_token_use(
         provider="mailgun",
         token="old",
-        signed_at=NOON - datetime.timedelta(minutes=6),
+        signed_at=WEEKDAY_NOON_PARIS - datetime.timedelta(minutes=6),
     )
     webhook_token_use(
         provider="mailgun",
         token="recent",
-        signed_at=NOON - datetime.timedelta(minutes=4),
+        signed_at=WEEKDAY_NOON_PARIS - datetime.timedelta(minutes=4),
     )
     # when
-    webhook_token_use(provider="mailgun", token="new", signed_at=NOON)
+    webhook_token_use(provider="mailgun", token="new", signed_at=WEEKDAY_NOON_PARIS)
     # then
     assert set(WebhookToken.objects.values_list("token", flat=True)) == {
         "recent",

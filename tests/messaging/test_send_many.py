@@ -16,14 +16,14 @@ from messaging.services import message_send, message_send_many
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
 def _noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -259,9 +259,9 @@ def test_page_facts_decide_as_decide_many(organization, topic):
 
     patients = population(organization, 12)
     ids = [p.pk for p in patients]
-    facts = PageFacts(ids, topic, topic.channels, NOON)
+    facts = PageFacts(ids, topic, topic.channels, WEEKDAY_NOON_PARIS)
     for channel in topic.channels:
-        expected = decide_many(ids, topic, channel, NOON)
+        expected = decide_many(ids, topic, channel, WEEKDAY_NOON_PARIS)
         assert {pk: facts.decide(pk, channel) for pk in ids} == expected
 
 
@@ -272,7 +272,7 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
     from consent.facts import PageFacts
     from consent.selectors import decide_many
 
-    day = NOON - datetime.timedelta(days=2)
+    day = WEEKDAY_NOON_PARIS - datetime.timedelta(days=2)
     withdrawn_last, granted_last = (
         patient_save(
             patient=PatientFactory.build(
@@ -301,9 +301,9 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
             occurred_at=day + datetime.timedelta(hours=hour),
         )
     ids = [withdrawn_last.pk, granted_last.pk]
-    facts = PageFacts(ids, topic, topic.channels, NOON)
+    facts = PageFacts(ids, topic, topic.channels, WEEKDAY_NOON_PARIS)
     sms = {pk: facts.decide(pk, "sms") for pk in ids}
-    assert sms == decide_many(ids, topic, "sms", NOON)
+    assert sms == decide_many(ids, topic, "sms", WEEKDAY_NOON_PARIS)
     assert sms[withdrawn_last.pk].outcome == "suppress"
     assert sms[granted_last.pk].outcome != "suppress"
     assert facts.decide(withdrawn_last.pk, "email").outcome != "suppress"

@@ -23,7 +23,7 @@ from outreach.models_waitlist import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import AppointmentFactory
 from tests.portal.html_support import is_filled, parse
-from tests.portal.test_inbox import inbox_message
+from tests.portal.inbox_support import inbox_message
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,6 @@
 on its own provider account when it has one."""
 
 import dataclasses
-import datetime
 
 import pytest
 import time_machine
@@ -36,13 +35,13 @@ from tests.messaging.providers.fakes import (
     sinch_post,
     twilio_post,
 )
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 B_SID, B_TOKEN = "AC" + "b" * 32, "riverside-own-token"
 B_PLAN, B_SINCH_TOKEN = "planB", "riverside-sinch-token"
 B_NUMBER = "+12125550190"
 PHONE_B = "+12125550123"
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
@@ -223,7 +222,7 @@ def test_a_clinic_without_identity_falls_back_and_the_log_says_why(
     # when
     with (
         override_settings(MESSAGING_BACKENDS=backends),
-        time_machine.travel(NOON, tick=False),
+        time_machine.travel(WEEKDAY_NOON_PARIS, tick=False),
     ):
         message = message_send(patient=patient, topic=topic, origin="system")
     # then

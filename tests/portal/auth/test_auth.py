@@ -3,7 +3,6 @@
 import datetime
 import re
 
-import pytest
 import time_machine
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -17,54 +16,23 @@ from django.utils import timezone
 from consent.models import PatientPreferences
 from messaging.backends import locmem
 from portal.auth.devices import EmailCodeDevice, SmsCodeDevice
-from tests.consent.factories import TopicFactory
+
+# Fixtures: the clock at noon and deliveries at once (autouse), a patient
+# with a password.
+from tests.portal.auth.support import (
+    HOME,
+    LOGIN,
+    NOON,
+    PASSWORD,
+    VERIFY,
+    enter_code,
+    five_wrong_passwords_lock_the_account,
+    sign_in,
+    wrong_codes_from_one_address_are_limited,
+)
 
 REAL_OTP = True  # tests/conftest.py: force_login does not pass the second factor here
-PASSWORD = "correct horse battery"
-NOON = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.UTC)
-
-LOGIN = reverse("account_login")
-HOME = reverse("portal:home")
-VERIFY = reverse("portal:auth_verify")
 DEVICES = reverse("portal:auth_devices")
-
-
-@pytest.fixture(autouse=True)
-def _at_noon():
-    with time_machine.travel(NOON, tick=False):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
-    """The test's transaction never commits: deliver at once, as a worker would."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
-    locmem.outbox.clear()
-
-
-@pytest.fixture
-def patient(patient_user, organization):
-    user, patient = patient_user
-    user.set_password(PASSWORD)
-    user.save()
-    TopicFactory(
-        organization=organization,
-        slug="security-codes",
-        purpose="security",
-        channels=["email", "sms"],
-    )
-    PatientPreferences.objects.create(
-        patient=patient, email_verified_at=NOON, phone_verified_at=NOON
-    )
-    return patient
-
-
-def sign_in(client, username="camille", password=PASSWORD):
-    return client.post(LOGIN, {"login": username, "password": password})
 
 
 def mailed_code() -> str:
@@ -74,12 +42,6 @@ def mailed_code() -> str:
 def send_code(client, device):
     return client.post(
         VERIFY, {"device": device.persistent_id, "action": "send"}, follow=True
-    )
-
-
-def enter_code(client, device, token, **extra):
-    return client.post(
-        VERIFY, {"device": device.persistent_id, "token": token, **extra}
     )
 
 
@@ -254,27 +216,11 @@ def test_someone_elses_device_is_404(client, patient, organization):
 
 def test_five_wrong_passwords_lock_the_account(client, patient):
     """From that address (tests/portal/test_auth_lockout.py has the rest)."""
-    for _ in range(5):
-        sign_in(client, password="wrong")
-    response = sign_in(client)  # the right password, too late
-    assert response.status_code == 429
-    assert "too many wrong sign-in attempts" in response.content.decode()
-    assert "paused for 15 minutes" in response.content.decode()
+    five_wrong_passwords_lock_the_account(client, patient)
 
 
 def test_wrong_codes_from_one_address_are_limited(client, patient, monkeypatch):
-    from portal.auth import throttling
-
-    monkeypatch.setattr(throttling, "OTP_IP_LIMIT", 2)
-    device = StaticDevice.objects.create(user=patient.user, name="b", confirmed=True)
-    StaticToken.objects.create(device=device, token="abcd1234")
-    sign_in(client)
-    for seconds in (0, 5):
-        with time_machine.travel(NOON + datetime.timedelta(seconds=seconds)):
-            enter_code(client, device, "wrong")
-    with time_machine.travel(NOON + datetime.timedelta(minutes=1)):
-        response = enter_code(client, device, "abcd1234")
-    assert "Too many wrong codes from this connection." in response.content.decode()
+    wrong_codes_from_one_address_are_limited(client, patient, monkeypatch)
 
 
 def test_an_idle_session_ends(client, patient, settings):

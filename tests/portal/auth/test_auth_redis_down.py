@@ -8,19 +8,18 @@ import pytest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from config.settings import redis_caches
-from tests.portal import test_auth
-from tests.portal.test_auth import HOME, enter_code, sign_in
+from tests.portal.auth.support import (
+    HOME,
+    enter_code,
+    five_wrong_passwords_lock_the_account,
+    sign_in,
+    wrong_codes_from_one_address_are_limited,
+)
 from tests.support.redis import UNREACHABLE, unreachable_redis
 
 REAL_OTP = True  # tests/conftest.py: force_login does not pass the second factor here
 
 pytestmark = pytest.mark.django_db
-
-# test_auth's fixtures: a patient with a password, the clock at noon, and
-# deliveries at once.
-patient = test_auth.patient
-_at_noon = test_auth._at_noon
-_deliver_on_commit = test_auth._deliver_on_commit
 
 
 @pytest.fixture(params=UNREACHABLE)
@@ -49,13 +48,11 @@ def test_password_and_code_sign_in_without_redis(client, patient, redis_down):
 
 def test_wrong_passwords_still_lock_the_account(client, patient, redis_down):
     """django-axes counts failures in the database: Redis plays no part."""
-    test_auth.test_five_wrong_passwords_lock_the_account(client, patient)
+    five_wrong_passwords_lock_the_account(client, patient)
 
 
 def test_wrong_codes_are_still_limited_per_address(
     client, patient, redis_down, monkeypatch
 ):
     """Counted in this process's memory while Redis is out."""
-    test_auth.test_wrong_codes_from_one_address_are_limited(
-        client, patient, monkeypatch
-    )
+    wrong_codes_from_one_address_are_limited(client, patient, monkeypatch)

@@ -6,7 +6,6 @@ import dataclasses
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from clinic.services import patient_save
@@ -196,13 +195,10 @@ def test_an_organization_without_identity_fails_with_no_sender(
 
 
 def test_a_clinic_without_identity_falls_back_and_the_log_says_why(
-    httpserver, monkeypatch
+    httpserver, django_capture_on_commit_callbacks
 ):
     """The SMS fails as no_sender and the next channel (email) takes over."""
     # given
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
     organization = OrganizationFactory(slug="no-number")
     topic = TopicFactory(
         organization=organization, slug="care", channels=["inapp", "sms", "email"]
@@ -223,6 +219,8 @@ def test_a_clinic_without_identity_falls_back_and_the_log_says_why(
     with (
         override_settings(MESSAGING_BACKENDS=backends),
         time_machine.travel(WEEKDAY_NOON_PARIS, tick=False),
+        # the delivery task runs after the commit, as a worker would
+        django_capture_on_commit_callbacks(execute=True),
     ):
         message = message_send(patient=patient, topic=topic, origin="system")
     # then

@@ -138,3 +138,22 @@ def daytime():
     the test still see time pass."""
     with time_machine.travel(WEEKDAY_NOON_PARIS, tick=True):
         yield WEEKDAY_NOON_PARIS
+
+
+@pytest.fixture
+def on_commit_at_once(monkeypatch):
+    """``transaction.on_commit`` runs its callback at once, as if each write
+    had committed: the delivery task a send queues runs inside the service
+    call, as a worker would right after the commit (the test's transaction
+    never commits).
+
+    For tests that assert after each of several steps of a flow (send, then
+    read, then the next escalation...). pytest-django's
+    ``django_capture_on_commit_callbacks(execute=True)`` runs the callbacks
+    when its block ends instead: prefer it where one block around the test's
+    "when" says the same."""
+    from django.db import transaction
+
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
+    )

@@ -7,7 +7,7 @@ import importlib
 import pytest
 import time_machine
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from clinic.services import patient_save
@@ -26,10 +26,8 @@ FAILED = datetime.datetime(2026, 4, 1, 9, 0, tzinfo=datetime.UTC)  # after it
 
 
 @pytest.fixture(autouse=True)
-def _commit_at_once(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _commit_at_once(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -15,14 +15,9 @@ ORGANIZATION_NUMBER = "+33700000001"  # the organization's Twilio sender
 
 
 @pytest.fixture
-def daytime_and_delivered(monkeypatch):
+def daytime_and_delivered(on_commit_at_once):
     """No quiet hours, and the delivery task run at once (the test's
     transaction never commits)."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
     with time_machine.travel(WEEKDAY_NOON_PARIS, tick=True):
         yield
 

@@ -23,12 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _at_noon_delivered_at_once(monkeypatch):
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _at_noon_delivered_at_once(on_commit_at_once):
     with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 

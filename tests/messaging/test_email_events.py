@@ -4,8 +4,6 @@ import pytest
 import time_machine
 from anymail.signals import AnymailTrackingEvent, tracking
 
-from django.db import transaction
-
 from clinic.services import patient_save
 from consent.models import ConsentEvent, PatientPreferences
 from messaging.services import message_send
@@ -18,10 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _now(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _now(on_commit_at_once):
     with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 

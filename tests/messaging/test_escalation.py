@@ -6,7 +6,6 @@ import pytest
 import time_machine
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from clinic.services import patient_save
 from messaging.models import Conversation, Delivery
@@ -30,10 +29,8 @@ LADDER = [
 
 
 @pytest.fixture(autouse=True)
-def _commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _commit(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import urllib.parse
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import Client, override_settings
 
 from clinic.services import patient_save
@@ -38,10 +37,7 @@ def _setup():
 
 
 @pytest.fixture
-def email_delivery(organization, monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def email_delivery(organization, on_commit_at_once):
     patient = patient_save(
         patient=PatientFactory.build(organization=organization, phone="")
     )

@@ -5,7 +5,6 @@ import datetime
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from clinic.services import patient_save
@@ -25,7 +24,7 @@ OUTBOX = {
 
 
 @pytest.fixture
-def crashed_sms(organization, monkeypatch):
+def crashed_sms(organization, request):
     """An SMS claimed by a worker that died before it recorded the outcome."""
     patient = patient_save(
         patient=PatientFactory.build(organization=organization, phone="+33612345678")
@@ -44,9 +43,8 @@ def crashed_sms(organization, monkeypatch):
         attempts=1,
         lease_expires_at=WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5),
     )
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+    # From here on (not while the SMS was built) callbacks run at once.
+    request.getfixturevalue("on_commit_at_once")
     return sms
 
 

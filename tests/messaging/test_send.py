@@ -55,14 +55,9 @@ def _at_noon():
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(django_capture_on_commit_callbacks, monkeypatch):
+def _deliver_on_commit(django_capture_on_commit_callbacks, on_commit_at_once):
     """The test's transaction never commits: run the queued delivery task at
     once, as a worker would right after the commit."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
 
 
 def send(patient, topic, **kwargs):

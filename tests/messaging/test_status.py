@@ -6,7 +6,6 @@ import pytest
 import time_machine
 
 from django.core import mail
-from django.db import transaction
 
 from clinic.services import patient_save
 from messaging.models import Delivery
@@ -20,10 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _now_and_commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _now_and_commit(on_commit_at_once):
     with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 

@@ -10,7 +10,7 @@ import time_machine
 
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 
@@ -61,11 +61,8 @@ def _in_english():
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
+def _deliver_on_commit(on_commit_at_once):
     """The test's transaction never commits: run the delivery task at once."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
 
 
 def daily_at_eight(patient, topic, start, **fields):

@@ -7,7 +7,6 @@ import datetime
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from clinic.models import Appointment
@@ -50,10 +49,8 @@ def providers(httpserver):
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _deliver_on_commit(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture

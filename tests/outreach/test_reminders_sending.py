@@ -7,8 +7,6 @@ import zoneinfo
 import pytest
 import time_machine
 
-from django.db import transaction
-
 from clinic.appointments import appointment_cancel, appointment_confirm
 from clinic.models import Appointment
 from messaging.backends import locmem
@@ -31,12 +29,9 @@ HOUR = datetime.timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
+def _deliver_on_commit(on_commit_at_once):
     """The test's transaction never commits: run the delivery task at once,
     as a worker would after the commit."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import urllib.parse
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from messaging.models import Delivery, StatusCallback
@@ -28,11 +27,8 @@ INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
 
 
 @pytest.fixture(autouse=True)
-def _noon_and_commit(monkeypatch):
+def _noon_and_commit(on_commit_at_once):
     """Daytime for consent, and the delivery task run as soon as it is queued."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
     with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 

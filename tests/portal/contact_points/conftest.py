@@ -33,13 +33,8 @@ def clock():
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
+def _deliver_on_commit(on_commit_at_once):
     """The test's transaction never commits: deliver at once, as a worker would."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
     locmem.outbox.clear()
     yield
     locmem.outbox.clear()

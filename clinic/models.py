@@ -568,4 +568,6 @@ from clinic.models_appointments import (  # noqa: E402, F401
     Appointment,
     AppointmentQuerySet,
     AppointmentStatus,
+    VisitType,
+    VisitTypeQuerySet,
 )

@@ -5,6 +5,7 @@ test_admin_labels_french.py, tests/config/test_admin_pages_french.py)."""
 SAME_IN_FRENCH = {
     "action",
     "active",
+    "code",
     "communication",
     "conversation",
     "conversations",

@@ -12,13 +12,13 @@ from django.db import transaction
 
 from api.filters import UpdatedSinceFilter, choice_param
 from api.scopes import Scope
-from api.serializers_appointments import (
+from api.serializers.appointments import (
     AppointmentCancelSerializer,
     AppointmentSerializer,
     AppointmentUpsertSerializer,
 )
-from api.serializers_common import patient_from_query, patient_param
-from api.views_base import ApiGenericViewSet
+from api.serializers.common import patient_from_query, patient_param
+from api.views.base import ApiGenericViewSet
 from clinic.appointments import appointment_cancel, appointment_confirm
 from clinic.models import Appointment, AppointmentStatus
 from clinic.services import appointment_create, appointment_save

@@ -18,7 +18,7 @@ from api.fhir.search import (
     reference_param,
     string_param,
 )
-from api.fhir.views_base import FhirInstanceView, FhirTypeView, FhirVersionView
+from api.fhir.views.base import FhirInstanceView, FhirTypeView, FhirVersionView
 from api.scopes import Scope
 from clinic.appointments import AppointmentActionError, appointment_cancel
 from clinic.fhir import organization_system

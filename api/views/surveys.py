@@ -8,9 +8,9 @@ from rest_framework import mixins
 
 from api.filters import UpdatedSinceFilter
 from api.scopes import Scope
-from api.serializers_common import object_from_query, patient_from_query, patient_param
-from api.serializers_surveys import SurveyResponseSerializer, SurveySerializer
-from api.views_base import ApiGenericViewSet
+from api.serializers.common import object_from_query, patient_from_query, patient_param
+from api.serializers.surveys import SurveyResponseSerializer, SurveySerializer
+from api.views.base import ApiGenericViewSet
 from feedback.models import Survey, SurveyResponse
 
 

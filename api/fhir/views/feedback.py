@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from api.fhir.resources import rest_references, version_id
 from api.fhir.search import reference_param
-from api.fhir.views_base import FhirInstanceView, FhirTypeView
+from api.fhir.views.base import FhirInstanceView, FhirTypeView
 from api.scopes import Scope
 from feedback.fhir import survey_response_to_fhir
 from feedback.models import SurveyResponse

@@ -12,15 +12,15 @@ from django.db.models import Prefetch
 from api.filters import choice_param
 from api.pagination import UpdatedCursorPagination
 from api.scopes import Scope
-from api.serializers_common import patient_from_query, patient_param
-from api.serializers_conversations import (
+from api.serializers.common import patient_from_query, patient_param
+from api.serializers.conversations import (
     ConversationDetailSerializer,
     ConversationReplySerializer,
     ConversationSerializer,
 )
-from api.serializers_messages import MessageReceiptSerializer
-from api.views_base import ApiGenericViewSet
-from api.views_messages import message_send_from_api, messages_queryset
+from api.serializers.messages import MessageReceiptSerializer
+from api.views.base import ApiGenericViewSet
+from api.views.messages import message_send_from_api, messages_queryset
 from clinic.models import AccessAudit
 from messaging.models import Conversation, Message
 from messaging.services.conversations import conversation_answered

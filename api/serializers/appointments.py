@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from api.serializers_common import (
+from api.serializers.common import (
     AwareDateTimeField,
     OrganizationPublicIdField,
     StrictInputMixin,

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
-from api.serializers_common import StrictBooleanField, StrictInputMixin
+from api.serializers.common import StrictBooleanField, StrictInputMixin
 
 
 class WebhookSubscriptionSerializer(StrictInputMixin, serializers.ModelSerializer):

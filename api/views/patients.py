@@ -10,8 +10,8 @@ from django.db import transaction
 from api.filters import UpdatedSinceFilter
 from api.problems import Conflict
 from api.scopes import Scope
-from api.serializers_patients import PatientSerializer, PatientUpsertSerializer
-from api.views_base import ApiGenericViewSet
+from api.serializers.patients import PatientSerializer, PatientUpsertSerializer
+from api.views.base import ApiGenericViewSet
 from clinic.models import Patient
 from clinic.services import patient_create, patient_update
 

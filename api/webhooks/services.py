@@ -3,7 +3,7 @@ change into one delivery per subscribed URL.
 
 Deliveries are written in the transaction of the change that caused them (the
 outbox: a rolled-back change leaves none, a crash after commit loses none),
-and their send task is queued after commit (``api.webhooks_sending``).
+and their send task is queued after commit (``api.webhooks.sending``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from api.problems import Conflict
-from api.webhooks_sending import webhook_deliveries_enqueue
-from api.webhooks_urls import UnsafeUrlError, url_check
+from api.webhooks.sending import webhook_deliveries_enqueue
+from api.webhooks.url_safety import UnsafeUrlError, url_check
 from clinic.models import Organization
 
 # "whsec_" tells a leaked secret apart in a secret scanner's eyes.
@@ -73,7 +73,7 @@ def webhook_subscription_create(
 
     Raises ValidationError for an unknown event or a URL that may not
     receive webhooks (not https, or not a public address: see
-    ``api.webhooks_urls``). The secret is kept
+    ``api.webhooks.url_safety``). The secret is kept
     encrypted (it signs every delivery) and callers show it only this once.
     Raises CredentialsKeyMissing when CREDENTIALS_KEY is not set.
     """

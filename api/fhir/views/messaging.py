@@ -15,7 +15,7 @@ from api.fhir.resources import (
     consent_resource,
 )
 from api.fhir.search import reference_param
-from api.fhir.views_base import (
+from api.fhir.views.base import (
     FhirInstanceView,
     FhirResourceView,
     FhirTypeView,

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookSubscription
-from api.webhooks_urls import Target, UnsafeUrlError, url_check
+from api.webhooks.url_safety import Target, UnsafeUrlError, url_check
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -67,7 +67,7 @@ def webhook_deliveries_enqueue(ids: list[int]) -> None:
     def enqueue() -> None:
         for start in range(0, len(ids), BATCH):
             async_task(
-                "api.webhooks_tasks.webhook_deliveries_send", ids[start : start + BATCH]
+                "api.webhooks.tasks.webhook_deliveries_send", ids[start : start + BATCH]
             )
 
     transaction.on_commit(enqueue)

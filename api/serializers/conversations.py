@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from api.serializers_common import OrganizationSlugField
-from api.serializers_messages import MessageSerializer, TextSerializer
+from api.serializers.common import OrganizationSlugField
+from api.serializers.messages import MessageSerializer, TextSerializer
 from consent.models import Topic
 from messaging.models import Conversation
 from messaging.services.replies import REPLY_MAX_LENGTH

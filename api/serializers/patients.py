@@ -1,7 +1,7 @@
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
-from api.serializers_common import ReadFieldsBuiltOnce, StrictInputMixin
+from api.serializers.common import ReadFieldsBuiltOnce, StrictInputMixin
 from clinic.models import Patient
 
 

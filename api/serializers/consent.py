@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from django.utils import timezone
 
-from api.serializers_common import (
+from api.serializers.common import (
     AwareDateTimeField,
     OrganizationPublicIdField,
     OrganizationSlugField,

@@ -9,7 +9,7 @@ partner reads details through the API, with its scopes and the access audit.
 from __future__ import annotations
 
 from api.models import WebhookEvent
-from api.webhooks import webhook_subscribers, webhooks_emit
+from api.webhooks.services import webhook_subscribers, webhooks_emit
 from clinic.models import Appointment, AppointmentStatus
 
 APPOINTMENT_EVENTS = {

@@ -1,5 +1,5 @@
 """``/api/v1/webhooks/``: a partner's webhook subscriptions, their delivery
-log and replays (``api.webhooks``)."""
+log and replays (``api.webhooks.services``)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -12,13 +12,13 @@ from api.pagination import CreatedCursorPagination
 from api.problems import SecretsUnavailable
 from api.schema import problems
 from api.scopes import Scope
-from api.serializers_webhooks import (
+from api.serializers.webhooks import (
     WebhookDeliverySerializer,
     WebhookSubscriptionCreatedSerializer,
     WebhookSubscriptionSerializer,
 )
-from api.views_base import ApiGenericViewSet
-from api.webhooks import (
+from api.views.base import ApiGenericViewSet
+from api.webhooks.services import (
     webhook_delivery_replay,
     webhook_subscription_create,
     webhook_subscription_rotate_secret,

@@ -2,6 +2,6 @@
 
 
 def webhook_deliveries_send(delivery_ids: list[int]) -> dict:
-    from api.webhooks_sending import webhook_deliveries_send as run
+    from api.webhooks.sending import webhook_deliveries_send as run
 
     return run(delivery_ids)

@@ -14,13 +14,13 @@ from api.keys import api_key_purpose_check
 from api.pagination import CreatedCursorPagination
 from api.problems import Unprocessable
 from api.scopes import Scope
-from api.serializers_common import patient_from_query, patient_param
-from api.serializers_messages import (
+from api.serializers.common import patient_from_query, patient_param
+from api.serializers.messages import (
     MessageReceiptSerializer,
     MessageSendSerializer,
     MessageSerializer,
 )
-from api.views_base import ApiGenericViewSet, ApiViewMixin
+from api.views.base import ApiGenericViewSet, ApiViewMixin
 from clinic.models import AccessAudit
 from consent.selectors import topic_resolve
 from messaging.models import Delivery, Message

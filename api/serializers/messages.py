@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers_common import (
+from api.serializers.common import (
     OrganizationPublicIdField,
     OrganizationSlugField,
     ReadFieldsBuiltOnce,

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from api.filters import aware_datetime_param
 from api.scopes import Scope
-from api.serializers_common import patient_from_query, patient_param
-from api.serializers_consent import ConsentEventSerializer, DecisionsSerializer
-from api.views_base import ApiGenericViewSet
+from api.serializers.common import patient_from_query, patient_param
+from api.serializers.consent import ConsentEventSerializer, DecisionsSerializer
+from api.views.base import ApiGenericViewSet
 from clinic.models import Patient
 from consent.models import ConsentEvent, Topic
 from consent.policy import Decision

@@ -26,7 +26,7 @@ from clinic.appointments import (
 )
 from clinic.models import Appointment, Patient
 from portal.access import patient_required
-from portal.forms import CancelForm
+from portal.forms.appointments import CancelForm
 from portal.privacy import PrivacyError, appointment_hide
 
 

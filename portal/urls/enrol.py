@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.views_enrol import enrol_view
+from portal.views.enrol import enrol_view
 
 urlpatterns = [
     path("enrol/<str:token>/", enrol_view, name="enrol"),

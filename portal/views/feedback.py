@@ -7,7 +7,7 @@ from django.utils import timezone
 from feedback.models import ImprovementNote, SurveyInvitation
 from feedback.tokens import invitation_url
 from portal.access import patient_required
-from portal.views_appointments import render_for
+from portal.views.appointments import render_for
 
 
 @patient_required()

@@ -14,8 +14,8 @@ from clinic.models import Site
 from outreach.models_waitlist import WaitlistEntry
 from outreach.waitlist import waitlist_join, waitlist_withdraw
 from portal.access import patient_required
-from portal.forms_waitlist import MOMENTS, WaitlistForm
-from portal.views_appointments import render_for
+from portal.forms.waitlist import MOMENTS, WaitlistForm
+from portal.views.appointments import render_for
 
 
 def _sites(patient):

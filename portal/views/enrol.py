@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from portal.enrolment import EnrolmentError, enrol, invitation_get
-from portal.forms_enrol import EnrolForm
+from portal.forms.enrol import EnrolForm
 
 
 @never_cache

@@ -30,8 +30,8 @@ from portal.contact_points.services import (
     contact_change_request,
     contact_change_resend,
 )
-from portal.forms import ContactCodeForm, ContactEmailForm, ContactPhoneForm
-from portal.views_appointments import patient_locale, render_for
+from portal.forms.contact import ContactCodeForm, ContactEmailForm, ContactPhoneForm
+from portal.views.appointments import patient_locale, render_for
 
 Kind = ContactPointChange.Kind
 HIDDEN = "…"

@@ -12,7 +12,7 @@ from clinic.models import Appointment
 from messaging.inbox import inbox_unread_count
 from portal.access import SESSION_KEY, PortalAccess, caregiver_links, portal_access
 from portal.navigation import more_for
-from portal.views_appointments import render_for
+from portal.views.appointments import render_for
 
 
 @login_required

@@ -7,7 +7,7 @@ and turns every value into words of the active language, with dates in the
 active time zone: the caller wraps it in ``patient_locale``. The result is a
 list of sections made of two kinds of blocks, facts (label: value) and
 tables, which ``templates/portal/data/summary.html`` and
-``portal.summary_pdf`` both render, so the page and the PDF say the same.
+``portal.summary.pdf`` both render, so the page and the PDF say the same.
 """
 
 from __future__ import annotations

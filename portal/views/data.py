@@ -41,11 +41,11 @@ from consent.requests import (
 )
 from consent.vocabulary import Source
 from portal.access import SCOPES, patient_required
-from portal.forms import ConfirmForm
+from portal.forms.confirm import ConfirmForm
 from portal.privacy import access_audit_entries, export_fhir_for, export_for
-from portal.summary import summary_for
-from portal.summary_pdf import summary_pdf
-from portal.views_appointments import patient_locale, render_for
+from portal.summary.content import summary_for
+from portal.summary.pdf import summary_pdf
+from portal.views.appointments import patient_locale, render_for
 
 ACCESS_LOG_PAGE_SIZE = 25
 

@@ -29,8 +29,8 @@ from consent.services import preferences_get
 from consent.services import preferences_update as preferences_save
 from consent.vocabulary import Channel, Purpose, Source
 from portal.access import patient_required
-from portal.forms import PreferencesForm
-from portal.views_appointments import patient_locale, render_for
+from portal.forms.preferences import PreferencesForm
+from portal.views.appointments import patient_locale, render_for
 
 WORDING_VERSION = "portal-2026-11"
 HISTORY_PAGE_SIZE = 20

@@ -1,4 +1,4 @@
-"""The data summary (``portal.summary``) as a PDF, with ReportLab.
+"""The data summary (``portal.summary.content``) as a PDF, with ReportLab.
 
 The standard PDF fonts (Helvetica) cover French (é, œ, «, €): no font file
 to ship. Every text passes through ``escape`` because ReportLab paragraphs
@@ -27,7 +27,7 @@ from reportlab.platypus import (
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from portal import summary as model
+from portal.summary import content as model
 
 MARGIN = 18 * mm
 WIDTH = A4[0] - 2 * MARGIN

@@ -9,7 +9,7 @@ from config.health import healthz
 from feedback.views import survey_answer
 from messaging.email_webhooks import MailgunTrackingWebhookView
 from messaging.views import verify
-from outreach.views import slot_offer
+from outreach.waitlist.views import slot_offer
 from portal.views.appointments import appointment_action
 
 # Admin asks for a second factor too (issue 5), on a page of its own after the

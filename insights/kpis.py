@@ -50,7 +50,7 @@ from feedback.models import Answer, Question, SurveyInvitation, SurveyResponse
 from insights import day_counts
 from insights.alongside import alongside
 from messaging.models import Conversation, Delivery, DeliveryStatus, Message
-from outreach.models_reminders import Reminder, ReminderStatus
+from outreach.reminders.models import Reminder, ReminderStatus
 
 OUT = Message.Direction.OUTBOUND
 IN = Message.Direction.INBOUND

@@ -152,7 +152,7 @@ def _send_demo_messages(organization, topics) -> None:
     The reminder is of the patient's next appointment, with the values the
     reminder sender gives (its date and time in the patient's zone and
     language), so what it says is what the portal shows."""
-    from outreach.reminders_sending import appointment_reminder_context
+    from outreach.reminders.planner import appointment_reminder_context
 
     patients = Patient.objects.for_organization(organization).order_by("identifier")[:4]
     for patient in patients:

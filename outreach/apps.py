@@ -10,7 +10,9 @@ class OutreachConfig(AppConfig):
         from clinic.signals import appointment_changed
         from config.schedules import every_minute, schedules_keep
         from messaging.inbound import register_reply_handler
-        from outreach import recurring, reminders_hooks, waitlist
+        from outreach.recurring import services as recurring
+        from outreach.reminders import hooks as reminders_hooks
+        from outreach.waitlist import services as waitlist
 
         schedules_keep(self, {"outreach: due": every_minute("outreach.tasks.due_run")})
 

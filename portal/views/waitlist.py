@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from clinic.models import Site
-from outreach.models_waitlist import WaitlistEntry
-from outreach.waitlist import waitlist_join, waitlist_withdraw
+from outreach.waitlist.models import WaitlistEntry
+from outreach.waitlist.services import waitlist_join, waitlist_withdraw
 from portal.access import patient_required
 from portal.forms.waitlist import MOMENTS, WaitlistForm
 from portal.views.appointments import render_for

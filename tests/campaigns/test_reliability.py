@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient
+from campaigns.planner import campaign_plan_due
 from campaigns.selectors import campaign_progress
-from campaigns.sending import campaign_plan_due
 from campaigns.services import campaign_cancel, campaign_schedule
 from clinic.models import Organization, Patient
 from consent.models import ConsentEvent, ConsentState, Topic

@@ -16,7 +16,7 @@ from clinic.models import Appointment, AppointmentStatus, Organization
 from insights import day_counts, kpis
 from insights.forms import DEFAULT_DAYS
 from messaging.models import Message
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 
 from clinic.models import AppointmentStatus
 from insights import kpis
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import PatientFactory, SiteFactory
 from tests.insights.builders import (
     BEFORE,

@@ -16,9 +16,10 @@ from django.utils import translation
 
 from clinic.services import patient_save
 from messaging.models import Delivery, Message
-from outreach import recurring, scheduler
-from outreach.models_recurring import CareSchedule
-from outreach.recurring import (
+from outreach import scheduler
+from outreach.recurring import services as recurring
+from outreach.recurring.models import CareSchedule
+from outreach.recurring.services import (
     care_schedule_create,
     care_schedule_pause,
     care_schedule_resume,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic.models import Appointment, Patient
 from messaging.models import Message
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import SiteFactory
 from tests.outreach.reminders_factories import ReminderRuleFactory, reminder_topic
 from tests.support.processes import ROOT, cluster_env, stop_group

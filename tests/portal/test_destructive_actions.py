@@ -19,7 +19,7 @@ from consent.gdpr.objection import (
 from consent.models import ConsentEvent, ErasureRequest
 from consent.requests import erasure_request_create
 from consent.vocabulary import Source
-from outreach.models_waitlist import WaitlistEntry
+from outreach.waitlist.models import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import AppointmentFactory
 from tests.portal.html_support import is_filled, parse

@@ -12,7 +12,7 @@ from clinic.scoping import OrganizationScopedQuerySet
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
 from messaging.models import Message
-from outreach.reminders_offsets import Offset, offsets_parse, validate_offsets
+from outreach.reminders.offsets import Offset, offsets_parse, validate_offsets
 
 
 class ReminderRuleQuerySet(OrganizationScopedQuerySet):

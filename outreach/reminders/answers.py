@@ -36,8 +36,8 @@ from consent.vocabulary import Channel
 from messaging.inbound import InboundSms
 from messaging.models import Delivery, DeliveryStatus, Message
 from messaging.services import message_send
-from outreach.models_reminders import Reminder
-from outreach.reminders_sending import appointment_local_values
+from outreach.reminders.models import Reminder
+from outreach.reminders.planner import appointment_local_values
 
 logger = logging.getLogger(__name__)
 

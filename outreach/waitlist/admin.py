@@ -4,7 +4,7 @@ became of each freed slot. Offers are written by the workflow only."""
 from django.contrib import admin
 
 from clinic.admin_scoping import OrganizationScopedAdmin
-from outreach.models_waitlist import SlotOffer, SlotOfferRecipient, WaitlistEntry
+from outreach.waitlist.models import SlotOffer, SlotOfferRecipient, WaitlistEntry
 
 
 @admin.register(WaitlistEntry)

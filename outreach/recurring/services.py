@@ -28,7 +28,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from consent.vocabulary import Purpose
-from outreach.models_recurring import CareSchedule
+from outreach.recurring.models import CareSchedule
 from outreach.scheduler import register_due
 
 logger = logging.getLogger(__name__)

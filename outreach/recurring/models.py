@@ -3,7 +3,7 @@
 A schedule's rule is an RFC 5545 RRULE evaluated in the patient's own time
 zone from a local start date and time, so "every day at 08:00" stays 08:00 on
 the patient's clock across daylight-saving changes; ``next_due_at`` is that
-local time as a UTC instant. Services are in ``outreach.recurring``.
+local time as a UTC instant. Services are in ``outreach.recurring.services``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 
-from outreach.waitlist import SlotGoneError, offer_token_read, slot_offer_take
+from outreach.waitlist.services import SlotGoneError, offer_token_read, slot_offer_take
 
 
 def slot_offer(request: HttpRequest, token: str) -> HttpResponse:

@@ -30,8 +30,8 @@ from clinic.models import Appointment, AppointmentStatus
 from consent.vocabulary import Channel
 from messaging.models import Message
 from messaging.services import message_send
-from outreach.models_reminders import Reminder, ReminderReason
-from outreach.reminders import appointment_closing_reason
+from outreach.reminders.models import Reminder, ReminderReason
+from outreach.reminders.services import appointment_closing_reason
 
 logger = logging.getLogger(__name__)
 Status = Reminder.Status

@@ -8,8 +8,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic.admin_scoping import OrganizationScopedAdmin
-from outreach import recurring
-from outreach.models_recurring import CareSchedule
+from outreach.recurring import services as recurring
+from outreach.recurring.models import CareSchedule
 
 
 class CareScheduleForm(forms.ModelForm):

@@ -93,7 +93,7 @@ class WaitlistEntry(models.Model):
         return _("waitlist entry %(id)s") % {"id": self.pk}
 
     def clean(self) -> None:
-        from outreach.waitlist import time_ranges_clean
+        from outreach.waitlist.services import time_ranges_clean
 
         if self.earliest and self.latest and self.latest < self.earliest:
             raise ValidationError({"latest": _("The end is before the start.")})

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Appointment, AppointmentStatus
-from outreach.models_reminders import Reminder, ReminderReason, ReminderRule
+from outreach.reminders.models import Reminder, ReminderReason, ReminderRule
 
 Status = Reminder.Status
 PAGE_SIZE = 500

@@ -8,9 +8,9 @@ def connect() -> None:
     from clinic.signals import appointment_changed
     from messaging.inbound import register_reply_handler
     from messaging.webhooks import register_keypad_handler
-    from outreach.reminders import on_appointment_changed
-    from outreach.reminders_answers import reminder_keypad_answer, reminder_sms_answer
-    from outreach.reminders_sending import reminders_send_due
+    from outreach.reminders.answers import reminder_keypad_answer, reminder_sms_answer
+    from outreach.reminders.planner import reminders_send_due
+    from outreach.reminders.services import on_appointment_changed
     from outreach.scheduler import register_due
 
     appointment_changed.connect(

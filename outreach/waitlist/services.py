@@ -29,7 +29,7 @@ from clinic.models import Appointment, Patient
 from clinic.services import appointment_save
 from consent.keywords import keyword_answers_check, keyword_normalize
 from messaging.services import message_send
-from outreach.models_waitlist import SlotOffer, SlotOfferRecipient, WaitlistEntry
+from outreach.waitlist.models import SlotOffer, SlotOfferRecipient, WaitlistEntry
 
 logger = logging.getLogger(__name__)
 SALT = "outreach.slot-offer"
@@ -318,7 +318,7 @@ def slot_offer_sms_answer(sms) -> bool:
     OUI and YES also confirm a reminder: the most recent question wins. When
     the patient's latest answerable reminder went out after their latest
     offer, the reminder's handler gets the answer."""
-    from outreach.reminders_answers import answerable_reminder
+    from outreach.reminders.answers import answerable_reminder
 
     if keyword_normalize(sms.text).replace(" ", "") not in YES_WORDS:
         return False

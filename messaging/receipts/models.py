@@ -22,7 +22,7 @@ class InboundReceipt(models.Model):
     """A provider event (an SMS, a keypad answer) already taken in.
 
     Written first, inside the transaction that holds every effect of the
-    event (``messaging.receipts.inbound_once``): a retry, or a duplicate
+    event (``messaging.receipts.services.inbound_once``): a retry, or a duplicate
     arriving at the same instant, fails on the unique index (on PostgreSQL it
     waits for the first transaction, then fails) and does nothing, replies
     nothing. Kept as the record of what each event became.

@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import Organization
 from messaging.models import SenderIdentity, SenderProvider
-from messaging.selectors_senders import organizations_without_sender
-from messaging.services.senders import (
+from messaging.senders.selectors import organizations_without_sender
+from messaging.senders.services import (
     sender_identity_save,
     sender_identity_secret_errors,
 )

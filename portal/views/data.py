@@ -31,8 +31,8 @@ from consent.gdpr.objection import (
     objection_since,
     patient_objects_to_automation,
 )
-from consent.models_requests import ERASURE_DELAY, ErasureRequest
-from consent.requests import (
+from consent.requests.models import ERASURE_DELAY, ErasureRequest
+from consent.requests.services import (
     ErasureRequestClosedError,
     erasure_request_create,
     erasure_request_get,

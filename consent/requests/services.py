@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic.models import Patient
 from consent.gdpr.erase import ErasureReport, erase_patient
-from consent.models_requests import ERASURE_DELAY, ErasureRequest
+from consent.requests.models import ERASURE_DELAY, ErasureRequest
 
 
 class ErasureRequestClosedError(Exception):

@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from clinic.admin_scoping import OrganizationScopedAdmin
-from consent.models_requests import ErasureRequest
-from consent.requests import ErasureRequestClosedError, erasure_request_fulfil
+from consent.requests.models import ErasureRequest
+from consent.requests.services import ErasureRequestClosedError, erasure_request_fulfil
 
 
 @admin.register(ErasureRequest)

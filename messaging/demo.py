@@ -79,7 +79,7 @@ CONFIDENTIAL = {"results-available"}
 
 
 def seed(*, report) -> None:
-    from clinic.demo_data import ORGANIZATIONS
+    from clinic.demo.data import ORGANIZATIONS
 
     numbers = {o.slug: o.sender_number for o in ORGANIZATIONS}
     for organization in Organization.objects.filter(slug__in=list(numbers)):
@@ -136,8 +136,8 @@ SAVED_REPLIES = [
 
 
 def seed_present(*, report) -> None:
-    """After the history (``clinic.demo_history``): messages sent now."""
-    from clinic.demo_data import ORGANIZATIONS
+    """After the history (``clinic.demo.history``): messages sent now."""
+    from clinic.demo.data import ORGANIZATIONS
 
     for organization in Organization.objects.filter(
         slug__in=[o.slug for o in ORGANIZATIONS]

@@ -1,6 +1,6 @@
 """``/api/v1/appointments/``: list, read, book, move, confirm, cancel, upsert
 by the booking system's id. Reminders follow on their own: every write goes
-through ``clinic.services.appointment_save`` or ``clinic.appointments``, which
+through ``clinic.services.appointment_save`` or ``clinic.appointments.actions``, which
 send ``appointment_changed``."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,7 +19,7 @@ from api.serializers.appointments import (
 )
 from api.serializers.common import patient_from_query, patient_param
 from api.views.base import ApiGenericViewSet
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.models import Appointment, AppointmentStatus
 from clinic.services import appointment_create, appointment_save
 

@@ -24,7 +24,7 @@ from django.db.models import Max, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from clinic.appointments import (
+from clinic.appointments.actions import (
     AppointmentActionError,
     appointment_can,
     appointment_cancel,

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import formats, timezone, translation
 
-from clinic.appointment_tokens import appointment_action_url
+from clinic.appointments.tokens import appointment_action_url
 from clinic.models import Appointment, AppointmentStatus
 from consent.vocabulary import Channel
 from messaging.models import Message

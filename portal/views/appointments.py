@@ -16,14 +16,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic.appointment_tokens import TokenError, appointment_token_read
-from clinic.appointments import (
+from clinic.appointments.actions import (
     AppointmentActionError,
     appointment_can,
     appointment_cancel,
     appointment_confirm,
     appointment_ics,
 )
+from clinic.appointments.tokens import TokenError, appointment_token_read
 from clinic.models import Appointment, Patient
 from portal.access import patient_required
 from portal.forms.appointments import CancelForm

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from clinic.demo_history import HISTORY_PREFIX
+from clinic.demo.history import HISTORY_PREFIX
 from clinic.models import Appointment, AppointmentStatus, Organization
 from insights import day_counts, kpis
 from insights.forms import DEFAULT_DAYS

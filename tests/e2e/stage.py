@@ -355,7 +355,7 @@ def walk_links(lang: str) -> dict:
     from django.urls import reverse
     from django.utils import timezone
 
-    from clinic.appointment_tokens import appointment_action_url
+    from clinic.appointments.tokens import appointment_action_url
     from clinic.models import Invitation
     from consent.unsubscribe import unsubscribe_token_make
     from feedback.models import Survey

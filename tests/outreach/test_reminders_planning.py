@@ -7,7 +7,7 @@ import time_machine
 
 from django.core.exceptions import ValidationError
 
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.services import appointment_save
 from outreach.reminders.models import Reminder, ReminderRule
 from outreach.reminders.services import reminder_rule_save

@@ -9,7 +9,7 @@ import time_machine
 
 from django.db import transaction
 
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.models import Appointment
 from messaging.backends import locmem
 from messaging.models import Message

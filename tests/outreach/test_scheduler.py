@@ -4,7 +4,7 @@ changed."""
 import pytest
 from django_q.models import Schedule
 
-from clinic.appointments import appointment_cancel
+from clinic.appointments.actions import appointment_cancel
 from clinic.services import appointment_save
 from clinic.signals import appointment_changed
 from outreach import scheduler

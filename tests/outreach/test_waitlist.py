@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.appointments import appointment_cancel
+from clinic.appointments.actions import appointment_cancel
 from clinic.models import Appointment
 from clinic.services import patient_save
 from messaging.models import Message

@@ -20,7 +20,7 @@ from api.fhir.search import (
 )
 from api.fhir.views.base import FhirInstanceView, FhirTypeView, FhirVersionView
 from api.scopes import Scope
-from clinic.appointments import AppointmentActionError, appointment_cancel
+from clinic.appointments.actions import AppointmentActionError, appointment_cancel
 from clinic.fhir import organization_system
 from clinic.models import Appointment, AppointmentStatus, Patient
 from clinic.services import appointment_create, appointment_save

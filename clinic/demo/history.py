@@ -46,13 +46,13 @@ from django.db import transaction
 from django.db.models import Min
 from django.test.utils import override_settings
 
-from clinic import demo_history_script as script
-from clinic.appointments import (
+from clinic.appointments.actions import (
     AppointmentActionError,
     appointment_can,
     appointment_cancel,
     appointment_confirm,
 )
+from clinic.demo import history_script as script
 from clinic.models import Appointment, AppointmentStatus, Caregiver, Organization
 from clinic.services import appointment_create, appointment_save
 
@@ -102,7 +102,7 @@ def history_written(organization: Organization) -> bool:
 
 def seed(*, report, today: datetime.date, until: datetime.datetime) -> None:
     """Play the history of every demo clinic that has none yet, up to ``until``."""
-    from clinic.demo_data import ORGANIZATIONS
+    from clinic.demo.data import ORGANIZATIONS
 
     organizations = [
         o
@@ -302,7 +302,7 @@ class History:
     # --- The story of one clinic ----------------------------------------------------------
 
     def plan(self, organization: Organization, today: datetime.date) -> None:
-        from clinic.demo_data import ORGANIZATIONS
+        from clinic.demo.data import ORGANIZATIONS
 
         spec = next(s for s in ORGANIZATIONS if s.slug == organization.slug)
         rng = random.Random(f"demo-history-{organization.slug}")  # noqa: S311 - demo data
@@ -482,7 +482,7 @@ class _Clinic:
 
     def plan_future_answers(self) -> None:
         """Patients answer the reminders already sent for the appointments to
-        come (the ones ``clinic.demo`` books)."""
+        come (the ones ``clinic.demo.seed`` books)."""
         upcoming = (
             Appointment.objects.for_organization(self.organization)
             .filter(external_id__startswith="DEMO-")

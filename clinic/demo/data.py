@@ -35,7 +35,7 @@ class DemoOrganization:
     preparation: tuple[tuple[str, str], ...] = ()
     # Branding (clinic/branding.py): the emails' From name, an accent that
     # passes WCAG 2.2 AA on white, and the shape of the logo drawn in code
-    # (clinic/demo.py, ``demo_logo``).
+    # (clinic/demo/seed.py, ``demo_logo``).
     sender_name: str = ""
     accent_colour: str = ""
     logo: str = ""

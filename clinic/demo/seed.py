@@ -5,7 +5,7 @@ Deterministic (a fixed random seed) and idempotent: every row is looked up by
 its natural key first, so running it again creates nothing new.
 
 Three steps, in the order of the story: the clinics set Liaison up on the first
-of the ninety days (the clock moved there), ``clinic.demo_history`` plays the
+of the ninety days (the clock moved there), ``clinic.demo.history`` plays the
 ninety days up to now through the product's services, then each app's
 ``seed_present`` adds what happens now (messages just sent, a waiting list).
 """
@@ -23,8 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
-from clinic import demo_history, services
-from clinic.demo_data import (
+from clinic import services
+from clinic.demo import history as demo_history
+from clinic.demo.data import (
     DEMO_PASSWORD,
     DEMO_SUPERUSER,
     ORGANIZATIONS,

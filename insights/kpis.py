@@ -48,7 +48,7 @@ from consent.models import ConsentEvent, Topic
 from consent.vocabulary import Channel, Purpose
 from feedback.models import Answer, Question, SurveyInvitation, SurveyResponse
 from insights import day_counts
-from insights.alongside import alongside
+from insights.second_connection import on_second_connection
 from messaging.models import Conversation, Delivery, DeliveryStatus, Message
 from outreach.reminders.models import Reminder, ReminderStatus
 
@@ -919,7 +919,7 @@ def _patient_centred(scope: Scope) -> list[Figure]:
 
 def dashboard(scope: Scope) -> Dashboard:
     # Started first: on a second connection while this one does the rest.
-    patient_centred = alongside(lambda: _patient_centred(scope))
+    patient_centred = on_second_connection(lambda: _patient_centred(scope))
     with _no_jit():
         stats = response_time_stats(scope)
         by_topic = messages_by_topic(scope)

@@ -26,7 +26,7 @@ T = TypeVar("T")
 THREAD_NAME = "insights-alongside"
 
 
-def can_run_alongside() -> bool:
+def second_connection_usable() -> bool:
     return (
         settings.INSIGHTS_SECOND_CONNECTION
         and connection.vendor == "postgresql"
@@ -34,14 +34,14 @@ def can_run_alongside() -> bool:
     )
 
 
-def alongside(compute: Callable[[], T]) -> Callable[[], T]:
+def on_second_connection(compute: Callable[[], T]) -> Callable[[], T]:
     """Start ``compute`` now; return a function that waits for its result
     (raising its error, if it failed: a Future's ``result``).
 
     In another thread on its own connection, closed when it is done, with the
-    caller's language and time zone; in place when ``can_run_alongside`` says
+    caller's language and time zone; in place when ``second_connection_usable`` says
     no."""
-    if not can_run_alongside():
+    if not second_connection_usable():
         result = compute()
         return lambda: result
     language = translation.get_language()

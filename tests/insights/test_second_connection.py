@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
-from insights import alongside, kpis
+from insights import kpis, second_connection
 from tests.clinic.factories import PatientFactory, SiteFactory
 from tests.insights.builders import END, START, appointment, portal_patient
 
@@ -40,12 +40,14 @@ def test_a_second_connection_gives_the_same_dashboard(organization, monkeypatch)
     )
     # when
     with translation.override("fr"):
-        assert alongside.can_run_alongside()
+        assert second_connection.second_connection_usable()
         concurrent = kpis.dashboard(scope)
-        monkeypatch.setattr(alongside, "can_run_alongside", lambda: False)
+        monkeypatch.setattr(
+            second_connection, "second_connection_usable", lambda: False
+        )
         in_place = kpis.dashboard(scope)
     # then
-    assert threads == [f"{alongside.THREAD_NAME}_0"]
+    assert threads == [f"{second_connection.THREAD_NAME}_0"]
     assert _values(concurrent) == _values(in_place)
     assert "attrition" in _values(concurrent)
     assert concurrent.get("attrition").label.startswith("Patients")  # French
@@ -54,4 +56,4 @@ def test_a_second_connection_gives_the_same_dashboard(organization, monkeypatch)
 @pytest.mark.django_db
 def test_inside_a_transaction_it_computes_in_place():
     """A test's (or any caller's) uncommitted rows stay visible."""
-    assert not alongside.can_run_alongside()
+    assert not second_connection.second_connection_usable()

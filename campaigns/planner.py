@@ -201,7 +201,7 @@ def _due_rows(
     return list(due.values_list("pk", "patient_id")[:limit])
 
 
-def _finish_if_done(campaign_id: int, now: datetime.datetime) -> None:
+def _campaign_mark_done_if_finished(campaign_id: int, now: datetime.datetime) -> None:
     """Mark the campaign done when nothing is left to send
     (``campaign_is_finished``: no recipient pending — none held by a page in
     progress, whose rows still read as pending — and no delivery waiting)."""
@@ -236,7 +236,7 @@ def _plan_shared_page(
             return len(rows), rows[-1][0]
     # Nothing after ``after`` for this planner: the rest is another's page,
     # not yet due, or nothing.
-    _finish_if_done(campaign_id, now)
+    _campaign_mark_done_if_finished(campaign_id, now)
     return None
 
 

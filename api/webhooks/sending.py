@@ -175,7 +175,9 @@ def webhook_delivery_attempt(
     now = now or timezone.now()
     subscription = delivery.subscription
     if not subscription.is_active:
-        _finish(delivery, Status.FAILED, error="The subscription is not active.")
+        _delivery_settle(
+            delivery, Status.FAILED, error="The subscription is not active."
+        )
         return "cancelled"
     body = body_bytes(delivery.payload)
     timestamp = int(now.timestamp())
@@ -201,16 +203,18 @@ def webhook_delivery_attempt(
     attempts = delivery.attempts + 1
     common = {"attempts": attempts, "last_attempt_at": now, "response_code": code}
     if not error:
-        _finish(delivery, Status.DELIVERED, delivered_at=now, error="", **common)
+        _delivery_settle(
+            delivery, Status.DELIVERED, delivered_at=now, error="", **common
+        )
         return "delivered"
     logger.info("webhook delivery %s attempt %s: %s", delivery.pk, attempts, error)
     next_at = now + retry_delay(attempts)
     if next_at <= delivery.created_at + RETRY_WINDOW:
-        _finish(
+        _delivery_settle(
             delivery, Status.PENDING, next_attempt_at=next_at, error=error, **common
         )
         return "retry"
-    _finish(delivery, Status.FAILED, error=error, **common)
+    _delivery_settle(delivery, Status.FAILED, error=error, **common)
     subscription_flag(
         subscription=subscription,
         reason=f"Undelivered for a day (delivery {delivery.public_id}): {error}",
@@ -219,7 +223,9 @@ def webhook_delivery_attempt(
     return "failed"
 
 
-def _finish(delivery: WebhookDelivery, status: str, **fields) -> None:
+def _delivery_settle(delivery: WebhookDelivery, status: str, **fields) -> None:
+    """Record an attempt's outcome on the row and the instance: its status
+    and fields, the lease released, and no next attempt unless pending."""
     fields |= {"status": status, "lease_expires_at": None}
     if status != Status.PENDING:
         fields["next_attempt_at"] = None

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from clinic.admin_site import StaffAdminSite
 from config.health import healthz
 from feedback.views import survey_answer
-from messaging.email_webhooks import MailgunTrackingWebhookView
+from messaging.email.mailgun import MailgunTrackingWebhookView
 from messaging.views import verify
 from outreach.waitlist.views import slot_offer
 from portal.views.appointments import appointment_action

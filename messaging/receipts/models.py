@@ -62,7 +62,7 @@ class WebhookToken(models.Model):
     ``signature.token``): the unique index refuses it a second time, on every
     host that shares the database. Rows are deleted once their signed
     timestamp is too old for the signature to be accepted at all
-    (``messaging.email_webhooks``)."""
+    (``messaging.email.mailgun``)."""
 
     provider = models.CharField(_("provider"), max_length=32)
     token = models.CharField(_("token"), max_length=128)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 
 from clinic.services import patient_save
-from messaging.email_webhooks import webhook_token_use
+from messaging.email.mailgun import webhook_token_use
 from messaging.models import Delivery, WebhookToken
 from messaging.services import message_send
 from tests.clinic.factories import PatientFactory
@@ -154,7 +154,7 @@ def test_a_failed_handling_leaves_the_token_for_mailguns_retry(
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("messaging.email_events.email_event_receive", broken)
+    monkeypatch.setattr("messaging.email.events.email_event_receive", broken)
     client = Client(raise_request_exception=False)
     assert post(client, event("failed", token="r" * 50)).status_code == 500
     monkeypatch.undo()

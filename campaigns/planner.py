@@ -1,4 +1,5 @@
-"""Sending a scheduled campaign: the scheduler's finder and the claim-time check.
+"""Planning a scheduled campaign's messages (the delivery workers send them): the
+scheduler's finder and the claim-time check.
 
 ``campaigns_plan_due`` runs every minute (``outreach.scheduler``). For each
 campaign being sent it plans the due recipients a page at a time, each page in

@@ -1,4 +1,5 @@
-"""The due finder for reminders: claim what is due, check again, send, mark.
+"""The due finder for reminders: claim what is due, check again, plan its message
+(the delivery workers send it), mark.
 
 Registered with ``outreach.scheduler.register_due("reminders", ...)``. Each
 batch is one transaction: due rows are claimed with ``SELECT … FOR UPDATE

@@ -20,6 +20,7 @@ from clinic.models import (
     Site,
     StaffMember,
     Team,
+    VisitType,
 )
 from clinic.roles import ROLE_PURPOSES, purposes_text
 from clinic.scoping import staff_organization_id
@@ -470,3 +471,13 @@ class AppointmentImportForm(forms.Form):
             if data["organization"] is None:
                 raise PermissionDenied
         return data
+
+
+@admin.register(VisitType)
+class VisitTypeAdmin(OrganizationScopedAdmin):
+    """The names patients read for each appointment kind (clinic.visit_types)."""
+
+    list_display = ["code", "name_fr", "name_en", "organization"]
+    list_filter = ["organization"]
+    search_fields = ["code", "name_fr", "name_en"]
+    fields = ["organization", "code", "name_fr", "name_en"]

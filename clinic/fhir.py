@@ -28,6 +28,7 @@ from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from clinic.models import Appointment, AppointmentStatus, Organization, Patient
+from clinic.visit_types import VisitTypeNames
 
 # http://hl7.org/fhir/R4/valueset-appointmentstatus.html
 APPOINTMENT_STATUSES = frozenset(
@@ -60,6 +61,7 @@ APPOINTMENT_STATUS = {
 }
 
 LANGUAGE_SYSTEM = "urn:ietf:bcp:47"
+TRANSLATION_EXTENSION = "http://hl7.org/fhir/StructureDefinition/translation"
 ORGANIZATION_SYSTEM = "urn:liaison:org"
 
 
@@ -167,7 +169,40 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
     return fhir_validate(FhirPatient, resource)
 
 
-def appointment_to_fhir(appointment: Appointment) -> dict[str, Any]:
+def visit_type_concept(
+    appointment: Appointment, visit_types: VisitTypeNames | None = None
+) -> dict[str, Any]:
+    """``Appointment.serviceType``: the kind as code, named in the
+    organization's language, the other language as a FHIR translation."""
+    if visit_types is None:
+        visit_types = VisitTypeNames.for_appointments([appointment])
+    organization = appointment.organization
+    names = visit_types.names(organization.pk, appointment.kind)
+    language = organization.default_language
+    display = names[language]
+    translations = [
+        {
+            "url": TRANSLATION_EXTENSION,
+            "extension": [
+                {"url": "lang", "valueCode": other},
+                {"url": "content", "valueString": name},
+            ],
+        }
+        for other, name in names.items()
+        if other != language
+    ]
+    coding = {
+        "system": organization_system(organization, "visit-type"),
+        "code": appointment.kind,
+        "display": display,
+        "_display": {"extension": translations},
+    }
+    return {"coding": [coding], "text": display}
+
+
+def appointment_to_fhir(
+    appointment: Appointment, visit_types: VisitTypeNames | None = None
+) -> dict[str, Any]:
     """The appointment as a FHIR R4 Appointment (dict); raises FhirMappingError.
 
     Times carry the patient's own UTC offset. ``kind`` (clinical) is included
@@ -211,6 +246,7 @@ def appointment_to_fhir(appointment: Appointment) -> dict[str, Any]:
     }
     if appointment.kind:
         resource["appointmentType"] = {"text": appointment.kind}
+        resource["serviceType"] = [visit_type_concept(appointment, visit_types)]
     if appointment.preparation_notes:
         resource["patientInstruction"] = appointment.preparation_notes
     if appointment.external_id:

@@ -568,4 +568,6 @@ from clinic.appointments.models import (  # noqa: E402, F401
     Appointment,
     AppointmentQuerySet,
     AppointmentStatus,
+    VisitType,
+    VisitTypeQuerySet,
 )

@@ -157,6 +157,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": ALL,
                 "caregiver": ("view", "change", "delete"),
                 "appointment": ALL,
+                "visittype": ALL,
                 "invitation": EDIT,
             },
         )
@@ -178,6 +179,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                 "patient": EDIT,
                 "caregiver": VIEW,
                 "appointment": ALL,
+                "visittype": ALL,
                 "invitation": EDIT,
             },
         )

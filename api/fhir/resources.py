@@ -34,6 +34,7 @@ from clinic.fhir import (
     patient_to_fhir,
 )
 from clinic.models import Appointment, Patient, Site
+from clinic.visit_types import VisitTypeNames
 from consent.fhir import (
     PURPOSE_SYSTEM,
     channel_medium,
@@ -117,8 +118,10 @@ def site_identifier(site: Site) -> dict[str, str]:
     }
 
 
-def appointment_resource(appointment: Appointment) -> dict[str, Any]:
-    resource = rest_references(appointment_to_fhir(appointment))
+def appointment_resource(
+    appointment: Appointment, visit_types: VisitTypeNames | None = None
+) -> dict[str, Any]:
+    resource = rest_references(appointment_to_fhir(appointment, visit_types))
     resource["meta"] = _meta(appointment.updated_at)
     for participant in resource["participant"]:
         if participant["actor"].get("type") == "Location":

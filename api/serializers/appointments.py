@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers.common import (
@@ -6,6 +7,18 @@ from api.serializers.common import (
     StrictInputMixin,
 )
 from clinic.models import Appointment, Patient, Site, StaffMember
+from clinic.visit_types import VisitTypeNames
+
+
+class VisitTypeSerializer(serializers.Serializer):
+    """The appointment's kind as the clinic names it (read only)."""
+
+    code = serializers.CharField(help_text="The appointment's `kind`.")
+    name_fr = serializers.CharField(
+        help_text="The name in French; the kind itself when the clinic's "
+        "catalogue of visit types lacks it."
+    )
+    name_en = serializers.CharField(help_text="The name in English; same fallback.")
 
 
 class AppointmentSerializer(StrictInputMixin, serializers.ModelSerializer):
@@ -19,6 +32,7 @@ class AppointmentSerializer(StrictInputMixin, serializers.ModelSerializer):
     )
     starts_at = AwareDateTimeField()
     ends_at = AwareDateTimeField()
+    visit_type = serializers.SerializerMethodField()
 
     class Meta:
         model = Appointment
@@ -28,6 +42,7 @@ class AppointmentSerializer(StrictInputMixin, serializers.ModelSerializer):
             "site",
             "practitioner",
             "kind",
+            "visit_type",
             "preparation_notes",
             "starts_at",
             "ends_at",
@@ -41,6 +56,24 @@ class AppointmentSerializer(StrictInputMixin, serializers.ModelSerializer):
         # Uniqueness of external_id is checked by appointment_save (full_clean).
         validators = []
         extra_kwargs = {"external_id": {"validators": []}}
+
+    @extend_schema_field(VisitTypeSerializer(allow_null=True))
+    def get_visit_type(self, appointment: Appointment) -> dict | None:
+        if not appointment.kind:
+            return None
+        # One catalogue query per request and organization, shared by a
+        # list's rows (a list serializer's children share its context).
+        key = ("visit_types", appointment.organization_id)
+        if key not in self.context:
+            self.context[key] = VisitTypeNames.for_organizations(
+                [appointment.organization_id]
+            )
+        names = self.context[key].names(appointment.organization_id, appointment.kind)
+        return {
+            "code": appointment.kind,
+            "name_fr": names["fr"],
+            "name_en": names["en"],
+        }
 
     def validate_patient(self, patient: Patient) -> Patient:
         if self.instance is not None and patient.pk != self.instance.patient_id:

@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clinic.scoping import OrganizationScopedQuerySet
@@ -165,3 +167,59 @@ class Appointment(models.Model):
         }
         if errors:
             raise ValidationError(errors)
+
+
+class VisitTypeQuerySet(OrganizationScopedQuerySet):
+    pass
+
+
+class VisitType(models.Model):
+    """What an appointment's ``kind`` means to a patient, in each language.
+
+    Booking systems send a code ("vaccination", "suivi", "CS-ORL"): the
+    catalogue names it in French and English for the portal's cards, the
+    printable summary, the API and the FHIR facade. An appointment whose kind
+    is not in the catalogue shows the kind as sent.
+    """
+
+    organization = models.ForeignKey(
+        "clinic.Organization",
+        on_delete=models.CASCADE,
+        related_name="visit_types",
+        verbose_name=_("organization"),
+    )
+    code = models.CharField(
+        _("code"),
+        max_length=64,
+        help_text=_(
+            "The appointment kind as the booking system sends it; matched "
+            "without regard to case."
+        ),
+    )
+    name_fr = models.CharField(_("name (French)"), max_length=120)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+
+    objects = VisitTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("visit type")
+        verbose_name_plural = _("visit types")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("code"),
+                "organization",
+                name="clinic_visittype_unique_code_per_org",
+                violation_error_message=_(
+                    "This organization already has a visit type with this code."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name()
+
+    def name(self, language: str | None = None) -> str:
+        """The name in ``language`` (the active one by default)."""
+        language = (language or get_language() or "en")[:2]
+        return self.name_fr if language == "fr" else self.name_en

@@ -29,6 +29,8 @@ class DemoOrganization:
     sender_number: str
     # Visit types, in the organization's language (patients read them).
     kinds: tuple[str, ...] = field(default=("consultation", "follow-up", "vaccination"))
+    # The catalogue naming those kinds for patients: (kind, French, English).
+    visit_types: tuple[tuple[str, str, str], ...] = ()
     # One postal address per site, in the order of ``sites`` (fictional).
     site_addresses: tuple[str, ...] = ()
     # (kind, what the patient should bring or do), in the organization's language.
@@ -82,6 +84,15 @@ ORGANIZATIONS = (
         ),
         phone_prefixes=("+3361", "+3362", "+3376"),
         kinds=("consultation", "suivi", "vaccination"),
+        visit_types=(
+            (
+                "consultation",
+                "Consultation de médecine générale",
+                "General consultation",
+            ),
+            ("suivi", "Consultation de suivi", "Follow-up visit"),
+            ("vaccination", "Vaccination", "Vaccination"),
+        ),
         contact_email="contact@lilas.example.org",
         contact_phone="+33142000000",
         sender_number="+33199000001",
@@ -139,6 +150,15 @@ ORGANIZATIONS = (
             "Lee",
         ),
         phone_prefixes=("+1212555", "+1646555", "+1917555"),
+        visit_types=(
+            (
+                "consultation",
+                "Consultation de médecine générale",
+                "General consultation",
+            ),
+            ("follow-up", "Consultation de suivi", "Follow-up visit"),
+            ("vaccination", "Vaccination", "Vaccination"),
+        ),
         contact_email="hello@riverside.example.org",
         contact_phone="+12125550100",
         sender_number="+12125550190",

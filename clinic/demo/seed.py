@@ -41,6 +41,7 @@ from clinic.models import (
     Patient,
     Site,
     StaffMember,
+    VisitType,
 )
 
 
@@ -117,6 +118,7 @@ def _seed_setup(report: SeedReport, today: datetime.date) -> None:
             )
             report.count("sites", created)
             sites.append(site)
+        _seed_visit_types(spec, organization, report)
         clinicians = _seed_staff(spec, organization, sites, report)
         with demo_history.story_clock(demo_history.records_imported(today)):
             patients = _seed_patients(spec, organization, rng, report)
@@ -125,6 +127,19 @@ def _seed_setup(report: SeedReport, today: datetime.date) -> None:
         )
         _seed_portal_accounts(spec, patients, report)
     _seed_other_apps(report)
+
+
+def _seed_visit_types(
+    spec: DemoOrganization, organization: Organization, report
+) -> None:
+    """Names for the demo's appointment kinds, in both languages."""
+    for code, name_fr, name_en in spec.visit_types:
+        _, created = VisitType.objects.get_or_create(
+            organization=organization,
+            code=code,
+            defaults={"name_fr": name_fr, "name_en": name_en},
+        )
+        report.count("visit types", created)
 
 
 def _seed_branding(spec: DemoOrganization, organization: Organization) -> None:

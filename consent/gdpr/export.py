@@ -25,6 +25,7 @@ from clinic.fhir import (
     urn_uuid,
 )
 from clinic.models import AccessAudit, Appointment, Caregiver, Patient
+from clinic.visit_types import VisitTypeNames
 from consent.fhir import consent_event_to_fhir, send_record_to_fhir
 from consent.gdpr import registry
 from consent.models import ConsentEvent, ConsentState, PatientPreferences, SendRecord
@@ -146,6 +147,7 @@ def _appointments_qs(patient: Patient):
 
 
 def _appointments(appointments: list[Appointment]) -> list[dict[str, Any]]:
+    names = VisitTypeNames.for_appointments(appointments)
     return [
         {
             "public_id": str(appointment.public_id),
@@ -153,6 +155,9 @@ def _appointments(appointments: list[Appointment]) -> list[dict[str, Any]]:
             "ends_at": _iso(appointment.ends_at),
             "status": appointment.status,
             "kind": appointment.kind,
+            # The kind as the clinic names it, per language (the kind itself
+            # where its catalogue lacks it).
+            "visit_type": names.names(appointment.organization_id, appointment.kind),
             "site": appointment.site.name,
             "practitioner": str(appointment.practitioner)
             if appointment.practitioner
@@ -265,7 +270,9 @@ def export_patient_fhir(*, patient: Patient) -> dict[str, Any]:
         consent_event_to_fhir(event, in_force=event.pk in in_force)
         for event in _events(patient)
     ]
-    resources += [appointment_to_fhir(a) for a in _appointments_qs(patient)]
+    appointments = list(_appointments_qs(patient))
+    visit_types = VisitTypeNames.for_appointments(appointments)
+    resources += [appointment_to_fhir(a, visit_types) for a in appointments]
     resources += [send_record_to_fhir(r) for r in _send_records(patient)]
     for exporter in registry.fhir_exporters():
         resources += exporter(patient)

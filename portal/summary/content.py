@@ -173,7 +173,12 @@ def _appointments(document: dict[str, Any]) -> Section:
     ]
 
     def row(appointment: dict[str, Any]) -> list[str]:
-        kind = appointment["kind"] or NONE
+        names = appointment.get("visit_type") or {}
+        kind = (
+            names.get((translation.get_language() or "en")[:2])
+            or appointment["kind"]
+            or NONE
+        )
         return [
             _when(appointment["starts_at"]),
             kind[:1].upper() + kind[1:],

@@ -25,6 +25,7 @@ from clinic.appointments.actions import (
 )
 from clinic.appointments.tokens import TokenError, appointment_token_read
 from clinic.models import Appointment, Patient
+from clinic.visit_types import label_visit_types
 from portal.access import patient_required
 from portal.forms.appointments import CancelForm
 from portal.privacy import PrivacyError, appointment_hide
@@ -65,6 +66,7 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
     upcoming = list(ahead.exclude(status=cancelled))
     upcoming_cancelled = list(ahead.filter(status=cancelled))
     past = list(appointments.filter(starts_at__lt=now).order_by("-starts_at")[:50])
+    label_visit_types(upcoming)  # the only cards that show the visit type
     for appointment in upcoming:
         appointment.can_confirm = appointment_can(
             appointment=appointment, action="confirm", now=now

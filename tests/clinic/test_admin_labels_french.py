@@ -36,6 +36,7 @@ APPS = {
 SAME_IN_FRENCH = {
     "action",
     "active",
+    "code",
     "communication",
     "conversation",
     "conversations",

@@ -10,7 +10,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import formats, translation
 
-from clinic.models import Appointment, Organization, Patient, StaffMember
+from clinic.models import Appointment, Organization, Patient, StaffMember, VisitType
 from consent.models import ConsentEvent, Topic
 from messaging.models import Message
 from outreach.reminders.models import Reminder
@@ -246,6 +246,17 @@ def test_the_french_clinic_names_its_demo_data_in_french(settings):
     assert topics.get(slug="surveys").name("en") == "Satisfaction surveys"
     assert not topics.filter(name_fr="").exists()
     assert not topics.filter(name_en="").exists()
+    # Every demo kind has a name in both languages for patients to read.
+    for organization in (lilas, riverside):
+        catalogue = VisitType.objects.for_organization(organization)
+        assert (
+            set(catalogue.values_list("code", flat=True))
+            == _staff_named(organization)["kinds"]
+        )
+    assert (
+        VisitType.objects.get(organization=riverside, code="follow-up").name("fr")
+        == "Consultation de suivi"
+    )
 
 
 def test_a_demo_seeded_in_english_is_renamed_not_duplicated(settings):

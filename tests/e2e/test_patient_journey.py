@@ -100,13 +100,17 @@ CARD_WORDS = {
 }
 
 
+VISIT_TYPE = {"fr": "Consultation de médecine générale", "en": "General consultation"}
+
+
 def _confirm_appointment(page, stack, patient: dict, lang: str) -> None:
     _visit(page, stack, "/portal/appointments/", "appointments", lang)
     card = page.locator("li.appointment.card")
     assert card.count() == 1
     # Who, what, where (with the address) and how to prepare.
     assert card.locator(".appointment-practitioner").inner_text().strip()
-    assert card.locator(".appointment-kind").inner_text() == "consultation"
+    # The demo clinic's catalogue names the booking system's "consultation".
+    assert card.locator(".appointment-kind").inner_text() == VISIT_TYPE[lang]
     assert "75020 Paris" in card.locator(".appointment-place address").inner_text()
     assert card.locator(".appointment-preparation").inner_text() == PREPARATION
     # One primary action; calendar and cancel are separate controls.

@@ -24,6 +24,7 @@ from clinic.appointments.actions import AppointmentActionError, appointment_canc
 from clinic.fhir import organization_system
 from clinic.models import Appointment, AppointmentStatus, Patient
 from clinic.services import appointment_create, appointment_save
+from clinic.visit_types import VisitTypeNames
 
 
 def _identifier(view, value: str, modifier: str) -> Q:
@@ -126,6 +127,11 @@ class AppointmentMixin:
 
     def to_fhir(self, appointment):
         return appointment_resource(appointment)
+
+    def to_fhir_page(self, rows):
+        # One catalogue query for the page, not one per appointment.
+        visit_types = VisitTypeNames.for_appointments(rows)
+        return [appointment_resource(row, visit_types) for row in rows]
 
     def respond(self, appointment, status_code: int = 200) -> Response:
         appointment = self.queryset().get(pk=appointment.pk)

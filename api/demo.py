@@ -4,7 +4,7 @@ passwords (seed_demo runs only with DEBUG=true); idempotent."""
 from api.keys import KEY_PREFIX, KEY_PURPOSES, _hash
 from api.models import ApiKey
 from api.scopes import Scope
-from clinic.demo.seed import demo_row_named
+from clinic.demo_data import demo_row_named
 from clinic.models import Organization
 
 
@@ -14,7 +14,7 @@ def demo_key(slug: str) -> str:
 
 
 def seed(*, report) -> None:
-    from clinic.demo.data import ORGANIZATIONS
+    from clinic.demo_data import ORGANIZATIONS
 
     for organization in Organization.objects.filter(
         slug__in=[o.slug for o in ORGANIZATIONS]

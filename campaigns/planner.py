@@ -1,7 +1,7 @@
 """Planning a scheduled campaign's messages (the delivery workers send them): the
 scheduler's finder and the claim-time check.
 
-``campaigns_plan_due`` runs every minute (``outreach.scheduler``). For each
+``campaigns_plan_due`` runs every minute (``core.scheduler``). For each
 campaign being sent it plans the due recipients a page at a time, each page in
 one transaction that holds the campaign's row (``SELECT … FOR UPDATE SKIP
 LOCKED``): a second worker cluster skips a campaign another is planning, and a
@@ -37,10 +37,10 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.selectors import campaign_is_finished
 from clinic.models import Patient
 from clinic.roles import purposes_allowed
-from clinic.scoping import filter_ids
 from consent.facts import patient_fact_rows
 from consent.policy import Decision
 from consent.vocabulary import Outcome
+from core.db import filter_ids
 from messaging.models import Message
 from messaging.services.bulk import (
     LoadedPage,

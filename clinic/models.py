@@ -476,7 +476,7 @@ class AccessAudit(models.Model):
     actor_label = models.CharField(_("who"), max_length=200)
     action = models.CharField(_("what"), max_length=16, choices=Action.choices)
     detail = models.CharField(_("detail"), max_length=200, blank=True)
-    # Where the reader was (config.client_address.client_ip); empty for
+    # Where the reader was (core.client_address.client_ip); empty for
     # Liaison's own work and for entries older than the field.
     client_address = models.GenericIPAddressField(
         _("client address"), null=True, blank=True

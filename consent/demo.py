@@ -106,7 +106,7 @@ def seed(*, report) -> None:
 
 
 def _demo_slugs() -> list[str]:
-    from clinic.demo.data import ORGANIZATIONS
+    from clinic.demo_data import ORGANIZATIONS
 
     return [spec.slug for spec in ORGANIZATIONS]
 

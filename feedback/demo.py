@@ -7,7 +7,7 @@ language; what patients read (titles, questions) is in both."""
 
 from django.utils import timezone
 
-from clinic.demo.seed import demo_row_named
+from clinic.demo_data import demo_row_named
 from clinic.models import Organization, Patient, Team
 from consent.models import Topic
 from feedback.models import ImprovementNote, Question, Survey, SurveyInvitation
@@ -83,7 +83,7 @@ QUESTIONS = [
 
 
 def seed(*, report) -> None:
-    from clinic.demo.data import ORGANIZATIONS
+    from clinic.demo_data import ORGANIZATIONS
 
     for organization in Organization.objects.filter(
         slug__in=[o.slug for o in ORGANIZATIONS]

@@ -9,7 +9,7 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
-        from config.schedules import every_minute, schedules_keep
+        from core.schedules import every_minute, schedules_keep
         from messaging import checks  # noqa: F401 - registers the system checks
         from messaging.credentials import encrypted_column_register
         from messaging.email.events import on_tracking

@@ -2,7 +2,7 @@
 made the topics and templates); idempotent: rules are looked up by name, which
 is in the clinic's language (staff read it; patients never do)."""
 
-from clinic.demo.seed import demo_row_named
+from clinic.demo_data import demo_row_named
 from clinic.models import Organization
 from consent.models import Topic
 from outreach.reminders.models import ReminderRule
@@ -26,7 +26,7 @@ RULES = [
 
 
 def seed(*, report) -> None:
-    from clinic.demo.data import ORGANIZATIONS
+    from clinic.demo_data import ORGANIZATIONS
 
     for organization in Organization.objects.filter(
         slug__in=[o.slug for o in ORGANIZATIONS]
@@ -59,8 +59,8 @@ def seed(*, report) -> None:
 
 
 def seed_present(*, report) -> None:
-    """After the history (``clinic.demo.history``): the waiting list of now."""
-    from clinic.demo.data import ORGANIZATIONS
+    """After the history (``demo.history``): the waiting list of now."""
+    from clinic.demo_data import ORGANIZATIONS
 
     for organization in Organization.objects.filter(
         slug__in=[o.slug for o in ORGANIZATIONS]

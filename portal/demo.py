@@ -1,4 +1,4 @@
-"""Demo second factors for the demo staff (clinic/demo/seed.py makes the users).
+"""Demo second factors for the demo staff (demo/seed.py makes the users).
 
 Every demo staff user, and the demo superuser, gets:
 
@@ -16,7 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from django.contrib.auth import get_user_model
 
-from clinic.demo.data import DEMO_SUPERUSER, ORGANIZATIONS, STAFF_ROLES
+from clinic.demo_data import DEMO_SUPERUSER, ORGANIZATIONS, STAFF_ROLES
 
 DEMO_BACKUP_CODES = 5
 

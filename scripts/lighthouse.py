@@ -169,7 +169,7 @@ def prepare() -> dict:
     django.setup()
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
-    from clinic.demo.data import DEMO_PASSWORD
+    from clinic.demo_data import DEMO_PASSWORD
     from clinic.models import Patient
     from messaging.inbox import inbox_message_queryset
 

@@ -57,7 +57,7 @@ def stack(
 
 def banner(base: str, site_url: str) -> str:
     sys.path.insert(0, str(ROOT))
-    from clinic.demo.data import DEMO_PASSWORD, demo_logins
+    from clinic.demo_data import DEMO_PASSWORD, demo_logins
 
     lines = [
         "",

@@ -9,8 +9,7 @@ from api.fhir.views import messaging as messaging_views
 
 app_name = "fhir"
 
-urlpatterns = [
-    path("metadata", capability.MetadataView.as_view(), name="metadata"),
+resource_urlpatterns = [
     path("Patient", clinic_views.PatientTypeView.as_view(), name="patient-type"),
     path(
         "Patient/<uuid:id>",
@@ -73,4 +72,13 @@ urlpatterns = [
         feedback_views.QuestionnaireResponseInstanceView.as_view(),
         name="questionnaireresponse-instance",
     ),
+]
+
+urlpatterns = [
+    path(
+        "metadata",
+        capability.MetadataView.as_view(routes=resource_urlpatterns),
+        name="metadata",
+    ),
+    *resource_urlpatterns,
 ]

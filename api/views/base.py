@@ -15,7 +15,7 @@ from api.idempotency import (
 )
 from api.models import ApiKey
 from clinic.models import AccessAudit, Organization, Patient
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 
 class ApiViewMixin:

@@ -3,8 +3,8 @@ flag the subscription.
 
 A delivery is attempted by ``webhook_deliveries_send`` (a django-q2 task
 queued after the commit that made it), and again, when an attempt failed, by
-the scheduler's due job (``webhook_deliveries_due``, registered with
-``outreach.scheduler.register_due``): nothing sleeps in a task.
+its finder (``webhook_deliveries_due``, registered with
+``core.scheduler.register_due``, its own schedule): nothing sleeps in a task.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookSubscription
 from api.webhooks.url_safety import Target, UnsafeUrlError, url_check
+from core import backoff
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -55,7 +56,7 @@ def body_bytes(payload: dict) -> bytes:
 
 def retry_delay(attempts: int) -> datetime.timedelta:
     """How long to wait after the ``attempts``-th failed attempt."""
-    return min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    return backoff.doubling(attempts, first=FIRST_RETRY, ceiling=MAX_RETRY)
 
 
 def webhook_deliveries_enqueue(ids: list[int]) -> None:

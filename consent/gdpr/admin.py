@@ -22,12 +22,12 @@ from django.utils.translation import ngettext
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit, Patient
 from clinic.services import access_audit_record
-from config.client_address import client_ip
 from consent.gdpr.erase import erase_patient
 from consent.gdpr.export import export_patient, export_patient_fhir
 from consent.gdpr.objection import object_to_automation, patient_objects_to_automation
 from consent.models import PatientPreferences, PatientPrivacy
 from consent.vocabulary import Source
+from core.client_address import client_ip
 
 ERASE_CONFIRMATION_TEMPLATE = "admin/consent/erase_confirmation.html"
 

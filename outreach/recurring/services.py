@@ -22,14 +22,16 @@ from typing import Any
 
 from dateutil.rrule import MINUTELY, SECONDLY, rrule, rrulestr
 
+from django.apps import AppConfig
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from consent.vocabulary import Purpose
+from core.scheduler import register_due
+from messaging.services import message_send
 from outreach.recurring.models import CareSchedule
-from outreach.scheduler import register_due
 
 logger = logging.getLogger(__name__)
 
@@ -214,8 +216,6 @@ def _send(
     """One reminder through the pipeline. The label is health data: it goes
     as confidential text, which only the inbox shows; SMS and email carry the
     notice with the portal link and the authenticity code."""
-    from messaging.services import message_send
-
     patient = schedule.patient
     with translation.override(patient.preferred_language):
         subject = _("Care reminder")
@@ -299,6 +299,6 @@ def _plan_one(schedule: CareSchedule, now: datetime.datetime) -> int:
     return sent
 
 
-def register() -> None:
+def register(app_config: AppConfig) -> None:
     """Called from OutreachConfig.ready()."""
-    register_due("recurring", care_schedules_send_due)
+    register_due(app_config, "recurring", care_schedules_send_due)

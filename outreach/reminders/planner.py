@@ -1,7 +1,7 @@
 """The due finder for reminders: claim what is due, check again, plan its message
 (the delivery workers send it), mark.
 
-Registered with ``outreach.scheduler.register_due("reminders", ...)``. Each
+Registered with ``core.scheduler.register_due("reminders", ...)``. Each
 batch is one transaction: due rows are claimed with ``SELECT … FOR UPDATE
 SKIP LOCKED`` (their appointments locked too, so a cancellation being
 committed right now is waited for by the next tick rather than raced), each is

@@ -8,14 +8,42 @@ patients; the first valid answer wins and the others are told it is gone.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Appointment, Organization, Patient, Site, StaffMember
 from clinic.scoping import OrganizationScopedQuerySet
+
+TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def time_ranges_clean(value) -> list[list[str]]:
+    """``[["08:00", "12:00"], …]`` checked; raises ValidationError."""
+    cleaned = []
+    for pair in value or []:
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(t, str) and TIME.match(t) for t in pair)
+        ):
+            raise ValidationError(
+                {
+                    "time_ranges": gettext(
+                        "Write each time range as a start and an end, such as 08:00 and 12:00."
+                    )
+                }
+            )
+        if pair[1] <= pair[0]:
+            raise ValidationError(
+                {"time_ranges": gettext("A time range must end after it starts.")}
+            )
+        cleaned.append([pair[0], pair[1]])
+    return cleaned
 
 
 class WaitlistEntryQuerySet(OrganizationScopedQuerySet):
@@ -93,8 +121,6 @@ class WaitlistEntry(models.Model):
         return _("waitlist entry %(id)s") % {"id": self.pk}
 
     def clean(self) -> None:
-        from outreach.waitlist.services import time_ranges_clean
-
         if self.earliest and self.latest and self.latest < self.earliest:
             raise ValidationError({"latest": _("The end is before the start.")})
         self.time_ranges = time_ranges_clean(self.time_ranges)

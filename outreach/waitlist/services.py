@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
 import zoneinfo
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -33,7 +31,6 @@ from outreach.waitlist.models import SlotOffer, SlotOfferRecipient, WaitlistEntr
 
 logger = logging.getLogger(__name__)
 SALT = "outreach.slot-offer"
-TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 ACTIVE = [Appointment.Status.BOOKED, Appointment.Status.CONFIRMED]
 
 
@@ -47,30 +44,6 @@ def _offer_size() -> int:
 
 def _topic() -> str:
     return getattr(settings, "OUTREACH_WAITLIST_TOPIC", "appointment-reminders")
-
-
-def time_ranges_clean(value) -> list[list[str]]:
-    """``[["08:00", "12:00"], …]`` checked; raises ValidationError."""
-    cleaned = []
-    for pair in value or []:
-        if (
-            not isinstance(pair, list | tuple)
-            or len(pair) != 2
-            or not all(isinstance(t, str) and TIME.match(t) for t in pair)
-        ):
-            raise ValidationError(
-                {
-                    "time_ranges": _(
-                        "Write each time range as a start and an end, such as 08:00 and 12:00."
-                    )
-                }
-            )
-        if pair[1] <= pair[0]:
-            raise ValidationError(
-                {"time_ranges": _("A time range must end after it starts.")}
-            )
-        cleaned.append([pair[0], pair[1]])
-    return cleaned
 
 
 @transaction.atomic

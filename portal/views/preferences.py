@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 
 from clinic.models import Patient
 from clinic.services import patient_update
-from config.client_address import client_ip
 from consent.errors import ConsentError
 from consent.matrix import consent_matrix, consent_matrix_save, matrix_topics
 from consent.models import (
@@ -28,6 +27,7 @@ from consent.selectors import channel_order_get
 from consent.services import preferences_get
 from consent.services import preferences_update as preferences_save
 from consent.vocabulary import Channel, Purpose, Source
+from core.client_address import client_ip
 from portal.access import patient_required
 from portal.forms.preferences import PreferencesForm
 from portal.views.appointments import patient_locale, render_for

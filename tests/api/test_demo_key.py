@@ -4,7 +4,7 @@ import pytest
 
 from api import demo
 from api.models import ApiKey
-from clinic.demo.data import ORGANIZATIONS
+from clinic.demo_data import ORGANIZATIONS
 from tests.api.conftest import ApiClient
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 

@@ -168,8 +168,10 @@ def test_every_eligible_patient_gets_it_once_across_a_killed_cluster(sinch):
     def poke() -> None:  # what the one-minute schedules do, more often
         if time.monotonic() - last[0] > 3:
             last[0] = time.monotonic()
-            enqueue_in_cluster("outreach.tasks.due_run")
-            enqueue_in_cluster("outreach.tasks.due_run")  # both clusters plan
+            enqueue_in_cluster("core.tasks.finder_run", "campaigns")
+            enqueue_in_cluster(
+                "core.tasks.finder_run", "campaigns"
+            )  # both clusters plan
             enqueue_in_cluster("messaging.tasks.deliveries_requeue_due")
 
     try:

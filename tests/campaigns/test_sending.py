@@ -20,9 +20,9 @@ from campaigns.services import (
     campaign_resume,
     campaign_schedule,
 )
+from core import scheduler
 from messaging.models import Delivery, Message
 from messaging.services import deliveries_process
-from outreach import scheduler
 from tests.campaigns.conftest import NOON, move, patient
 from tests.support.gc_watch import collections_watched
 

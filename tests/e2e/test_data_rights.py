@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from clinic.demo.data import DEMO_PASSWORD
+from clinic.demo_data import DEMO_PASSWORD
 from tests.e2e.conftest import admin_sign_in, page_check, portal_sign_in, screenshot
 
 pytestmark = pytest.mark.e2e

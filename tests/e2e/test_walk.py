@@ -25,7 +25,7 @@ import pytest
 
 from django.utils import translation
 
-from clinic.demo.data import DEMO_PASSWORD
+from clinic.demo_data import DEMO_PASSWORD
 from tests.e2e.conftest import (
     WIDTHS,
     admin_sign_in,

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic.services import patient_save
+from core import scheduler
 from messaging.models import Delivery, Message
-from outreach import scheduler
 from outreach.recurring import services as recurring
 from outreach.recurring.models import CareSchedule
 from outreach.recurring.services import (

@@ -98,7 +98,7 @@ def test_two_clusters_send_each_due_reminder_once(organization, tmp_path):
     try:
         # when: every worker of both clusters runs the finder at once
         for _ in range(8):
-            async_task("outreach.tasks.due_run", sync=False)
+            async_task("core.tasks.finder_run", "reminders", sync=False)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if not Reminder.objects.filter(pk__in=ids, status="pending").exists():

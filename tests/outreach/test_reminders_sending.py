@@ -11,11 +11,11 @@ from django.db import transaction
 
 from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.models import Appointment
+from core.scheduler import due_run
 from messaging.backends import locmem
 from messaging.models import Message
 from outreach.reminders.models import Reminder
 from outreach.reminders.planner import reminders_send_due
-from outreach.scheduler import due_run
 from tests.clinic.factories import OrganizationFactory
 from tests.outreach.reminders_factories import (
     ReminderRuleFactory,

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 LB = "10.0.0.5"  # the load balancer
 PROXIES = ["10.0.0.0/24", "fd00::/8"]

@@ -6,8 +6,11 @@ from django_q.models import Schedule
 
 from django.core.management import call_command
 
+# Each finder is its own schedule (core.scheduler): one slow finder never
+# delays another.
+FINDERS = ["reminders", "recurring", "campaigns", "surveys", "webhooks", "idempotency"]
 JOBS = {
-    "outreach: due": "outreach.tasks.due_run",
+    **{f"due: {name}": "core.tasks.finder_run" for name in FINDERS},
     "messaging: deliveries due": "messaging.tasks.deliveries_requeue_due",
     "messaging: escalations due": "messaging.tasks.messages_escalate_due",
     "messaging: expired secrets": "messaging.tasks.message_secrets_expire",
@@ -17,7 +20,7 @@ JOBS = {
 
 @pytest.mark.django_db(transaction=True)
 def test_flush_puts_the_jobs_back_and_keeps_an_operators_change():
-    Schedule.objects.filter(name="outreach: due").update(minutes=5)
+    Schedule.objects.filter(name="due: campaigns").update(minutes=5)
     Schedule.objects.filter(name="messaging: deliveries due").delete()
 
     call_command("flush", interactive=False, verbosity=0)
@@ -26,18 +29,23 @@ def test_flush_puts_the_jobs_back_and_keeps_an_operators_change():
         s.name: (s.func, s.schedule_type, s.minutes) for s in Schedule.objects.all()
     }
     assert jobs == {name: (func, "I", 1) for name, func in JOBS.items()}
+    finders = Schedule.objects.filter(func="core.tasks.finder_run")
+    assert sorted(finders.values_list("args", flat=True)) == sorted(
+        repr((name,)) for name in FINDERS
+    )
 
 
 @pytest.mark.django_db
 def test_a_changed_interval_is_not_reset_by_migrate():
-    Schedule.objects.filter(name="outreach: due").update(minutes=5)
+    Schedule.objects.filter(name="due: campaigns").update(minutes=5)
     Schedule.objects.filter(name="messaging: escalations due").delete()
 
     call_command("migrate", interactive=False, verbosity=0)
 
     jobs = {s.name: s.minutes for s in Schedule.objects.all()}
     assert jobs == {
-        "outreach: due": 5,
+        **{f"due: {name}": 1 for name in FINDERS},
+        "due: campaigns": 5,
         "messaging: deliveries due": 1,
         "messaging: escalations due": 1,
         "messaging: expired secrets": 1,

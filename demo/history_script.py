@@ -1,5 +1,5 @@
 """What the demo's patients and staff say and do in the ninety days of history
-(``clinic.demo.history`` plays it through the product's services).
+(``demo.history`` plays it through the product's services).
 
 Plain data and small pure helpers, in French and English: every text a demo
 patient or staff member writes exists in both languages and carries no date

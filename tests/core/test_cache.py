@@ -10,10 +10,10 @@ import redis
 
 from django.core.cache import caches
 
-from config import breaker as breaker_module
-from config.breaker import Breaker
-from config.cache import counter_hit
 from config.settings import redis_caches
+from core import breaker as breaker_module
+from core.breaker import Breaker
+from core.cache import counter_hit
 from tests.support.redis import (
     REDIS_SERVER,
     hanging_port,
@@ -78,7 +78,7 @@ def test_a_hanging_redis_costs_one_timeout_per_retry_period(settings, clock):
 
 def test_the_loss_is_logged_once_without_keys(settings, caplog):
     cache = _cache_at(settings, refusing_url())
-    with caplog.at_level(logging.WARNING, logger="config.breaker"):
+    with caplog.at_level(logging.WARNING, logger="core.breaker"):
         for n in range(20):
             cache.set(f"otp-failures:10.0.0.{n}", n)
     assert len(caplog.records) == 1

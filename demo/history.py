@@ -7,7 +7,7 @@ row is written by the code that writes it in production and dated by it:
 
 - appointments are booked (``appointment_create``), and the reminder rules
   plan their reminders (``appointment_changed``);
-- the scheduler job (``outreach.scheduler.due_run``) runs at every moment a
+- the scheduler's finders (``core.scheduler``) run at every moment a
   reminder falls due and after each visit (survey invitations two hours
   after), and the worker's task (``deliveries_process``) sends what is due
   after every event, deferred copies included;
@@ -52,9 +52,9 @@ from clinic.appointments.actions import (
     appointment_cancel,
     appointment_confirm,
 )
-from clinic.demo import history_script as script
 from clinic.models import Appointment, AppointmentStatus, Caregiver, Organization
 from clinic.services import appointment_create, appointment_save
+from demo import history_script as script
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def history_written(organization: Organization) -> bool:
 
 def seed(*, report, today: datetime.date, until: datetime.datetime) -> None:
     """Play the history of every demo clinic that has none yet, up to ``until``."""
-    from clinic.demo.data import ORGANIZATIONS
+    from clinic.demo_data import ORGANIZATIONS
 
     organizations = [
         o
@@ -223,8 +223,8 @@ class History:
                 self._work()
 
     def _tick(self, finder: Callable[[datetime.datetime], int]) -> None:
-        """One of the finders the scheduler's job runs every minute
-        (``outreach.scheduler.due_run``): only the one with something due,
+        """One of the finders the scheduler runs every minute, each in its
+        own schedule (``core.scheduler``): only the one with something due,
         since each costs queries at every tick. Then the worker."""
         finder(self.now)
         self._work()
@@ -302,7 +302,7 @@ class History:
     # --- The story of one clinic ----------------------------------------------------------
 
     def plan(self, organization: Organization, today: datetime.date) -> None:
-        from clinic.demo.data import ORGANIZATIONS
+        from clinic.demo_data import ORGANIZATIONS
 
         spec = next(s for s in ORGANIZATIONS if s.slug == organization.slug)
         rng = random.Random(f"demo-history-{organization.slug}")  # noqa: S311 - demo data
@@ -482,7 +482,7 @@ class _Clinic:
 
     def plan_future_answers(self) -> None:
         """Patients answer the reminders already sent for the appointments to
-        come (the ones ``clinic.demo.seed`` books)."""
+        come (the ones ``demo.seed`` books)."""
         upcoming = (
             Appointment.objects.for_organization(self.organization)
             .filter(external_id__startswith="DEMO-")

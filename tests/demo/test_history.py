@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from clinic.demo.history import HISTORY_PREFIX
 from clinic.models import Appointment, AppointmentStatus, Organization
+from demo.history import HISTORY_PREFIX
 from insights import day_counts, kpis
 from insights.forms import DEFAULT_DAYS
 from messaging.models import Message

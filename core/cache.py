@@ -19,7 +19,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
-from config.breaker import UNREACHABLE, breaker_for
+from core.breaker import UNREACHABLE, breaker_for
 
 
 class FailoverRedisCache(RedisCache):

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from clinic.demo.data import DEMO_PASSWORD, demo_logins
-from clinic.demo.seed import seed_demo
+from clinic.demo_data import DEMO_PASSWORD, demo_logins
+from demo.seed import seed_demo
 
 
 class Command(BaseCommand):

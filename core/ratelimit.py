@@ -7,8 +7,9 @@ partner API uses DRF throttling on the same cache.
 from django.core.cache import cache
 
 
-def hit(key: str, *, limit: int, window_seconds: int) -> bool:
-    """Count one hit for ``key``; True while within ``limit`` per window."""
+def allow(key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one attempt for ``key``; True when it is allowed (at most
+    ``limit`` per window), False when it is over the limit."""
     cache_key = f"ratelimit:{key}"
     if cache.add(cache_key, 1, timeout=window_seconds):
         return True

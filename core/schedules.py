@@ -36,5 +36,5 @@ def schedules_keep(app_config: AppConfig, jobs: dict[str, dict]) -> None:
         restore,
         sender=app_config,
         weak=False,
-        dispatch_uid=f"{app_config.label}.schedules",
+        dispatch_uid=f"{app_config.label}.schedules:{','.join(sorted(jobs))}",
     )

@@ -26,7 +26,7 @@ from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.db import transaction
 
-from config.breaker import UNREACHABLE, breaker_for
+from core.breaker import UNREACHABLE, breaker_for
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Deterministic (a fixed random seed) and idempotent: every row is looked up by
 its natural key first, so running it again creates nothing new.
 
 Three steps, in the order of the story: the clinics set Liaison up on the first
-of the ninety days (the clock moved there), ``clinic.demo.history`` plays the
+of the ninety days (the clock moved there), ``demo.history`` plays the
 ninety days up to now through the product's services, then each app's
 ``seed_present`` adds what happens now (messages just sent, a waiting list).
 """
@@ -24,8 +24,7 @@ from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
 from clinic import services
-from clinic.demo import history as demo_history
-from clinic.demo.data import (
+from clinic.demo_data import (
     DEMO_PASSWORD,
     DEMO_SUPERUSER,
     ORGANIZATIONS,
@@ -36,6 +35,7 @@ from clinic.demo.data import (
 )
 from clinic.models import (
     Appointment,
+    AppointmentStatus,
     Caregiver,
     Organization,
     Patient,
@@ -43,6 +43,10 @@ from clinic.models import (
     StaffMember,
     VisitType,
 )
+from consent.models import Topic
+from demo import history as demo_history
+from messaging.services import message_send
+from outreach.reminders.planner import appointment_reminder_context
 
 
 @dataclass
@@ -53,22 +57,6 @@ class SeedReport:
         self.created.setdefault(label, 0)
         if created:
             self.created[label] += 1
-
-
-def demo_row_named(queryset, names: dict[str, str], language: str):
-    """The demo row of ``queryset`` called by one of ``names`` (language ->
-    name), renamed to the name in ``language``; None when there is none.
-
-    Demo rows are found by their name, and the demo once named everything in
-    English: a database seeded then keeps its row, now in the clinic's
-    language, rather than gaining a second one."""
-    wanted = names[language]
-    rows = {row.name: row for row in queryset.filter(name__in=set(names.values()))}
-    row = rows.get(wanted) or next(iter(rows.values()), None)
-    if row is not None and row.name != wanted:
-        queryset.filter(pk=row.pk).update(name=wanted)
-        row.name = wanted
-    return row
 
 
 def _phone(org: DemoOrganization, rng: random.Random, index: int) -> str:
@@ -87,6 +75,7 @@ def seed_demo(*, today: datetime.date | None = None) -> SeedReport:
     with demo_history.story_clock(demo_history.story_start(today)):
         _seed_setup(report, today)
     demo_history.seed(report=report, today=today, until=now)
+    _seed_present_messages()
     _seed_other_apps(report, step="seed_present")
     return report
 
@@ -201,13 +190,12 @@ def _seed_other_apps(report: SeedReport, step: str = "seed") -> None:
     order: its ``seed`` (the set-up) or, with ``step``, its ``seed_present``
     (what happens now, after the history) when it has one.
 
-    Apps depend on clinic, never the other way round, so clinic finds their
-    seeders the way admin finds ``admin.py`` modules.
+    Each app's seeder knows only its app and the ones below it; the demo sits
+    above them all and finds their seeders the way admin finds ``admin.py``
+    modules.
     """
     for app_config in apps.get_app_configs():
-        if app_config.name != "clinic" and module_has_submodule(
-            app_config.module, "demo"
-        ):
+        if module_has_submodule(app_config.module, "demo"):
             seeder = getattr(import_module(f"{app_config.name}.demo"), step, None)
             if seeder is not None:
                 seeder(report=report)
@@ -349,3 +337,52 @@ def _seed_appointments(
                 ends_at=starts_at + datetime.timedelta(minutes=30),
                 external_id=external_id,
             )
+
+
+def _seed_present_messages() -> None:
+    """After the history: messages sent now."""
+    for organization in Organization.objects.filter(
+        slug__in=[o.slug for o in ORGANIZATIONS]
+    ):
+        topics = {t.slug: t for t in Topic.objects.for_organization(organization)}
+        _send_demo_messages(organization, topics)
+
+
+def _send_demo_messages(organization, topics) -> None:
+    """The first patients get a reminder and a result, so inboxes are not empty.
+
+    The reminder is of the patient's next appointment, with the values the
+    reminder sender gives (its date and time in the patient's zone and
+    language), so what it says is what the portal shows."""
+    patients = Patient.objects.for_organization(organization).order_by("identifier")[:4]
+    for patient in patients:
+        appointment = (
+            Appointment.objects.for_organization(organization)
+            .upcoming()
+            .filter(
+                patient=patient,
+                status__in=[AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED],
+            )
+            .select_related("patient__organization", "site", "practitioner")
+            .order_by("starts_at", "pk")
+            .first()
+        )
+        if appointment is not None:
+            message_send(
+                patient=patient,
+                topic=topics["appointment-reminders"],
+                origin="system",
+                idempotency_key=f"demo-reminder-{patient.identifier}",
+                context=appointment_reminder_context(appointment),
+            )
+        message_send(
+            patient=patient,
+            topic=topics["results-available"],
+            origin="system",
+            idempotency_key=f"demo-result-{patient.identifier}",
+            context={
+                "result_name": "Bilan sanguin"
+                if patient.preferred_language == "fr"
+                else "Blood panel"
+            },
+        )

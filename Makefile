@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 
 help:
 	@echo "make run    create .venv, migrate, load demo data, start web + worker + scheduler"
-	@echo "make test   ruff, makemigrations --check and the whole test suite"
+	@echo "make test   ruff, the import layers, makemigrations --check and the whole test suite"
 	@echo "make lint   ruff only;  make messages  refresh locale/*.po (needs GNU gettext)"
 
 $(BIN)/python:
@@ -72,6 +72,7 @@ endif
 
 test: $(VENV)/.dev catalogues
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	@# pytest exits 5 when it collected nothing: a suite that ran no test fails.
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not ($(PROCESSES))"; rest=$$?; \

@@ -4,7 +4,7 @@ passwords (seed_demo runs only with DEBUG=true); idempotent."""
 from api.keys import KEY_PREFIX, KEY_PURPOSES, _hash
 from api.models import ApiKey
 from api.scopes import Scope
-from clinic.demo import demo_row_named
+from clinic.demo_data import demo_row_named
 from clinic.models import Organization
 
 

@@ -1,6 +1,6 @@
 """Per-key rate limits on the shared cache (Redis in production), so every
 web process counts the same requests; while Redis is unreachable each process
-counts on its own (config/cache.py; docs/api.md, "Rate limits with Redis down")."""
+counts on its own (core/cache.py; docs/api.md, "Rate limits with Redis down")."""
 
 import time
 
@@ -9,8 +9,8 @@ from rest_framework.throttling import BaseThrottle
 from django.core.cache import caches
 
 from api.models import ApiKey
-from config.cache import counter_hit
-from config.client_address import client_ip
+from core.cache import counter_hit
+from core.client_address import client_ip
 
 WINDOW = 60  # seconds: ApiKey.rate_per_minute
 

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from clinic.models import AccessAudit, Patient
 from clinic.scoping import OrganizationScopedQuerySet, staff_organization_id
 from clinic.services import access_audit_record_many
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 # ``audit_patient_path`` not set: found from the model (see ``_audit_path``).
 FIND = object()

@@ -37,7 +37,7 @@ class DemoOrganization:
     preparation: tuple[tuple[str, str], ...] = ()
     # Branding (clinic/branding.py): the emails' From name, an accent that
     # passes WCAG 2.2 AA on white, and the shape of the logo drawn in code
-    # (clinic/demo.py, ``demo_logo``).
+    # (demo/seed.py, ``demo_logo``).
     sender_name: str = ""
     accent_colour: str = ""
     logo: str = ""
@@ -208,3 +208,19 @@ def demo_logins() -> list[tuple[str, str]]:
             (f"{org.prefix}.parent", f"patient portal, caregiver at {org.name}")
         )
     return logins
+
+
+def demo_row_named(queryset, names: dict[str, str], language: str):
+    """The demo row of ``queryset`` called by one of ``names`` (language ->
+    name), renamed to the name in ``language``; None when there is none.
+
+    Demo rows are found by their name, and the demo once named everything in
+    English: a database seeded then keeps its row, now in the clinic's
+    language, rather than gaining a second one."""
+    wanted = names[language]
+    rows = {row.name: row for row in queryset.filter(name__in=set(names.values()))}
+    row = rows.get(wanted) or next(iter(rows.values()), None)
+    if row is not None and row.name != wanted:
+        queryset.filter(pk=row.pk).update(name=wanted)
+        row.name = wanted
+    return row

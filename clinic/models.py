@@ -1,5 +1,5 @@
 """Care records everything else points at: organizations, staff, patients
-(appointments in clinic/models_appointments.py, imported back below)."""
+(appointments in clinic/appointments/models.py, imported back below)."""
 
 import uuid
 
@@ -476,7 +476,7 @@ class AccessAudit(models.Model):
     actor_label = models.CharField(_("who"), max_length=200)
     action = models.CharField(_("what"), max_length=16, choices=Action.choices)
     detail = models.CharField(_("detail"), max_length=200, blank=True)
-    # Where the reader was (config.client_address.client_ip); empty for
+    # Where the reader was (core.client_address.client_ip); empty for
     # Liaison's own work and for entries older than the field.
     client_address = models.GenericIPAddressField(
         _("client address"), null=True, blank=True
@@ -564,7 +564,7 @@ class Invitation(models.Model):
 
 
 # Appointments live in their own module (one sub-domain per module).
-from clinic.models_appointments import (  # noqa: E402, F401
+from clinic.appointments.models import (  # noqa: E402, F401
     Appointment,
     AppointmentQuerySet,
     AppointmentStatus,

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
+from clinic.models import StaffMember, StaffRole
+from clinic.purposes import Purpose
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -234,8 +237,8 @@ for _role in ("admin", "coordinator", "support", "marketing"):
 # once (a campaign, a bulk send, an API key) depends on the purpose, not only on
 # the permission to run campaigns: a marketing campaign on the care topic
 # "Results available" would reach every patient without their opt-in. The
-# values are ``consent.vocabulary.Purpose``'s (clinic does not import consent;
-# tests/clinic/test_role_purposes.py checks they are the same words).
+# values are ``clinic.purposes.Purpose``'s (tests/clinic/test_role_purposes.py
+# checks they are the same words).
 CARE, MARKETING, SECURITY, FEEDBACK = "care", "marketing", "security", "feedback"
 PURPOSES = (CARE, MARKETING, SECURITY, FEEDBACK)
 
@@ -275,8 +278,6 @@ def staff_role(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_liaison_role"):
-        from clinic.models import StaffMember
-
         user._liaison_role = (
             StaffMember.objects.filter(user=user).values_list("role", flat=True).first()
         )
@@ -310,8 +311,6 @@ def purpose_check(
 def purpose_refusal(
     user: AbstractBaseUser | AnonymousUser | None, purpose: str, *, who: str = ""
 ) -> str:
-    from clinic.models import StaffRole
-
     labels = _purpose_labels()
     role = staff_role(user)
     allowed = purposes_allowed(user)
@@ -346,6 +345,4 @@ def purposes_text(purposes: frozenset[str] | set[str]) -> str:
 
 
 def _purpose_labels() -> dict[str, str]:
-    from consent.vocabulary import Purpose
-
     return dict(Purpose.choices)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
-from django.db import connection, models
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.contrib.auth import get_user_model
+from django.db import models
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -23,14 +22,21 @@ def staff_organization_id(user: AbstractBaseUser | AnonymousUser) -> int | None:
     if not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_liaison_organization_id"):
-        from clinic.models import StaffMember
-
-        user._liaison_organization_id = (
-            StaffMember.objects.filter(user=user)
-            .values_list("organization_id", flat=True)
-            .first()
-        )
+        user._liaison_organization_id = staff_member_value(user, "organization_id")
     return user._liaison_organization_id
+
+
+def staff_member_value(user: AbstractBaseUser, field: str):
+    """One field of the user's StaffMember, or None when they are not staff.
+
+    Read from the user's side of the one-to-one (``staff_member``), since
+    ``clinic.models`` imports this module: one query either way."""
+    return (
+        get_user_model()
+        ._default_manager.filter(pk=user.pk, staff_member__isnull=False)
+        .values_list(f"staff_member__{field}", flat=True)
+        .first()
+    )
 
 
 class OrganizationScopedQuerySet(models.QuerySet):
@@ -50,26 +56,3 @@ class OrganizationScopedQuerySet(models.QuerySet):
         if organization_id is None:
             return self.none()
         return self.for_organization(organization_id)
-
-
-def filter_ids(queryset: QuerySet, ids: list[int], column: str = "") -> QuerySet:
-    """``queryset.filter(<column>__in=ids)`` (the primary key by default); on
-    PostgreSQL with one array parameter (``= ANY(%s)``): Django compiles an
-    IN list of 10,000 ids into 10,000 parameters, a quarter of a second per
-    query here."""
-    meta = queryset.model._meta
-    column = column or meta.pk.column
-    if connection.vendor != "postgresql":
-        return queryset.filter(**{f"{column}__in": ids})
-    if not ids:
-        return queryset.none()
-    sql = f'"{meta.db_table}"."{column}" = ANY(%s::bigint[])'
-    # The array as its literal: psycopg's list dumper tests every item
-    # against a regular expression (a tenth of a second per 100,000 ids).
-    literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
-    # The range lets PostgreSQL walk an index on the column rather than test
-    # every row of a large table against the array.
-    return queryset.filter(
-        RawSQL(sql, (literal,), BooleanField()),  # noqa: S611 - our own column
-        **{f"{column}__gte": min(ids), f"{column}__lte": max(ids)},
-    )

@@ -15,7 +15,7 @@ What answers 503 (takes the node out) and what only degrades (docs/architecture.
   the node cannot send past. Fatal.
 - ``cache`` (Redis): every node shares the one Redis, so a 503 would take
   them all out at once while each can still serve: its cache falls back to the
-  process's memory (``config.cache``) and live notices are best effort. The
+  process's memory (``core.cache``) and live notices are best effort. The
   answer stays 200 with ``"status": "degraded"``.
 
 Error texts are reduced to the exception's class so that no connection string
@@ -36,7 +36,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.cache import FailoverRedisCache
+from core.cache import FailoverRedisCache
 
 logger = logging.getLogger(__name__)
 

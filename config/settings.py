@@ -34,7 +34,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # Networks (CIDR) of the load balancers and proxies in front of Liaison: the
 # client is the first address of X-Forwarded-For, read from the right, that is
-# not one of them (config/client_address.py). Empty: REMOTE_ADDR is the client.
+# not one of them (core/client_address.py). Empty: REMOTE_ADDR is the client.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The public origin used to build links in messages (portal, verify page).
@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "campaigns",
     "api",
     "insights",
+    "demo",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -167,7 +168,7 @@ def redis_caches(url: str) -> dict:
     """CACHES on the Redis at ``url`` (tests point it at a Redis they stop)."""
     return {
         "default": {
-            "BACKEND": "config.cache.FailoverRedisCache",
+            "BACKEND": "core.cache.FailoverRedisCache",
             "LOCATION": url,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="liaison"),
             "OPTIONS": {
@@ -333,7 +334,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=50)
 AXES_HANDLER = "portal.auth.lockout.PairAndAddressHandler"
-AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_ip"
 AXES_USERNAME_CALLABLE = "portal.auth.throttling.axes_username"
 AXES_LOCKOUT_TEMPLATE = "portal/auth/lockout.html"
 AXES_LOCKOUT_CALLABLE = "portal.auth.throttling.lockout_response"  # renders ^
@@ -347,7 +348,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 
 # The KPI dashboard computes its patient-centred figures on a second database
-# connection, in parallel (PostgreSQL only; insights/alongside.py).
+# connection, in parallel (PostgreSQL only; insights/second_connection.py).
 INSIGHTS_SECOND_CONNECTION = env.bool("INSIGHTS_SECOND_CONNECTION", default=True)
 
 # Idle sessions end after this many seconds; the page warns a minute before.

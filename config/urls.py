@@ -7,10 +7,10 @@ from django.views.generic import RedirectView
 from clinic.admin_site import StaffAdminSite
 from config.health import healthz
 from feedback.views import survey_answer
-from messaging.email_webhooks import MailgunTrackingWebhookView
+from messaging.email.mailgun import MailgunTrackingWebhookView
 from messaging.views import verify
-from outreach.views import slot_offer
-from portal.views_appointments import appointment_action
+from outreach.waitlist.views import slot_offer
+from portal.views.appointments import appointment_action
 
 # Admin asks for a second factor too (issue 5), on a page of its own after the
 # password (issue 18): same site object, two-step sign-in.

@@ -21,7 +21,6 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import DenseRank
 
 from clinic.models import Patient
-from clinic.scoping import filter_ids
 from consent import history
 from consent.errors import ConsentError
 from consent.models import ALL_CHANNELS, ConsentState, SendRecord, Topic
@@ -33,6 +32,7 @@ from consent.selectors import (
     _state_filter,
     rules_for,
 )
+from core.db import filter_ids
 
 
 class PageFacts:

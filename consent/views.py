@@ -7,10 +7,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from config.client_address import client_ip
 from consent.errors import ConsentError
 from consent.unsubscribe import unsubscribe_apply, unsubscribe_target_get
 from consent.vocabulary import Purpose
+from core.client_address import client_ip
 
 TEMPLATE = "consent/unsubscribe.html"
 

@@ -7,12 +7,8 @@ values; nothing else may invent a reason.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class Purpose(models.TextChoices):
-    CARE = "care", _("Care")
-    MARKETING = "marketing", _("Health campaigns and news")
-    SECURITY = "security", _("Security")
-    FEEDBACK = "feedback", _("Feedback and surveys")
+# Defined by clinic, whose roles say which purposes each role may send.
+from clinic.purposes import Purpose as Purpose
 
 
 class Channel(models.TextChoices):

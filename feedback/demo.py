@@ -7,7 +7,7 @@ language; what patients read (titles, questions) is in both."""
 
 from django.utils import timezone
 
-from clinic.demo import demo_row_named
+from clinic.demo_data import demo_row_named
 from clinic.models import Organization, Patient, Team
 from consent.models import Topic
 from feedback.models import ImprovementNote, Question, Survey, SurveyInvitation

@@ -1,7 +1,7 @@
 """Surveys that send themselves: after an appointment took place, after a
 conversation was closed, after a campaign reached the patient. Registered with
-``outreach.scheduler.register_due`` (the one periodic job that finds what is
-due).
+``core.scheduler.register_due`` (its finder, ``surveys``, is its own
+schedule).
 
 Each trigger invites once: the invitation is unique per survey, patient and
 trigger (``appointment:<pk>``, ``campaign:<campaign pk>``), so two worker
@@ -18,15 +18,14 @@ import datetime
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import CharField, Exists, OuterRef, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
-from campaigns.models import CampaignRecipient, RecipientStatus
 from clinic.models import Appointment, AppointmentStatus, Patient
+from core import hooks
 from feedback.models import Survey, SurveyInvitation
 from feedback.services import open_complaints, survey_invite
-from messaging.models import Conversation, Delivery, DeliveryStatus
+from messaging.models import Conversation
 
 logger = logging.getLogger(__name__)
 LOOKBACK = datetime.timedelta(days=7)
@@ -47,85 +46,41 @@ def _without_open_complaint():
     return ~Exists(open_complaints().filter(patient_id=OuterRef("patient_id")))
 
 
-# A channel took the message: the patient got it (a failure, a bounce or a
-# suppressed, deferred or cancelled delivery did not reach them).
-REACHED = [DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ]
-
-
-def _first_pk(queryset) -> Subquery:
-    return Subquery(queryset.order_by().values("pk")[:1])
-
-
 def _campaign_recipients(survey: Survey, due_before: datetime.datetime):
     """The survey's campaign's recipients its message reached between
     ``LOOKBACK`` and the delay ago, not yet invited for it, without an open
-    complaint nor an erased identity: the first ``BATCH`` in patient order.
-
-    One query walks the campaign's recipients in patient order (the unique
-    (campaign, patient) index) and asks each condition as a scalar subquery,
-    one index probe per recipient walked, and only the batch's ids come back.
-    As joins and anti-joins (NOT EXISTS), PostgreSQL's estimates went wrong
-    whichever way the statistics stood: with none yet for this trigger's
-    invitations it rescanned them all for every recipient (6.5 s for 13,000
-    invited, against 0.08 s), then a sequential scan of the patients per row
-    (1.9 s).
-    """
-    patient = OuterRef("patient_id")
-    reached = Delivery.objects.filter(
-        message_id=OuterRef("message_id"),
-        status__in=REACHED,
-        sent_at__lte=due_before,
-        sent_at__gt=due_before - LOOKBACK,
+    complaint nor an erased identity: the first ``BATCH``, as (patient, site,
+    trigger). Campaigns answers (``campaigns.reached``, through
+    ``core.hooks``); without the campaigns app, nobody."""
+    recipients_reached = hooks.provider("campaigns.recipients_reached")
+    if recipients_reached is None:
+        return []
+    patient_ref = OuterRef("patient_id")
+    trigger_ref = f"campaign:{survey.campaign_id}"
+    reached = recipients_reached(
+        survey.campaign_id,
+        sent_after=due_before - LOOKBACK,
+        sent_before=due_before,
+        without={
+            "invited": SurveyInvitation.objects.filter(
+                survey=survey, patient_id=patient_ref, trigger_ref=trigger_ref
+            ),
+            "complaint": open_complaints().filter(patient_id=patient_ref),
+            "erased": Patient.objects.filter(pk=patient_ref, erased_at__isnull=False),
+        },
+        limit=BATCH,
     )
-    invited = SurveyInvitation.objects.filter(
-        survey=survey, patient_id=patient, trigger_ref=f"campaign:{survey.campaign_id}"
-    )
-    complaint = open_complaints().filter(patient_id=patient)
-    erased = Patient.objects.filter(pk=patient, erased_at__isnull=False)
-    recipients = (
-        CampaignRecipient.objects.filter(
-            campaign_id=survey.campaign_id, status=RecipientStatus.PLANNED
-        )
-        .alias(
-            reached=_first_pk(reached),
-            invited=_first_pk(invited),
-            complaint=_first_pk(complaint),
-            erased=_first_pk(erased),
-        )
-        .filter(
-            reached__isnull=False,
-            invited__isnull=True,
-            complaint__isnull=True,
-            erased__isnull=True,
-        )
-        .order_by("patient_id")
-        .values_list("pk", flat=True)[:BATCH]
-    )
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # The walk's estimated cost (every recipient, in case few match)
-            # crosses jit_above_cost: compiling took 220 ms of a 260 ms query.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-        ids = list(recipients)
-    return (
-        CampaignRecipient.objects.filter(pk__in=ids)
-        .select_related("patient", "campaign__site")
-        .order_by("patient_id")
-    )
+    return [(patient, site, trigger_ref) for patient, site in reached]
 
 
-def _invite(survey: Survey, rows, prefix: str, now: datetime.datetime) -> int:
+def _invite(survey: Survey, invitees, now: datetime.datetime) -> int:
+    """Invite each (patient, site, trigger) of ``invitees``; returns how many."""
     sent = 0
-    for row in rows:
-        if isinstance(row, CampaignRecipient):
-            trigger_ref, site = f"{prefix}{row.campaign_id}", row.campaign.site
-        else:
-            trigger_ref, site = f"{prefix}{row.pk}", row.site
+    for patient, site, trigger_ref in invitees:
         try:
             survey_invite(
                 survey=survey,
-                patient=row.patient,
+                patient=patient,
                 trigger_ref=trigger_ref,
                 site=site,
                 now=now,
@@ -147,8 +102,7 @@ def surveys_invite_due(now: datetime.datetime) -> int:
         if survey.trigger == Survey.Trigger.CAMPAIGN:
             # No campaign: it was deleted since (SET_NULL), nobody to invite.
             if survey.campaign_id is not None:
-                rows = _campaign_recipients(survey, due_before)
-                made += _invite(survey, rows, "campaign:", now)
+                made += _invite(survey, _campaign_recipients(survey, due_before), now)
             continue
         if survey.trigger == Survey.Trigger.APPOINTMENT_FULFILLED:
             prefix = "appointment:"
@@ -173,5 +127,6 @@ def surveys_invite_due(now: datetime.datetime) -> int:
             .select_related("patient", "site")
             .order_by("pk")[:BATCH]
         )
-        made += _invite(survey, rows, prefix, now)
+        invitees = ((row.patient, row.site, f"{prefix}{row.pk}") for row in rows)
+        made += _invite(survey, invitees, now)
     return made

@@ -7,7 +7,7 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
-        from config.schedules import every_minute, schedules_keep
+        from core.schedules import every_minute, schedules_keep
 
         schedules_keep(
             self,

@@ -13,7 +13,7 @@ conversation's organization (anything else is refused as if it did not exist).
 Without a layer shared between processes (no Redis: `make run`'s worker and
 the SMS webhook may run elsewhere), or while Redis is unreachable, the consumer
 re-reads a fingerprint of the conversation itself and tells the page when it
-changed, as the portal's inbox does (``config.live.LiveConsumer``).
+changed, as the portal's inbox does (``core.live.LiveConsumer``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from clinic.second_factor import session_second_factor_passed
-from config.live import LiveConsumer
+from core.live import LiveConsumer
 from messaging.selectors_conversations import (
     conversation_fingerprint,
     conversation_get_by_public_id,

@@ -1,10 +1,9 @@
 """Demo templates for the demo topics, and a few messages sent through the
 pipeline (called by seed_demo; idempotent through idempotency keys)."""
 
-from clinic.models import Appointment, AppointmentStatus, Organization, Patient
+from clinic.models import Organization
 from consent.models import Topic
 from messaging.models import SavedReply, SenderIdentity, SenderProvider, Template
-from messaging.services import message_send
 
 # topic slug -> channel -> language -> (subject, body, sensitivity)
 TEMPLATES = {
@@ -133,56 +132,3 @@ SAVED_REPLIES = [
         "{{ organization_name }}",
     ),
 ]
-
-
-def seed_present(*, report) -> None:
-    """After the history (``clinic.demo_history``): messages sent now."""
-    from clinic.demo_data import ORGANIZATIONS
-
-    for organization in Organization.objects.filter(
-        slug__in=[o.slug for o in ORGANIZATIONS]
-    ):
-        topics = {t.slug: t for t in Topic.objects.for_organization(organization)}
-        _send_demo_messages(organization, topics)
-
-
-def _send_demo_messages(organization, topics) -> None:
-    """The first patients get a reminder and a result, so inboxes are not empty.
-
-    The reminder is of the patient's next appointment, with the values the
-    reminder sender gives (its date and time in the patient's zone and
-    language), so what it says is what the portal shows."""
-    from outreach.reminders_sending import appointment_reminder_context
-
-    patients = Patient.objects.for_organization(organization).order_by("identifier")[:4]
-    for patient in patients:
-        appointment = (
-            Appointment.objects.for_organization(organization)
-            .upcoming()
-            .filter(
-                patient=patient,
-                status__in=[AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED],
-            )
-            .select_related("patient__organization", "site", "practitioner")
-            .order_by("starts_at", "pk")
-            .first()
-        )
-        if appointment is not None:
-            message_send(
-                patient=patient,
-                topic=topics["appointment-reminders"],
-                origin="system",
-                idempotency_key=f"demo-reminder-{patient.identifier}",
-                context=appointment_reminder_context(appointment),
-            )
-        message_send(
-            patient=patient,
-            topic=topics["results-available"],
-            origin="system",
-            idempotency_key=f"demo-result-{patient.identifier}",
-            context={
-                "result_name": "Bilan sanguin"
-                if patient.preferred_language == "fr"
-                else "Blood panel"
-            },
-        )

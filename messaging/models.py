@@ -646,12 +646,12 @@ from messaging.models_conversations import (  # noqa: E402, F401
     ConversationNote,
     SavedReply,
 )
-from messaging.models_inbound import (  # noqa: E402, F401
+from messaging.receipts.models import (  # noqa: E402, F401
     InboundOutcome,
     InboundReceipt,
     WebhookToken,
 )
-from messaging.models_senders import (  # noqa: E402, F401
+from messaging.senders.models import (  # noqa: E402, F401
     SenderIdentity,
     SenderProvider,
 )

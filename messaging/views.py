@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from clinic.branding import DEFAULT_BRANDING
-from config.client_address import client_ip
-from config.ratelimit import hit
+from core.client_address import client_ip
+from core.ratelimit import allow
 from messaging.selectors import authenticity_code_verify
 
 VERIFY_LIMIT = 10  # attempts per IP per window: enough for a person, not for a guesser
@@ -34,7 +34,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form, "branding": DEFAULT_BRANDING}
     status = 200
     if request.method == "POST" and form.is_valid():
-        if not hit(
+        if not allow(
             f"verify:{client_ip(request) or 'unknown'}",
             limit=VERIFY_LIMIT,
             window_seconds=VERIFY_WINDOW_SECONDS,

@@ -8,17 +8,16 @@ class OutreachConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic.signals import appointment_changed
-        from config.schedules import every_minute, schedules_keep
         from messaging.inbound import register_reply_handler
-        from outreach import recurring, reminders_hooks, waitlist
-
-        schedules_keep(self, {"outreach: due": every_minute("outreach.tasks.due_run")})
+        from outreach.recurring import services as recurring
+        from outreach.reminders import hooks as reminders_hooks
+        from outreach.waitlist import services as waitlist
 
         # Before the reminders' handler: OUI/YES answers whichever of an offer
         # and a reminder came last, and the offer's handler decides that.
         register_reply_handler(waitlist.slot_offer_sms_answer)
-        reminders_hooks.connect()
-        recurring.register()
+        reminders_hooks.connect(self)
+        recurring.register(self)
         appointment_changed.connect(
             waitlist.on_appointment_changed, dispatch_uid="outreach.waitlist"
         )

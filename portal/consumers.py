@@ -8,7 +8,7 @@ nor its unread count: the same selectors as the pages decide.
 Without a layer shared between processes (no Redis: `make run`'s worker
 delivers in another process), or while Redis is unreachable, the consumer
 re-reads a fingerprint of the inbox itself and tells the page when it changed
-(``config.live.LiveConsumer``).
+(``core.live.LiveConsumer``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from clinic.second_factor import session_second_factor_passed
-from config.live import LiveConsumer
+from core.live import LiveConsumer
 from messaging.backends.inapp import patient_group
 from messaging.inbox import (
     inbox_fingerprint,

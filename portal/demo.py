@@ -1,4 +1,4 @@
-"""Demo second factors for the demo staff (clinic/demo.py makes the users).
+"""Demo second factors for the demo staff (demo/seed.py makes the users).
 
 Every demo staff user, and the demo superuser, gets:
 

@@ -19,9 +19,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import AccessAudit, Appointment, Patient
-from config.live import notify_on_commit
 from consent.fhir import send_record_public_id
 from consent.models import SendRecord
+from core.live import notify_on_commit
 from messaging.backends.inapp import patient_group
 from messaging.inbox import inbox_hidden_public_ids
 from messaging.models import Message

@@ -23,15 +23,15 @@ def _default_language():
 
 def _cache_clear() -> None:
     """Empty the cache, and the channel layer's keys when they are in Redis;
-    Redis counts as reachable again (config/breaker.py).
+    Redis counts as reachable again (core/breaker.py).
 
     Only this run's keys (its prefixes): Django's ``RedisCache.clear()`` is
     FLUSHDB, which would also empty them under another pytest-xdist worker,
     another run, or the browser tests' stack in the middle of a test."""
     from django.core.cache.backends.redis import RedisCache
 
-    from config.breaker import breakers_reset
-    from config.cache import FailoverRedisCache
+    from core.breaker import breakers_reset
+    from core.cache import FailoverRedisCache
 
     breakers_reset()
     backend = caches["default"]  # not ``cache``: a proxy, never a RedisCache

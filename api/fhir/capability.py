@@ -4,11 +4,14 @@ interactions and search parameters the views implement."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+
+from django.urls import URLPattern
 
 from api.fhir.base import FhirView
 from clinic.fhir import fhir_validate
@@ -24,21 +27,21 @@ SCOPES = (
 )
 
 
-def fhir_views() -> list[type[FhirView]]:
-    from api.fhir import urls
-
+def fhir_views(routes: Sequence[URLPattern]) -> list[type[FhirView]]:
+    """The FHIR resource views among ``routes``, in their order."""
     return [
         pattern.callback.view_class
-        for pattern in urls.urlpatterns
+        for pattern in routes
         if issubclass(pattern.callback.view_class, FhirView)
         and pattern.callback.view_class.resource_type
     ]
 
 
-def capability_resources() -> list[dict[str, Any]]:
-    """One entry per resource type: its interactions and search parameters."""
+def capability_resources(routes: Sequence[URLPattern]) -> list[dict[str, Any]]:
+    """One entry per resource type of ``routes``: its interactions and search
+    parameters."""
     found: dict[str, dict[str, Any]] = {}
-    for view in fhir_views():
+    for view in fhir_views(routes):
         entry = found.setdefault(
             view.resource_type,
             {"type": view.resource_type, "interaction": [], "searchParam": []},
@@ -61,6 +64,9 @@ def capability_resources() -> list[dict[str, Any]]:
 class MetadataView(FhirView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    #: The facade's resource routes, given by ``api.fhir.urls`` (which imports
+    #: this view, so this module cannot import it).
+    routes: Sequence[URLPattern] = ()
 
     def get(self, request):
         statement = {
@@ -80,7 +86,7 @@ class MetadataView(FhirView):
                 {
                     "mode": "server",
                     "security": {"description": SCOPES},
-                    "resource": capability_resources(),
+                    "resource": capability_resources(self.routes),
                 }
             ],
         }

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Appointment, AppointmentStatus
 from insights.kpis.base import Figure, Scope, patient_column, ratio
-from outreach.models_reminders import Reminder, ReminderStatus
+from outreach.reminders.models import Reminder, ReminderStatus
 
 
 def _appointments(scope: Scope) -> QuerySet:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
-from insights.alongside import alongside
 from insights.kpis.appointments import appointment_rates
 from insights.kpis.base import Figure, Scope
 from insights.kpis.deliveries import (
@@ -28,6 +27,7 @@ from insights.kpis.response_time import (
     response_time_stats,
 )
 from insights.kpis.surveys import survey_response_rate, survey_scores
+from insights.second_connection import on_second_connection
 
 SECTIONS = [
     (_("Conversations"), ("frt", "fcr")),
@@ -74,7 +74,7 @@ def _patient_centred(scope: Scope) -> list[Figure]:
 
 def dashboard(scope: Scope) -> Dashboard:
     # Started first: on a second connection while this one does the rest.
-    patient_centred = alongside(lambda: _patient_centred(scope))
+    patient_centred = on_second_connection(lambda: _patient_centred(scope))
     with _no_jit():
         stats = response_time_stats(scope)
         by_topic = messages_by_topic(scope)

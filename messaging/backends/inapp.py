@@ -1,12 +1,12 @@
 """The secure inbox: the message is already stored; tell open pages about it.
 
 The inbox row is the delivery: the live notice is best effort
-(``config.live.notify``). With Redis unreachable the deliveries are recorded
+(``core.live.notify``). With Redis unreachable the deliveries are recorded
 delivered all the same, and pages re-read the inbox when their socket
 reconnects or, meanwhile, when the socket's own re-reading sees a change.
 """
 
-from config.live import notify
+from core.live import notify
 from messaging.backends.base import BaseBackend, SendResult
 
 

@@ -30,13 +30,13 @@ from django.utils import timezone
 
 from clinic.models import Patient
 from clinic.roles import purpose_check
-from clinic.scoping import filter_ids
 from consent.errors import ConsentError
 from consent.facts import PageFacts
 from consent.models import Topic
 from consent.policy import Decision, Why
 from consent.selectors import channel_order_get
 from consent.vocabulary import Channel
+from core.db import filter_ids
 from messaging.content import (
     Content,
     confidential_notice,
@@ -47,6 +47,7 @@ from messaging.services.bulk_codes import existing_values, fresh_codes
 from messaging.services.bulk_rendering import Rendering
 from messaging.services.channel_walk import walk
 from messaging.services.collector import collector_paused
+from messaging.services.copy_writer import copy_messages
 from messaging.services.sending import (
     ChannelPlan,
     Status,
@@ -384,8 +385,6 @@ def _send_page(
             # write only (its delivery tasks with it), not the claim.
             with transaction.atomic():
                 if connection.vendor == "postgresql":
-                    from messaging.services.copy_writer import copy_messages
-
                     message_ids, queued = copy_messages(job, planned)
                 else:
                     message_ids, queued = _bulk_create(job, planned)

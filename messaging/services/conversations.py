@@ -40,9 +40,9 @@ from clinic.models import (
     Team,
 )
 from clinic.scoping import staff_organization_id
-from config.live import notify_on_commit
 from consent.models import Topic
 from consent.vocabulary import Channel, Purpose
+from core.live import notify_on_commit
 from messaging.backends.inapp import patient_group
 from messaging.content import context_for
 from messaging.models import Conversation, ConversationNote, Message, SavedReply

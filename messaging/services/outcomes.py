@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from consent.limits import SendRef, sends_release
 from consent.vocabulary import Channel
+from core.backoff import jittered
 from messaging.backends import get_backend
 from messaging.backends.base import DeliveryError, SendResult
 from messaging.models import Delivery, DeliveryReason
@@ -66,9 +66,7 @@ def delivery_finish(delivery: Delivery, status: str, **fields) -> bool:
 
 def backoff(attempts: int, retry_after: float | None) -> datetime.timedelta:
     """Exponential back-off with full jitter, at least what the provider asked."""
-    ceiling = min(3600, 30 * 2 ** max(0, attempts - 1))
-    seconds = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
-    return datetime.timedelta(seconds=max(seconds, retry_after or 0))
+    return jittered(attempts, first=30, ceiling=3600, at_least=retry_after)
 
 
 def by_channel(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:

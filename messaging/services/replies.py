@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Patient
-from config.live import notify_on_commit
 from consent.vocabulary import Channel
+from core.live import notify_on_commit
 from messaging.backends.inapp import patient_group
 from messaging.models import Message, Sensitivity
 from messaging.services.conversations import conversation_patient_wrote

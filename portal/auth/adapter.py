@@ -4,7 +4,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 
 from django.core.exceptions import PermissionDenied
 
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -13,7 +13,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_client_ip(self, request) -> str:
         """The address allauth's rate limits count by: the project's one
-        (config/client_address.py), refused as allauth does when unknown."""
+        (core/client_address.py), refused as allauth does when unknown."""
         ip = client_ip(request)
         if ip is None:
             raise PermissionDenied("Unable to determine client IP address")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 OTP_IP_LIMIT = 20  # wrong codes from one address per cool-off period
 

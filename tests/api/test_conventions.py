@@ -102,7 +102,7 @@ def test_other_organizations_patient_is_404(api, other_organization):
 
 @override_settings(DEBUG=False)
 def test_server_error_is_problem_not_html(api, monkeypatch):
-    from api import views_patients
+    from api.views import patients as views_patients
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

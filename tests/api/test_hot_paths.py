@@ -17,8 +17,8 @@ from django.utils import timezone
 import api.keys
 from api.models import ApiKey
 from api.scopes import Scope
-from api.serializers_messages import MessageSerializer
-from api.serializers_patients import PatientSerializer
+from api.serializers.messages import MessageSerializer
+from api.serializers.patients import PatientSerializer
 from api.throttling import throttle_cache_key
 from messaging.services import message_send
 from tests.api.api_support import PATIENTS, assert_problem

@@ -9,7 +9,7 @@ from django.utils import timezone
 from api.models import IdempotencyRecord
 from clinic.models import Patient
 from consent.gdpr.erase import erase_patient
-from outreach.scheduler import due_run
+from core.scheduler import due_run
 from tests.api.api_support import PATIENTS, new_patient
 
 pytestmark = pytest.mark.django_db

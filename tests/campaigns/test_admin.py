@@ -9,7 +9,7 @@ import time_machine
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from campaigns.sending import campaigns_plan_due
+from campaigns.planner import campaigns_plan_due
 from campaigns.services import campaign_schedule
 from consent.gdpr.objection import object_to_automation
 from messaging.models import Delivery

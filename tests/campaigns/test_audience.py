@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.audience import audience_count, audience_queryset
 from campaigns.models import CampaignRecipient, PatientTag
-from campaigns.sending import campaign_plan_due
+from campaigns.planner import campaign_plan_due
 from campaigns.services import campaign_schedule
 from clinic.models import AppointmentStatus
 from consent import services as consent_services

@@ -5,7 +5,7 @@ tasks of a page queued all or none, consent's facts read once per page."""
 import pytest
 
 from campaigns.models import CampaignRecipient
-from campaigns.sending import campaigns_plan_due
+from campaigns.planner import campaigns_plan_due
 from campaigns.services import campaign_schedule
 from clinic.models import Patient
 from consent.errors import ConsentError

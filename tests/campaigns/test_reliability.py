@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient
+from campaigns.planner import campaign_plan_due
 from campaigns.selectors import campaign_progress
-from campaigns.sending import campaign_plan_due
 from campaigns.services import campaign_cancel, campaign_schedule
 from clinic.models import Organization, Patient
 from consent.models import ConsentEvent, ConsentState, Topic
@@ -169,8 +169,10 @@ def test_every_eligible_patient_gets_it_once_across_a_killed_cluster(sinch):
     def poke() -> None:  # what the one-minute schedules do, more often
         if time.monotonic() - last[0] > 3:
             last[0] = time.monotonic()
-            enqueue_in_cluster("outreach.tasks.due_run")
-            enqueue_in_cluster("outreach.tasks.due_run")  # both clusters plan
+            enqueue_in_cluster("core.tasks.finder_run", "campaigns")
+            enqueue_in_cluster(
+                "core.tasks.finder_run", "campaigns"
+            )  # both clusters plan
             enqueue_in_cluster("messaging.tasks.deliveries_requeue_due")
 
     try:

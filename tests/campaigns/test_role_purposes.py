@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.sending import campaigns_plan_due
+from campaigns.planner import campaigns_plan_due
 from campaigns.services import (
     CampaignError,
     campaign_approve,

@@ -11,18 +11,18 @@ import time_machine
 from django.db import connection, connections, transaction
 from django.db.models import Count
 
-from campaigns import locks, sending
+from campaigns import locks, planner
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.sending import campaign_plan_due, campaigns_plan_due
+from campaigns.planner import campaign_plan_due, campaigns_plan_due
 from campaigns.services import (
     campaign_cancel,
     campaign_pause,
     campaign_resume,
     campaign_schedule,
 )
+from core import scheduler
 from messaging.models import Delivery, Message
 from messaging.services import deliveries_process
-from outreach import scheduler
 from tests.campaigns.conftest import move, patient
 from tests.support.clock import WEEKDAY_NOON_PARIS
 from tests.support.gc_watch import collections_watched
@@ -117,7 +117,7 @@ def test_no_collection_starts_while_a_page_is_planned(
         patient(organization)
     campaign = scheduled(make_campaign, approver)
     # when
-    with collections_watched(inspect.unwrap(sending._plan_patients)) as seen:
+    with collections_watched(inspect.unwrap(planner._plan_patients)) as seen:
         planned = campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS)
     # then: the page holds the collector off (messaging.services.collector)
     assert planned == 20
@@ -287,11 +287,10 @@ def test_the_finder_skips_a_campaign_another_cluster_is_planning(
 ):
     # given: a throttled campaign (planned a page after another, holding its
     # row), whose row is held by another planner
-    from campaigns import sending
 
     patient(organization)
     campaign = scheduled(make_campaign, approver, throttle_per_minute=100)
-    monkeypatch.setattr(sending, "_locked_campaign", lambda campaign_id: None)
+    monkeypatch.setattr(planner, "_locked_campaign", lambda campaign_id: None)
     # then
     assert campaigns_plan_due(WEEKDAY_NOON_PARIS) == 0
     assert statuses(campaign) == {"pending": 1}
@@ -369,12 +368,11 @@ def test_a_large_campaign_queues_a_planner_for_each_other_worker(
     make_campaign, approver, organization, monkeypatch, settings
 ):
     # given: enough due for three pages, and a cluster of three workers
-    from campaigns import sending
 
     for _ in range(5):
         patient(organization)
     campaign = scheduled(make_campaign, approver)
-    monkeypatch.setattr(sending, "SHARED_PAGE_MIN", 1)
+    monkeypatch.setattr(planner, "SHARED_PAGE_MIN", 1)
     settings.CAMPAIGNS_PLANNERS = 3
     queued = []
     monkeypatch.setattr(
@@ -386,7 +384,7 @@ def test_a_large_campaign_queues_a_planner_for_each_other_worker(
     # then: two planner tasks queued where pages may be shared; this worker
     # planned all the same (nobody took them here)
     assert planned == 5
-    if sending._shared(None):
+    if planner._shared(None):
         # pages of two, so that each planner has one
         assert (
             planners

@@ -42,7 +42,7 @@ def test_without_redis_url_cache_and_channel_layer_are_in_memory():
 def test_redis_url_switches_cache_and_channel_layer_to_redis():
     found = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
     # Redis, falling back to the process's memory while unreachable.
-    assert found["cache"] == "config.cache.FailoverRedisCache"
+    assert found["cache"] == "core.cache.FailoverRedisCache"
     assert found["cache_location"] == "redis://127.0.0.1:6379/3"
     assert found["cache_options"] == {
         "RETRY_SECONDS": 5,

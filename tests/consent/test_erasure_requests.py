@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 
 from clinic.models import AccessAudit, Patient
 from consent.models import ErasureRequest
-from consent.requests import (
+from consent.requests.services import (
     ErasureRequestClosedError,
     erasure_request_create,
     erasure_request_fulfil,

@@ -15,7 +15,7 @@ from insights.kpis import (
     response_time,
     surveys,
 )
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import PatientFactory, SiteFactory
 from tests.insights.builders import (
     BEFORE,

@@ -81,9 +81,9 @@ def test_later_batches_do_not_try_until_the_retry_period_ends(settings):
 def test_a_lost_bus_is_logged_once_per_batch_without_patient_data(settings, caplog):
     _layer(settings, FailingLayer)
     ids = inapp_and_sms(3)
-    with caplog.at_level(logging.WARNING, logger="config.live"):
+    with caplog.at_level(logging.WARNING, logger="core.live"):
         deliveries_process(ids)
-    assert [r.getMessage() for r in caplog.records if r.name == "config.live"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "core.live"] == [
         "live notices: 3 of 3 not sent (ConnectionError); pages re-read on reconnect"
     ]
     assert "patient-" not in caplog.text

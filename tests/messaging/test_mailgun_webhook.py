@@ -13,7 +13,7 @@ import time_machine
 from django.test import Client, override_settings
 
 from clinic.services import patient_save
-from messaging.email_webhooks import webhook_token_use
+from messaging.email.mailgun import webhook_token_use
 from messaging.models import Delivery, WebhookToken
 from messaging.services import message_send
 from tests.clinic.factories import PatientFactory
@@ -150,7 +150,7 @@ def test_a_failed_handling_leaves_the_token_for_mailguns_retry(
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("messaging.email_events.email_event_receive", broken)
+    monkeypatch.setattr("messaging.email.events.email_event_receive", broken)
     client = Client(raise_request_exception=False)
     assert post(client, event("failed", token="r" * 50)).status_code == 500
     monkeypatch.undo()

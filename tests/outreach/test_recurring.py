@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic.services import patient_save
+from core import scheduler
 from messaging.models import Delivery, Message
-from outreach import recurring, scheduler
-from outreach.models_recurring import CareSchedule
-from outreach.recurring import (
+from outreach.recurring import services as recurring
+from outreach.recurring.models import CareSchedule
+from outreach.recurring.services import (
     care_schedule_create,
     care_schedule_pause,
     care_schedule_resume,

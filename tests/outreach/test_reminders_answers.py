@@ -12,9 +12,9 @@ from django.test import override_settings
 from clinic.models import Appointment
 from consent.models import ConsentEvent
 from messaging.models import Delivery, InboundReceipt, Message, SenderIdentity
-from outreach.models_reminders import Reminder
-from outreach.reminders_answers import answer_classify
-from outreach.reminders_sending import reminders_send_due
+from outreach.reminders.answers import answer_classify
+from outreach.reminders.models import Reminder
+from outreach.reminders.planner import reminders_send_due
 from tests.messaging.providers.fakes import (
     TWILIO_SMS,
     TWILIO_VOICE,

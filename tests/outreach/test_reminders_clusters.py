@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from clinic.models import Appointment, Patient
 from messaging.models import Message
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import SiteFactory
 from tests.outreach.reminders_factories import ReminderRuleFactory, reminder_topic
 from tests.support.clusters import cluster_queue_empty, wait_until
@@ -98,7 +98,7 @@ def test_two_clusters_send_each_due_reminder_once(organization, tmp_path):
     try:
         # when: every worker of both clusters runs the finder at once
         for _ in range(8):
-            async_task("outreach.tasks.due_run", sync=False)
+            async_task("core.tasks.finder_run", "reminders", sync=False)
         wait_until(
             lambda: not Reminder.objects.filter(pk__in=ids, status="pending").exists(),
             timeout=180,

@@ -7,13 +7,13 @@ import zoneinfo
 import pytest
 import time_machine
 
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.models import Appointment
+from core.scheduler import due_run
 from messaging.backends import locmem
 from messaging.models import Message
-from outreach.models_reminders import Reminder
-from outreach.reminders_sending import reminders_send_due
-from outreach.scheduler import due_run
+from outreach.reminders.models import Reminder
+from outreach.reminders.planner import reminders_send_due
 from tests.clinic.factories import OrganizationFactory
 from tests.outreach.reminders_factories import (
     ReminderRuleFactory,

@@ -11,7 +11,7 @@ from django.test import Client
 
 from clinic.models import AccessAudit
 from consent.models import ErasureRequest, PatientPreferences
-from consent.requests import erasure_request_create
+from consent.requests.services import erasure_request_create
 from tests.clinic.factories import PatientFactory, UserFactory
 from tests.support.clock import WEEKDAY_NOON_PARIS
 

@@ -7,7 +7,7 @@ import pytest
 
 from django.test import override_settings
 
-from api.fhir import views_clinic
+from api.fhir.views import clinic as views_clinic
 from api.scopes import Scope
 from tests.api.conftest import ApiClient
 from tests.api.fhir.bodies_support import new_appointment

@@ -11,8 +11,8 @@ from django.test import override_settings
 from clinic.services import patient_save
 from messaging.backends.sms.failover import SmsBackend as FailoverBackend
 from messaging.models import Delivery, Message, SenderIdentity
+from messaging.senders.services import sender_identity_save
 from messaging.services import message_send
-from messaging.services.senders import sender_identity_save
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory

@@ -282,7 +282,7 @@ def test_sign_in_by_email(client, patient):
 def test_demo_staff_get_an_email_device_and_documented_backup_codes(staff_member):
     from django_otp.plugins.otp_email.models import EmailDevice
 
-    from clinic.demo import SeedReport
+    from demo.seed import SeedReport
     from portal import demo
 
     demo.seed(report=SeedReport())

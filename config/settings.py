@@ -351,7 +351,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 
 # The KPI dashboard computes its patient-centred figures on a second database
-# connection, in parallel (PostgreSQL only; insights/alongside.py).
+# connection, in parallel (PostgreSQL only; insights/second_connection.py).
 INSIGHTS_SECOND_CONNECTION = env.bool("INSIGHTS_SECOND_CONNECTION", default=True)
 
 # Idle sessions end after this many seconds; the page warns a minute before.

@@ -8,10 +8,10 @@ from clinic.admin_site import StaffAdminSite
 from config.health import healthz, healthz_live, healthz_ready
 from config.metrics import metrics
 from feedback.views import survey_answer
-from messaging.email_webhooks import MailgunTrackingWebhookView
+from messaging.email.mailgun import MailgunTrackingWebhookView
 from messaging.views import verify
-from outreach.views import slot_offer
-from portal.views_appointments import appointment_action
+from outreach.waitlist.views import slot_offer
+from portal.views.appointments import appointment_action
 
 # Admin asks for a second factor too (issue 5), on a page of its own after the
 # password (issue 18): same site object, two-step sign-in.

@@ -5,7 +5,7 @@ from core.retention import retention_register
 
 def register() -> None:
     from messaging.models import Message, OutboxEntry, StatusCallback
-    from messaging.models_inbound import InboundReceipt
+    from messaging.receipts.models import InboundReceipt
 
     retention_register(
         "security_messages",

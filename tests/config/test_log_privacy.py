@@ -14,7 +14,6 @@ import time_machine
 from django_q.models import Task
 from django_q.tasks import async_task
 
-from django.db import transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 
@@ -23,8 +22,8 @@ from config.log_format import JsonFormatter
 from config.request_context import RequestIdFilter, RequestIdMiddleware
 from messaging.services import message_send
 from tests.clinic.factories import PatientFactory, UserFactory
-from tests.conftest import DAYTIME
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
@@ -73,16 +72,13 @@ def sentinel_patient(organization):
 
 
 def test_a_whole_send_leaves_no_patient_data_in_logs_or_task_rows(
-    client, organization, sentinel_patient, json_log, monkeypatch
+    client, organization, sentinel_patient, json_log, on_commit_at_once
 ):
-    # given: deliveries run as soon as they are queued, as a worker would
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+    # given: deliveries run as soon as they are queued (on_commit_at_once)
     topic = TopicFactory(
         organization=organization, slug="results", channels=["inapp", "sms", "email"]
     )
-    with time_machine.travel(DAYTIME, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         # when: messages with clinical words on every channel
         for channel in ("inapp", "sms", "email"):
             message_send(

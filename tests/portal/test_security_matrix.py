@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clinic.models import Caregiver
 from messaging.models import Conversation, Message
-from outreach.models_waitlist import WaitlistEntry
+from outreach.waitlist.models import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import (
     AppointmentFactory,

@@ -21,14 +21,14 @@ from api.keys import (
 )
 from api.models import ApiKey, WebhookDelivery, WebhookEvent, WebhookSubscription
 from api.scopes import Scope
-from api.webhooks import (
+from api.webhooks.services import (
     ReplayRefused,
     webhook_delivery_replay,
     webhook_subscription_create,
     webhook_subscription_rotate_secret,
     webhook_subscription_update,
 )
-from api.webhooks_urls import UnsafeUrlError, url_check
+from api.webhooks.url_safety import UnsafeUrlError, url_check
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import Organization
 from clinic.roles import PurposeNotAllowed, purposes_text

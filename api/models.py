@@ -119,7 +119,7 @@ class IdempotencyRecord(models.Model):
         return self.key
 
 
-# --- Outbound webhooks (api.webhooks*) ---------------------------------------
+# --- Outbound webhooks (api/webhooks/) ---------------------------------------
 
 
 class WebhookEvent(models.TextChoices):
@@ -238,7 +238,7 @@ class WebhookDeliveryQuerySet(OrganizationScopedQuerySet):
 
 class WebhookDelivery(models.Model):
     """One event for one subscription, and its attempts: retried with back-off
-    for a day after it was made (``api.webhooks_sending``)."""
+    for a day after it was made (``api.webhooks.sending``)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")

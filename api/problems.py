@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 
-from clinic.appointments import AppointmentActionError
+from clinic.appointments.actions import AppointmentActionError
 from clinic.roles import PurposeNotAllowed
 from consent.errors import ConsentError
 from messaging.content import MessageContentError

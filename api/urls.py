@@ -3,37 +3,27 @@ from rest_framework.routers import SimpleRouter
 
 from django.urls import include, path
 
-from api import (
-    views_appointments,
-    views_consent,
-    views_conversations,
-    views_messages,
-    views_patients,
-    views_surveys,
-    views_webhooks,
-)
+from api.views.appointments import AppointmentViewSet
+from api.views.consent import ConsentViewSet
+from api.views.conversations import ConversationViewSet
+from api.views.messages import MessageViewSet
+from api.views.patients import PatientViewSet
+from api.views.surveys import SurveyResponseViewSet, SurveyViewSet
+from api.views.webhooks import WebhookSubscriptionViewSet
 
 app_name = "api"
 
 router = SimpleRouter(trailing_slash=True)
-router.register("patients", views_patients.PatientViewSet, basename="patient")
-router.register(
-    "appointments", views_appointments.AppointmentViewSet, basename="appointment"
-)
-router.register("messages", views_messages.MessageViewSet, basename="message")
-router.register(
-    "conversations", views_conversations.ConversationViewSet, basename="conversation"
-)
-router.register("consent", views_consent.ConsentViewSet, basename="consent")
+router.register("patients", PatientViewSet, basename="patient")
+router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("messages", MessageViewSet, basename="message")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("consent", ConsentViewSet, basename="consent")
 
-router.register("surveys", views_surveys.SurveyViewSet, basename="survey")
-router.register(
-    "survey-responses", views_surveys.SurveyResponseViewSet, basename="survey-response"
-)
+router.register("surveys", SurveyViewSet, basename="survey")
+router.register("survey-responses", SurveyResponseViewSet, basename="survey-response")
 
-router.register(
-    "webhooks", views_webhooks.WebhookSubscriptionViewSet, basename="webhook"
-)
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -139,7 +139,7 @@ def _planner(campaign_id: int) -> None:
     planner task run."""
     from django.db import connections
 
-    from campaigns.sending import campaign_plan_due
+    from campaigns.planner import campaign_plan_due
 
     try:
         campaign_plan_due(campaign_id=campaign_id, now=AT)

@@ -36,7 +36,7 @@ def build(n_patients: int, n_messages: int, n_responses: int) -> dict[str, int]:
     from clinic.models import Organization, Site
     from consent.models import Topic
     from feedback.models import Question, Survey
-    from outreach.models_reminders import ReminderRule
+    from outreach.reminders.models import ReminderRule
 
     organization = Organization.objects.create(
         name="Bench",

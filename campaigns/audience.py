@@ -7,7 +7,7 @@ consent's own answers for the channels the walk reaches
 (``messaging.services.bulk.decisions_walk``, three queries for the page),
 walked along each patient's channel order exactly as ``messaging.services``
 plans a message. The live count (``audience_count``) and the real send
-(``campaigns.sending``) both call it, so they agree, and the send plans with
+(``campaigns.planner``) both call it, so they agree, and the send plans with
 the very answers it walked.
 """
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from campaigns import locks
 from campaigns.audience import audience_count, audience_queryset
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
-from campaigns.sending import CANCELLED
+from campaigns.planner import CANCELLED
 from clinic.roles import PurposeNotAllowed, purpose_check
 from clinic.scoping import staff_organization_id
 from consent.services import policy_get

@@ -10,7 +10,7 @@ def campaign_plan(
     is left or the tick's time is up."""
     import time
 
-    from campaigns.sending import PAGE_SIZE, _tick_seconds, campaign_plan_due
+    from campaigns.planner import PAGE_SIZE, _tick_seconds, campaign_plan_due
 
     deadline = time.monotonic() + _tick_seconds()
     return campaign_plan_due(

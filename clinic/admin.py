@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
 from django.core import signing
@@ -304,120 +306,148 @@ class AppointmentAdmin(OrganizationScopedAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         may_update = self.has_change_permission(request)
-        form = AppointmentImportForm(user=request.user)
-        plan = token = None
-        organization = None
         if request.method == "POST" and "token" in request.POST:
-            try:
-                payload = signing.loads(
-                    request.POST["token"],
-                    salt=IMPORT_SALT,
-                    max_age=IMPORT_TOKEN_MAX_AGE,
-                )
-            except signing.BadSignature:
-                messages.error(
-                    request, gettext("This preview expired. Upload the file again.")
-                )
-                return HttpResponseRedirect(request.path)
-            organization = _import_organization(request, payload.get("organization"))
-            if payload.get("user") != request.user.pk or organization is None:
-                raise PermissionDenied
-            try:
-                plan = imports.appointments_import(
-                    organization=organization,
-                    text=payload["text"],
-                    may_update=may_update,
-                    expected_fingerprint=payload["fingerprint"],
-                )
-            except imports.ImportRefusedError as refused:
-                plan = refused.plan
-            except imports.ImportChangedError as changed:
-                plan = changed.plan
-                token = _import_token(request, organization, payload["text"], plan)
-                messages.warning(
-                    request,
-                    gettext(
-                        "The appointments changed since the preview. Check this "
-                        "new preview and confirm again."
-                    ),
-                )
-            else:
-                messages.success(
-                    request,
-                    gettext(
-                        "Imported: %(created)d created, %(updated)d updated, "
-                        "%(unchanged)d unchanged."
-                    )
-                    % {
-                        "created": plan.count(imports.Action.CREATE),
-                        "updated": plan.count(imports.Action.UPDATE),
-                        "unchanged": plan.count(imports.Action.UNCHANGED),
-                    },
-                )
-                return HttpResponseRedirect(
-                    reverse("admin:clinic_appointment_changelist")
-                )
+            step = _import_confirm(request, may_update=may_update)
         elif request.method == "POST":
-            form = AppointmentImportForm(request.POST, request.FILES, user=request.user)
-            if form.is_valid():
-                organization = form.cleaned_data["organization"]
-                upload = form.cleaned_data["file"]
-                try:
-                    if upload.size > imports.MAX_BYTES:
-                        raise imports.too_big()
-                    text = imports.csv_decode(upload.read())
-                except imports.ImportRefusedError as refused:
-                    plan = refused.plan
-                else:
-                    plan = imports.appointments_import_plan(
-                        organization=organization, text=text, may_update=may_update
-                    )
-                    if plan.ok:
-                        token = _import_token(request, organization, text, plan)
-        rows = []
-        if plan is not None and organization is not None:
-            rows = [
-                {
-                    "line": row.line,
-                    "action": row.action,
-                    "patient": row.appointment.patient.identifier,
-                    "site": row.appointment.site.name,
-                    "starts_at": imports.local_display(
-                        row.appointment.starts_at, organization
-                    ),
-                    "ends_at": imports.local_display(
-                        row.appointment.ends_at, organization
-                    ),
-                    "kind": row.appointment.kind,
-                    "practitioner": row.appointment.practitioner or "",
-                    "external_id": row.appointment.external_id,
-                    "changes": ", ".join(row.changes),
-                }
-                for row in plan.rows
-            ]
+            step = _import_preview(request, may_update=may_update)
+        else:
+            step = _ImportStep(form=AppointmentImportForm(user=request.user))
+        if step.response is not None:
+            return step.response
+        plan = step.plan
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": gettext("Import appointments from CSV"),
-            "form": form,
+            "form": step.form,
             "plan": plan,
-            "rows": rows,
-            "token": token,
-            "organization": organization,
+            "rows": _import_rows(plan, step.organization),
+            "token": step.token,
+            "organization": step.organization,
             "required_columns": imports.REQUIRED_COLUMNS,
             "optional_columns": imports.OPTIONAL_COLUMNS,
             "max_kb": imports.MAX_BYTES // 1000,
             "max_rows": imports.MAX_ROWS,
-            "counts": plan
-            and {
-                "create": plan.count(imports.Action.CREATE),
-                "update": plan.count(imports.Action.UPDATE),
-                "unchanged": plan.count(imports.Action.UNCHANGED),
-            },
+            "counts": plan and plan.counts,
         }
         return TemplateResponse(
             request, "admin/clinic/appointment/import.html", context
         )
+
+
+@dataclass
+class _ImportStep:
+    """Where the import page stands after a request: the upload form, the
+    plan to show (with its token when it may be confirmed), or a response
+    that ends the request (a redirect)."""
+
+    form: forms.Form
+    plan: imports.ImportPlan | None = None
+    token: str | None = None
+    organization: Organization | None = None
+    response: HttpResponse | None = None
+
+
+def _import_preview(request: HttpRequest, *, may_update: bool) -> _ImportStep:
+    """The upload: the file's plan, and a token to confirm it when it is fine."""
+    form = AppointmentImportForm(request.POST, request.FILES, user=request.user)
+    step = _ImportStep(form=form)
+    if not form.is_valid():
+        return step
+    step.organization = form.cleaned_data["organization"]
+    upload = form.cleaned_data["file"]
+    try:
+        if upload.size > imports.MAX_BYTES:
+            raise imports.too_big()
+        text = imports.csv_decode(upload.read())
+    except imports.ImportRefusedError as refused:
+        step.plan = refused.plan
+        return step
+    step.plan = imports.appointments_import_plan(
+        organization=step.organization, text=text, may_update=may_update
+    )
+    if step.plan.ok:
+        step.token = _import_token(request, step.organization, text, step.plan)
+    return step
+
+
+def _import_confirm(request: HttpRequest, *, may_update: bool) -> _ImportStep:
+    """The confirmation: import the previewed file, or show why not (a new
+    preview when the appointments changed since)."""
+    step = _ImportStep(form=AppointmentImportForm(user=request.user))
+    try:
+        payload = signing.loads(
+            request.POST["token"], salt=IMPORT_SALT, max_age=IMPORT_TOKEN_MAX_AGE
+        )
+    except signing.BadSignature:
+        messages.error(request, gettext("This preview expired. Upload the file again."))
+        step.response = HttpResponseRedirect(request.path)
+        return step
+    step.organization = _import_organization(request, payload.get("organization"))
+    if payload.get("user") != request.user.pk or step.organization is None:
+        raise PermissionDenied
+    try:
+        plan = imports.appointments_import(
+            organization=step.organization,
+            text=payload["text"],
+            may_update=may_update,
+            expected_fingerprint=payload["fingerprint"],
+        )
+    except imports.ImportRefusedError as refused:
+        step.plan = refused.plan
+        return step
+    except imports.ImportChangedError as changed:
+        step.plan = changed.plan
+        step.token = _import_token(
+            request, step.organization, payload["text"], changed.plan
+        )
+        messages.warning(
+            request,
+            gettext(
+                "The appointments changed since the preview. Check this "
+                "new preview and confirm again."
+            ),
+        )
+        return step
+    counts = plan.counts
+    messages.success(
+        request,
+        gettext(
+            "Imported: %(created)d created, %(updated)d updated, "
+            "%(unchanged)d unchanged."
+        )
+        % {
+            "created": counts[imports.Action.CREATE],
+            "updated": counts[imports.Action.UPDATE],
+            "unchanged": counts[imports.Action.UNCHANGED],
+        },
+    )
+    step.response = HttpResponseRedirect(reverse("admin:clinic_appointment_changelist"))
+    return step
+
+
+def _import_rows(
+    plan: imports.ImportPlan | None, organization: Organization | None
+) -> list[dict]:
+    """The preview table: one row per planned appointment, times in the
+    organization's local time."""
+    if plan is None or organization is None:
+        return []
+    return [
+        {
+            "line": row.line,
+            "action": row.action,
+            "patient": row.appointment.patient.identifier,
+            "site": row.appointment.site.name,
+            "starts_at": imports.local_display(row.appointment.starts_at, organization),
+            "ends_at": imports.local_display(row.appointment.ends_at, organization),
+            "kind": row.appointment.kind,
+            "practitioner": row.appointment.practitioner or "",
+            "external_id": row.appointment.external_id,
+            "changes": ", ".join(row.changes),
+        }
+        for row in plan.rows
+    ]
 
 
 IMPORT_SALT = "clinic.imports.appointments"

@@ -96,6 +96,15 @@ class ImportPlan:
         return sum(1 for row in self.rows if row.action == action)
 
     @property
+    def counts(self) -> dict[str, int]:
+        """How many rows each action has: ``{"create": …, "update": …,
+        "unchanged": …}``."""
+        return {
+            action: self.count(action)
+            for action in (Action.CREATE, Action.UPDATE, Action.UNCHANGED)
+        }
+
+    @property
     def fingerprint(self) -> str:
         """What the import would do; a confirmation of another plan is refused."""
         text = "|".join(
@@ -174,28 +183,9 @@ def _read_rows(text: str, plan: ImportPlan) -> tuple[list[str], list[tuple]]:
             plan.errors.append(_file_error(_("The file is empty."), line=1))
             return [], []
         columns = [cell.strip().lower() for cell in header]
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-        unknown = [c for c in columns if c not in known]
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        if missing or unknown or repeated:
-            problems = []
-            if missing:
-                problems.append(_("missing: %s") % ", ".join(missing))
-            if unknown:
-                problems.append(_("unknown: %s") % ", ".join(unknown))
-            if repeated:
-                problems.append(_("repeated: %s") % ", ".join(repeated))
-            plan.errors.append(
-                _file_error(
-                    _("Wrong headers (%(problems)s). %(expected)s")
-                    % {
-                        "problems": "; ".join(problems),
-                        "expected": expected_columns_text(),
-                    },
-                    line=1,
-                )
-            )
+        header_error = _header_error(columns)
+        if header_error is not None:
+            plan.errors.append(header_error)
             return columns, []
         end_of_previous = reader.line_num
         for record in reader:
@@ -230,6 +220,29 @@ def _read_rows(text: str, plan: ImportPlan) -> tuple[list[str], list[tuple]]:
     if not rows and not plan.errors:
         plan.errors.append(_file_error(_("The file has no appointment rows.")))
     return columns, rows
+
+
+def _header_error(columns: list[str]) -> RowError | None:
+    """The header line's error: required columns missing, unknown or repeated
+    ones; None when the header is right."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    unknown = [c for c in columns if c not in known]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if not (missing or unknown or repeated):
+        return None
+    problems = []
+    if missing:
+        problems.append(_("missing: %s") % ", ".join(missing))
+    if unknown:
+        problems.append(_("unknown: %s") % ", ".join(unknown))
+    if repeated:
+        problems.append(_("repeated: %s") % ", ".join(repeated))
+    return _file_error(
+        _("Wrong headers (%(problems)s). %(expected)s")
+        % {"problems": "; ".join(problems), "expected": expected_columns_text()},
+        line=1,
+    )
 
 
 def _parse_datetime(value: str, tz: zoneinfo.ZoneInfo) -> datetime.datetime:
@@ -278,179 +291,289 @@ def appointments_import_plan(
 
     Patients, sites, practitioners and existing appointments are looked up in
     ``organization`` only: another organization's identifier is "unknown".
+
+    The steps: read the rows (``_read_rows``), look up what they name
+    (``_Lookups``), then plan each row (``_row_plan``); one wrong row
+    anywhere and the plan has no rows, only errors.
     """
     plan = ImportPlan()
     columns, rows = _read_rows(text, plan)
     if not rows:
         return plan
-    tz = zoneinfo.ZoneInfo(organization.time_zone)
-    values = {c: {row[c] for _line, row in rows if row.get(c)} for c in columns}
-    patients = {
-        p.identifier: p
-        for p in Patient.objects.for_organization(organization).filter(
-            identifier__in=values["patient_identifier"], erased_at__isnull=True
-        )
-    }
-    sites = list(Site.objects.for_organization(organization))
-    sites_by_name = {s.name: s for s in sites}
-    sites_by_folded = {}
-    for site in sites:
-        sites_by_folded.setdefault(site.name.casefold(), []).append(site)
-    practitioners = {
-        m.user.get_username(): m
-        for m in StaffMember.objects.for_organization(organization)
-        .filter(user__username__in=values.get("practitioner", set()))
-        .select_related("user")
-    }
-    existing = {
-        a.external_id: a
-        for a in Appointment.objects.for_organization(organization)
-        .filter(external_id__in=values.get("external_id", set()))
-        .select_related("patient", "site", "practitioner__user")
-    }
-    seen_external_ids: dict[str, int] = {}
-
+    lookups = _Lookups.load(organization, columns, rows)
     for line, row in rows:
-        errors = []
-
-        def error(column: str, message: str, line: int = line, errors=errors) -> None:
-            errors.append(RowError(line, column, message))
-
-        patient = patients.get(row["patient_identifier"])
-        if not row["patient_identifier"]:
-            error("patient_identifier", _("Required."))
-        elif patient is None:
-            error(
-                "patient_identifier",
-                _("No patient with identifier “%(value)s” in your organization.")
-                % {"value": row["patient_identifier"]},
-            )
-        site = sites_by_name.get(row["site"])
-        if site is None and len(sites_by_folded.get(row["site"].casefold(), [])) == 1:
-            [site] = sites_by_folded[row["site"].casefold()]
-        if not row["site"]:
-            error("site", _("Required."))
-        elif site is None:
-            error(
-                "site",
-                _("No site named “%(value)s” in your organization (sites: %(names)s).")
-                % {"value": row["site"], "names": ", ".join(sorted(sites_by_name))},
-            )
-        times = {}
-        for column in ("starts_at", "ends_at"):
-            try:
-                times[column] = _parse_datetime(row[column], tz)
-            except ValueError as problem:
-                error(column, str(problem))
-        if len(times) == 2 and times["ends_at"] <= times["starts_at"]:
-            error("ends_at", _("The appointment must end after it starts."))
-        practitioner = None
-        if row.get("practitioner"):
-            practitioner = practitioners.get(row["practitioner"])
-            if practitioner is None:
-                error(
-                    "practitioner",
-                    _(
-                        "No staff member with user name “%(value)s” in your organization."
-                    )
-                    % {"value": row["practitioner"]},
-                )
-        external_id = row.get("external_id", "")
-        appointment = None
-        if external_id:
-            if external_id in seen_external_ids:
-                error(
-                    "external_id",
-                    _(
-                        "External id “%(value)s” is already on line %(line)d of this file."
-                    )
-                    % {"value": external_id, "line": seen_external_ids[external_id]},
-                )
-            else:
-                seen_external_ids[external_id] = line
-            appointment = existing.get(external_id)
-            if appointment is not None:
-                if patient is not None and appointment.patient_id != patient.pk:
-                    error(
-                        "external_id",
-                        _(
-                            "External id “%(value)s” is already used by another "
-                            "patient's appointment."
-                        )
-                        % {"value": external_id},
-                    )
-                elif appointment.status not in UPDATABLE:
-                    error(
-                        "external_id",
-                        _(
-                            "The appointment “%(value)s” is %(status)s: an import "
-                            "cannot change it."
-                        )
-                        % {
-                            "value": external_id,
-                            "status": appointment.get_status_display().lower(),
-                        },
-                    )
-                elif not may_update:
-                    error(
-                        "external_id",
-                        _(
-                            "The appointment “%(value)s” exists and you may not "
-                            "change appointments."
-                        )
-                        % {"value": external_id},
-                    )
+        errors: list[RowError] = []
+        planned = _row_plan(
+            line=line,
+            row=row,
+            columns=columns,
+            lookups=lookups,
+            may_update=may_update,
+            errors=errors,
+        )
         if errors:
             plan.errors.extend(errors)
-            continue
-
-        new = {
-            "site": site,
-            "starts_at": times["starts_at"],
-            "ends_at": times["ends_at"],
-        }
-        if "kind" in columns:
-            new["kind"] = row["kind"]
-        if "practitioner" in columns:
-            new["practitioner"] = practitioner
-        if appointment is None:
-            appointment = Appointment(
-                organization=organization,
-                patient=patient,
-                external_id=external_id,
-                **new,
-            )
-            planned = PlannedRow(line, Action.CREATE, appointment)
         else:
-            changes = [
-                name
-                for name, value in new.items()
-                if getattr(appointment, name) != value
-            ]
-            for name in changes:
-                setattr(appointment, name, new[name])
-            planned = PlannedRow(
-                line,
-                Action.UPDATE if changes else Action.UNCHANGED,
-                appointment,
-                changes=[
-                    str(Appointment._meta.get_field(n).verbose_name) for n in changes
-                ],
-            )
-        try:
-            # Fields and cross-organization checks; uniqueness is checked above
-            # set-wise, and again by appointment_save at import time.
-            appointment.full_clean(validate_unique=False, validate_constraints=False)
-        except ValidationError as problem:
-            for name, messages in problem.message_dict.items():
-                for message in messages:
-                    error(COLUMN_OF_FIELD.get(name, ""), message)
-            plan.errors.extend(errors)
-            continue
-        plan.rows.append(planned)
+            plan.rows.append(planned)
     if plan.errors:
         plan.rows = []
     return plan
+
+
+@dataclass
+class _Lookups:
+    """What the rows name, in ``organization`` only, fetched once per file;
+    and the external ids seen so far (an id twice in a file is an error)."""
+
+    organization: Organization
+    tz: zoneinfo.ZoneInfo
+    patients: dict[str, Patient]
+    sites_by_name: dict[str, Site]
+    sites_by_folded: dict[str, list[Site]]
+    practitioners: dict[str, StaffMember]
+    existing: dict[str, Appointment]
+    seen_external_ids: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, organization: Organization, columns: list[str], rows: list[tuple]
+    ) -> _Lookups:
+        values = {c: {row[c] for _line, row in rows if row.get(c)} for c in columns}
+        patients = {
+            p.identifier: p
+            for p in Patient.objects.for_organization(organization).filter(
+                identifier__in=values["patient_identifier"], erased_at__isnull=True
+            )
+        }
+        sites = list(Site.objects.for_organization(organization))
+        sites_by_folded: dict[str, list[Site]] = {}
+        for site in sites:
+            sites_by_folded.setdefault(site.name.casefold(), []).append(site)
+        practitioners = {
+            m.user.get_username(): m
+            for m in StaffMember.objects.for_organization(organization)
+            .filter(user__username__in=values.get("practitioner", set()))
+            .select_related("user")
+        }
+        existing = {
+            a.external_id: a
+            for a in Appointment.objects.for_organization(organization)
+            .filter(external_id__in=values.get("external_id", set()))
+            .select_related("patient", "site", "practitioner__user")
+        }
+        return cls(
+            organization=organization,
+            tz=zoneinfo.ZoneInfo(organization.time_zone),
+            patients=patients,
+            sites_by_name={s.name: s for s in sites},
+            sites_by_folded=sites_by_folded,
+            practitioners=practitioners,
+            existing=existing,
+        )
+
+
+def _row_plan(
+    *,
+    line: int,
+    row: dict[str, str],
+    columns: list[str],
+    lookups: _Lookups,
+    may_update: bool,
+    errors: list[RowError],
+) -> PlannedRow | None:
+    """The row's plan, or None with its errors appended to ``errors`` (each
+    column checked in turn, so one row may have several)."""
+
+    def error(column: str, message: str) -> None:
+        errors.append(RowError(line, column, message))
+
+    patient = _row_patient(row, lookups, error)
+    site = _row_site(row, lookups, error)
+    times = _row_times(row, lookups.tz, error)
+    practitioner = _row_practitioner(row, lookups, error)
+    external_id = row.get("external_id", "")
+    appointment = _row_existing(
+        external_id,
+        line=line,
+        patient=patient,
+        lookups=lookups,
+        may_update=may_update,
+        error=error,
+    )
+    if errors:
+        return None
+    new = {"site": site, "starts_at": times["starts_at"], "ends_at": times["ends_at"]}
+    if "kind" in columns:
+        new["kind"] = row["kind"]
+    if "practitioner" in columns:
+        new["practitioner"] = practitioner
+    planned = _row_planned(
+        line,
+        new,
+        appointment=appointment,
+        organization=lookups.organization,
+        patient=patient,
+        external_id=external_id,
+    )
+    try:
+        # Fields and cross-organization checks; uniqueness is checked above
+        # set-wise, and again by appointment_save at import time.
+        planned.appointment.full_clean(
+            validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as problem:
+        for name, messages in problem.message_dict.items():
+            for message in messages:
+                error(COLUMN_OF_FIELD.get(name, ""), message)
+        return None
+    return planned
+
+
+def _row_patient(row: dict[str, str], lookups: _Lookups, error) -> Patient | None:
+    patient = lookups.patients.get(row["patient_identifier"])
+    if not row["patient_identifier"]:
+        error("patient_identifier", _("Required."))
+    elif patient is None:
+        error(
+            "patient_identifier",
+            _("No patient with identifier “%(value)s” in your organization.")
+            % {"value": row["patient_identifier"]},
+        )
+    return patient
+
+
+def _row_site(row: dict[str, str], lookups: _Lookups, error) -> Site | None:
+    """The site by its exact name, else by its name in any case when only one
+    site has it."""
+    site = lookups.sites_by_name.get(row["site"])
+    folded = lookups.sites_by_folded.get(row["site"].casefold(), [])
+    if site is None and len(folded) == 1:
+        [site] = folded
+    if not row["site"]:
+        error("site", _("Required."))
+    elif site is None:
+        error(
+            "site",
+            _("No site named “%(value)s” in your organization (sites: %(names)s).")
+            % {
+                "value": row["site"],
+                "names": ", ".join(sorted(lookups.sites_by_name)),
+            },
+        )
+    return site
+
+
+def _row_times(
+    row: dict[str, str], tz: zoneinfo.ZoneInfo, error
+) -> dict[str, datetime.datetime]:
+    times = {}
+    for column in ("starts_at", "ends_at"):
+        try:
+            times[column] = _parse_datetime(row[column], tz)
+        except ValueError as problem:
+            error(column, str(problem))
+    if len(times) == 2 and times["ends_at"] <= times["starts_at"]:
+        error("ends_at", _("The appointment must end after it starts."))
+    return times
+
+
+def _row_practitioner(
+    row: dict[str, str], lookups: _Lookups, error
+) -> StaffMember | None:
+    if not row.get("practitioner"):
+        return None
+    practitioner = lookups.practitioners.get(row["practitioner"])
+    if practitioner is None:
+        error(
+            "practitioner",
+            _("No staff member with user name “%(value)s” in your organization.")
+            % {"value": row["practitioner"]},
+        )
+    return practitioner
+
+
+def _row_existing(
+    external_id: str,
+    *,
+    line: int,
+    patient: Patient | None,
+    lookups: _Lookups,
+    may_update: bool,
+    error,
+) -> Appointment | None:
+    """The appointment ``external_id`` names, when the row may update it;
+    an id already on an earlier line of the file is an error."""
+    if not external_id:
+        return None
+    seen = lookups.seen_external_ids
+    if external_id in seen:
+        error(
+            "external_id",
+            _("External id “%(value)s” is already on line %(line)d of this file.")
+            % {"value": external_id, "line": seen[external_id]},
+        )
+    else:
+        seen[external_id] = line
+    appointment = lookups.existing.get(external_id)
+    if appointment is None:
+        return None
+    if patient is not None and appointment.patient_id != patient.pk:
+        error(
+            "external_id",
+            _(
+                "External id “%(value)s” is already used by another "
+                "patient's appointment."
+            )
+            % {"value": external_id},
+        )
+    elif appointment.status not in UPDATABLE:
+        error(
+            "external_id",
+            _("The appointment “%(value)s” is %(status)s: an import cannot change it.")
+            % {
+                "value": external_id,
+                "status": appointment.get_status_display().lower(),
+            },
+        )
+    elif not may_update:
+        error(
+            "external_id",
+            _("The appointment “%(value)s” exists and you may not change appointments.")
+            % {"value": external_id},
+        )
+    return appointment
+
+
+def _row_planned(
+    line: int,
+    new: dict,
+    *,
+    appointment: Appointment | None,
+    organization: Organization,
+    patient: Patient | None,
+    external_id: str,
+) -> PlannedRow:
+    """A new appointment, or the existing one with ``new`` applied (unsaved)
+    and the names of the fields that change."""
+    if appointment is None:
+        appointment = Appointment(
+            organization=organization,
+            patient=patient,
+            external_id=external_id,
+            **new,
+        )
+        return PlannedRow(line, Action.CREATE, appointment)
+    changes = [
+        name for name, value in new.items() if getattr(appointment, name) != value
+    ]
+    for name in changes:
+        setattr(appointment, name, new[name])
+    return PlannedRow(
+        line,
+        Action.UPDATE if changes else Action.UNCHANGED,
+        appointment,
+        changes=[str(Appointment._meta.get_field(n).verbose_name) for n in changes],
+    )
 
 
 def appointments_import(
@@ -476,22 +599,29 @@ def appointments_import(
             raise ImportRefusedError(plan)
         if expected_fingerprint and plan.fingerprint != expected_fingerprint:
             raise ImportChangedError(plan)
-        errors = []
-        for row in plan.rows:
-            if row.action == Action.UNCHANGED:
-                continue
-            try:
-                appointment_save(appointment=row.appointment)
-            except ValidationError as problem:
-                for name, messages in problem.message_dict.items():
-                    errors.extend(
-                        RowError(row.line, COLUMN_OF_FIELD.get(name, ""), message)
-                        for message in messages
-                    )
+        errors = _plan_apply(plan)
         if errors:
             # Raised inside the atomic block: every row saved so far is undone.
             raise ImportRefusedError(ImportPlan(errors=errors))
     return plan
+
+
+def _plan_apply(plan: ImportPlan) -> list[RowError]:
+    """Save each row that changes through ``appointment_save``; the errors of
+    the rows a save refused (the caller undoes the rest)."""
+    errors = []
+    for row in plan.rows:
+        if row.action == Action.UNCHANGED:
+            continue
+        try:
+            appointment_save(appointment=row.appointment)
+        except ValidationError as problem:
+            for name, messages in problem.message_dict.items():
+                errors.extend(
+                    RowError(row.line, COLUMN_OF_FIELD.get(name, ""), message)
+                    for message in messages
+                )
+    return errors
 
 
 def local_display(value: datetime.datetime, organization: Organization) -> str:

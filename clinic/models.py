@@ -1,5 +1,5 @@
 """Care records everything else points at: organizations, staff, patients
-(appointments in clinic/models_appointments.py, imported back below)."""
+(appointments in clinic/appointments/models.py, imported back below)."""
 
 import uuid
 
@@ -564,7 +564,7 @@ class Invitation(models.Model):
 
 
 # Appointments live in their own module (one sub-domain per module).
-from clinic.models_appointments import (  # noqa: E402, F401
+from clinic.appointments.models import (  # noqa: E402, F401
     Appointment,
     AppointmentQuerySet,
     AppointmentStatus,

@@ -8,7 +8,7 @@ appointments, so names come from one query per organization set
 
 from collections.abc import Iterable
 
-from clinic.models_appointments import Appointment, VisitType
+from clinic.appointments.models import Appointment, VisitType
 
 
 class VisitTypeNames:

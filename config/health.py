@@ -1,6 +1,14 @@
-"""``/healthz``: whether this process can serve, answered within a second.
+"""Health for load balancers and orchestrators, answered within a second.
 
-Load balancers and orchestrators probe it. Every check runs in its own thread,
+- ``/healthz/live``: the process answers (no dependency is touched): a
+  liveness probe restarts a process only when it is stuck, never because the
+  database is away.
+- ``/healthz/ready``: the database (with the django-q2 queue in it) and the
+  cache: whether this process should receive traffic.
+- ``/healthz``: every check, channels included (kept for compatibility and
+  for people).
+
+Load balancers and orchestrators probe them. Every check runs in its own thread,
 all at once, and the answer leaves after ``HEALTHZ_TIMEOUT`` seconds (0.8)
 whatever a check is still doing: that check is reported ``timeout``. A check
 that hangs is not started again by the next probes while it runs (they report
@@ -11,8 +19,10 @@ What answers 503 (takes the node out) and what only degrades (docs/architecture.
 
 - ``database`` and ``broker`` (the django-q2 queue lives in the database):
   without them nothing can be served. Fatal.
-- ``channels``: a channel backend without its credentials, a deployment error
-  the node cannot send past. Fatal.
+- ``channels``: a channel backend without its credentials. Only degrades:
+  sends on that channel are held back or fall back (the delivery log says
+  why), while pages, the API and the other channels keep serving; taking
+  every web process out of rotation for it would stop all of that too.
 - ``cache`` (Redis): every node shares the one Redis, so a 503 would take
   them all out at once while each can still serve: its cache falls back to the
   process's memory (``core.cache``) and live notices are best effort. The
@@ -108,8 +118,10 @@ CHECKS: dict[str, Check] = {
     "database": Check(check_database, fatal=True),
     "cache": Check(check_cache, fatal=False),
     "broker": Check(check_broker, fatal=True),
-    "channels": Check(check_channels, fatal=True),
+    "channels": Check(check_channels, fatal=False),
 }
+# What ``/healthz/ready`` asks: whether this process should get traffic.
+READY_CHECKS = ("database", "broker", "cache")
 
 
 class _Probe(threading.Thread):
@@ -165,12 +177,14 @@ def _result(name: str, probe: _Probe | None, started: float) -> dict:
     return detail | {"ms": ms}
 
 
-def run_checks() -> tuple[str, dict]:
-    """Run every check at once; return the overall status ("ok", "degraded"
-    or "down") and each check's detail, within HEALTHZ_TIMEOUT seconds."""
+def run_checks(names: tuple[str, ...] | None = None) -> tuple[str, dict]:
+    """Run the named checks (every check by default) at once; return the overall
+    status ("ok", "degraded" or "down") and each check's detail, within
+    HEALTHZ_TIMEOUT seconds."""
     started = time.monotonic()
     deadline = started + settings.HEALTHZ_TIMEOUT
-    probes = {name: _start(name, check) for name, check in CHECKS.items()}
+    wanted = CHECKS if names is None else {name: CHECKS[name] for name in names}
+    probes = {name: _start(name, check) for name, check in wanted.items()}
     for probe in probes.values():
         if probe is not None:
             probe.join(max(0.0, deadline - time.monotonic()))
@@ -182,10 +196,25 @@ def run_checks() -> tuple[str, dict]:
     return "ok", results
 
 
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    status, checks = run_checks()
+def _answer(status: str, checks: dict) -> JsonResponse:
     return JsonResponse(
         {"status": status, "checks": checks}, status=503 if status == "down" else 200
     )
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return _answer(*run_checks())
+
+
+@never_cache
+@require_GET
+def healthz_ready(request: HttpRequest) -> JsonResponse:
+    return _answer(*run_checks(READY_CHECKS))
+
+
+@never_cache
+@require_GET
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})

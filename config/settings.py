@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_q",
     "phonenumber_field",
     "anymail",
+    "config.apps.ConfigConfig",
     "clinic",
     "consent",
     "messaging",
@@ -80,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request carries its id.
+    "config.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # HTML pages gzipped (config/compression.py); static files are
@@ -349,7 +352,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 
 # The KPI dashboard computes its patient-centred figures on a second database
-# connection, in parallel (PostgreSQL only; insights/alongside.py).
+# connection, in parallel (PostgreSQL only; insights/second_connection.py).
 INSIGHTS_SECOND_CONNECTION = env.bool("INSIGHTS_SECOND_CONNECTION", default=True)
 
 # Idle sessions end after this many seconds; the page warns a minute before.
@@ -374,7 +377,8 @@ PHONENUMBER_DB_FORMAT = "E164"
 
 # --- Static files ---------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes, and nginx serves /static/ from (deploy/nginx).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -537,17 +541,43 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # /healthz is probed over plain HTTP by load balancers.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
+
+# --- Retention ---------------------------------------------------------------
+# Days each data class is kept before the nightly purge (core.retention;
+# docs/deploy.md, "Retention"), e.g. RETENTION_DAYS=access_audit=365,outbox=7.
+RETENTION_DAYS = {
+    name: int(days) for name, days in env.dict("RETENTION_DAYS", default={}).items()
+}
+
+# --- Metrics ---------------------------------------------------------------------
+# /metrics (config/metrics.py) answers a bearer token or addresses in these
+# networks (CIDR); with neither it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_NETWORKS = env.list("METRICS_NETWORKS", default=[])
 
 # --- Logging --------------------------------------------------------------------
 # Log lines carry ids, never names, addresses or message bodies (DESIGN.md).
+# One JSON line per event (config/log_format.py) unless LOG_FORMAT=text,
+# which development uses by default.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.request_context.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        },
+        "json": {"()": "config.log_format.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -5,12 +5,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from clinic.admin_site import StaffAdminSite
-from config.health import healthz
+from config.health import healthz, healthz_live, healthz_ready
+from config.metrics import metrics
 from feedback.views import survey_answer
-from messaging.email_webhooks import MailgunTrackingWebhookView
+from messaging.email.mailgun import MailgunTrackingWebhookView
 from messaging.views import verify
-from outreach.views import slot_offer
-from portal.views_appointments import appointment_action
+from outreach.waitlist.views import slot_offer
+from portal.views.appointments import appointment_action
 
 # Admin asks for a second factor too (issue 5), on a page of its own after the
 # password (issue 18): same site object, two-step sign-in.
@@ -23,6 +24,9 @@ urlpatterns = [
     # The brand link: patients land on the portal (or its sign-in page).
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz_live"),
+    path("healthz/ready", healthz_ready, name="healthz_ready"),
+    path("metrics", metrics, name="metrics"),
     # Browsers ask for /favicon.ico on pages that name no icon (admin's).
     path(
         "favicon.ico",

@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-import consent.admin_privacy  # noqa: F401 - registers the privacy requests admin
+import consent.gdpr.admin
+import consent.requests.admin  # noqa: F401 - registers erasure requests admin
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.roles import purposes_allowed
-from consent import admin_requests  # noqa: F401 - registers erasure requests admin
 from consent.models import ConsentEvent, OrganizationPolicy, PatientPreferences, Topic
 
 

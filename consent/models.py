@@ -660,4 +660,4 @@ class PatientPrivacy(Patient):
         ]
 
 
-from consent.models_requests import ErasureRequest  # noqa: E402,F401
+from consent.requests.models import ErasureRequest  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """How long to wait before trying again: doubling from a first wait up to a
 ceiling, with or without jitter.
 
-Webhooks out retry on a fixed ladder (``api.webhooks_sending``: 1, 2, 4 …
+Webhooks out retry on a fixed ladder (``api.webhooks.sending``: 1, 2, 4 …
 minutes, then hourly); provider sends retry with full jitter, so the deliveries
 of one failed batch do not all come back at once (``messaging.services.outcomes``).
 """

@@ -46,7 +46,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.test.utils import override_settings
 
-from clinic.appointments import (
+from clinic.appointments.actions import (
     AppointmentActionError,
     appointment_can,
     appointment_cancel,
@@ -190,8 +190,8 @@ class History:
         """Run the scheduler and the worker at each moment something falls due
         (a reminder, a deferred or retried delivery) up to ``until``."""
         from messaging.models import Delivery
-        from outreach.models_reminders import Reminder, ReminderStatus
-        from outreach.reminders_sending import reminders_send_due
+        from outreach.reminders.models import Reminder, ReminderStatus
+        from outreach.reminders.planner import reminders_send_due
 
         for _step in range(10_000):
             reminder = (
@@ -438,7 +438,7 @@ class _Clinic:
     def answer_reminder(self, appointment, action: str) -> None:
         """By SMS when the reminder came by SMS (the reply handler acts on it),
         else with the one-tap link of the reminder."""
-        from outreach.reminders_answers import answerable_reminder
+        from outreach.reminders.answers import answerable_reminder
 
         appointment.refresh_from_db()
         if not appointment_can(appointment=appointment, action=action):

@@ -80,7 +80,7 @@ FOLLOW_UP_REPLY = (
     "Hello, thank you for telling us. We are sorry about your visit: may we "
     "call you to talk about it?",
 )
-# Words a patient texts to answer a reminder (outreach.reminders_answers).
+# Words a patient texts to answer a reminder (outreach.reminders.answers).
 CONFIRM_WORDS = ("C", "OUI", "Oui !")
 CANCEL_WORDS = ("A", "ANNULER")
 SURVEY_COMMENTS = (

@@ -46,7 +46,7 @@ from clinic.models import (
 from consent.models import Topic
 from demo import history as demo_history
 from messaging.services import message_send
-from outreach.reminders_sending import appointment_reminder_context
+from outreach.reminders.planner import appointment_reminder_context
 
 
 @dataclass

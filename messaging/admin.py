@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 from clinic.admin_scoping import OrganizationScopedAdmin
 from clinic.models import AccessAudit
 from clinic.roles import template_purposes
-from messaging.admin_senders import SenderIdentityAdmin, warn_missing_senders
 from messaging.models import (
     Delivery,
     Message,
@@ -33,6 +32,7 @@ from messaging.rendering import (
     variables_used,
 )
 from messaging.selectors import channels_status
+from messaging.senders.admin import SenderIdentityAdmin, warn_missing_senders
 from messaging.variables import VARIABLES, sample_context
 
 

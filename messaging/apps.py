@@ -12,10 +12,13 @@ class MessagingConfig(AppConfig):
         from core.schedules import every_minute, schedules_keep
         from messaging import checks  # noqa: F401 - registers the system checks
         from messaging.credentials import encrypted_column_register
-        from messaging.email_events import on_tracking
+        from messaging.email.events import on_tracking
 
         encrypted_column_register("messaging.SenderIdentity", "secret_encrypted")
-        tracking.connect(on_tracking, dispatch_uid="messaging.email_events")
+        from messaging import retention
+
+        retention.register()
+        tracking.connect(on_tracking, dispatch_uid="messaging.email.events")
         schedules_keep(
             self,
             {

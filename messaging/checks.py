@@ -143,7 +143,7 @@ def check_sender_identities(
         return []
     from clinic.models import Organization
     from messaging.credentials import encrypted_columns, secret_decrypt
-    from messaging.selectors_senders import organizations_without_sender
+    from messaging.senders.selectors import organizations_without_sender
 
     messages: list[CheckMessage] = []
     try:

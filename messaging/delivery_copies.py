@@ -3,7 +3,7 @@
 ``Delivery.organization`` and ``message_created_at`` repeat the message's
 organization and creation time, so the KPI dashboard counts a period's
 deliveries per channel from one index without joining messages
-(``insights.kpis.delivery_and_read_rates``). ``DeliveryQuerySet.bulk_create``
+(``insights.kpis.deliveries.delivery_and_read_rates``). ``DeliveryQuerySet.bulk_create``
 and ``Delivery.save`` call this; the campaign ``COPY`` writer writes the two
 columns itself.
 """

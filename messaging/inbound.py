@@ -32,9 +32,9 @@ from messaging.models import (
     Sensitivity,
     UnmatchedInbound,
 )
-from messaging.receipts import inbound_once
+from messaging.receipts.services import inbound_once
 from messaging.rendering import sms_text
-from messaging.selectors_senders import inbound_organization_ids
+from messaging.senders.selectors import inbound_organization_ids
 from messaging.services import message_mark_read
 from messaging.signals import message_received
 from messaging.threads import patient_wrote
@@ -213,7 +213,7 @@ def inbound_sms_receive(
     """Take one SMS from a patient, exactly once in effect; return what it became.
 
     Every effect happens in one transaction that first writes the SMS's
-    receipt (``messaging.receipts.inbound_once``): a retry of the same
+    receipt (``messaging.receipts.services.inbound_once``): a retry of the same
     provider message id, or a copy arriving at the same instant, changes
     nothing and gets no reply (``InboundResult.duplicate``).
 

@@ -509,7 +509,7 @@ class Delivery(models.Model):
             ),
             # The KPI dashboard: deliveries of the messages created in a
             # period, counted per channel and status from the index alone
-            # (insights.kpis.delivery_and_read_rates).
+            # (insights.kpis.deliveries.delivery_and_read_rates).
             models.Index(
                 fields=["organization", "message_created_at", "channel", "status"],
                 name="messaging_delivery_org_msg_at",
@@ -638,14 +638,14 @@ class UnmatchedInbound(models.Model):
         return f"{self.provider} {self.provider_message_id}"
 
 
-# Sender identities and inbound receipts live in their own modules (STYLE.md:
-# modules split by sub-domain); imported here so Django registers them.
-from messaging.models_inbound import (  # noqa: E402, F401
+# Sender identities and inbound receipts live in their own packages (one
+# folder per sub-domain); imported here so Django registers them.
+from messaging.receipts.models import (  # noqa: E402, F401
     InboundOutcome,
     InboundReceipt,
     WebhookToken,
 )
-from messaging.models_senders import (  # noqa: E402, F401
+from messaging.senders.models import (  # noqa: E402, F401
     SenderIdentity,
     SenderProvider,
 )

@@ -3,7 +3,7 @@
 Every view checks the provider's signature before reading anything else; a
 missing or forged one gets an empty 403, logged without the request body.
 Logs carry provider ids, never numbers or texts. Inbound events (an SMS, a
-keypad answer) take effect once per provider id (``messaging.receipts``): a
+keypad answer) take effect once per provider id (``messaging.receipts.services``): a
 retry changes nothing and is answered with nothing.
 """
 
@@ -39,8 +39,8 @@ from messaging.backends.sms.sinch import sinch_signature
 from messaging.backends.voice import tts_language
 from messaging.inbound import inbound_sms_receive
 from messaging.models import Delivery, DeliveryStatus, InboundReceipt
-from messaging.receipts import inbound_once
-from messaging.selectors_senders import identity_secrets
+from messaging.receipts.services import inbound_once
+from messaging.senders.selectors import identity_secrets
 from messaging.services import delivery_status_update
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,9 @@ class OutreachConfig(AppConfig):
     def ready(self) -> None:
         from clinic.signals import appointment_changed
         from messaging.inbound import register_reply_handler
-        from outreach import recurring, reminders_hooks, waitlist
+        from outreach.recurring import services as recurring
+        from outreach.reminders import hooks as reminders_hooks
+        from outreach.waitlist import services as waitlist
 
         # Before the reminders' handler: OUI/YES answers whichever of an offer
         # and a reminder came last, and the offer's handler decides that.

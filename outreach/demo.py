@@ -5,8 +5,8 @@ is in the clinic's language (staff read it; patients never do)."""
 from clinic.demo_data import demo_row_named
 from clinic.models import Organization
 from consent.models import Topic
-from outreach.models_reminders import ReminderRule
-from outreach.reminders import reminder_rule_save
+from outreach.reminders.models import ReminderRule
+from outreach.reminders.services import reminder_rule_save
 
 RULES = [
     # names, kind, offsets, only if unconfirmed
@@ -76,8 +76,8 @@ def _seed_waitlist(organization, report) -> None:
     from django.utils import timezone
 
     from clinic.models import Patient
-    from outreach.models_waitlist import WaitlistEntry
-    from outreach.waitlist import waitlist_join
+    from outreach.waitlist.models import WaitlistEntry
+    from outreach.waitlist.services import waitlist_join
 
     if WaitlistEntry.objects.for_organization(organization).exists():
         return

@@ -1,6 +1,17 @@
 """Reminder rules, waitlists and recurring care reminders: what staff schedule
-and the workers deliver through messaging (issue 6; campaigns are their own app)."""
+and the workers deliver through messaging (issue 6; campaigns are their own app).
 
-from outreach.models_recurring import CareSchedule  # noqa: F401
-from outreach.models_reminders import Reminder, ReminderRule  # noqa: F401
-from outreach.models_waitlist import SlotOffer, SlotOfferRecipient, WaitlistEntry  # noqa: F401
+The models live with their sub-domain; Django finds them here."""
+
+from outreach.recurring.models import CareSchedule
+from outreach.reminders.models import Reminder, ReminderRule
+from outreach.waitlist.models import SlotOffer, SlotOfferRecipient, WaitlistEntry
+
+__all__ = [
+    "CareSchedule",
+    "Reminder",
+    "ReminderRule",
+    "SlotOffer",
+    "SlotOfferRecipient",
+    "WaitlistEntry",
+]

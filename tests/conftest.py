@@ -1,5 +1,4 @@
 import contextvars
-import datetime
 
 import pytest
 import time_machine
@@ -11,6 +10,7 @@ from django.test import Client
 from django.utils import translation
 
 from tests.clinic.factories import OrganizationFactory, StaffMemberFactory, UserFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 
 @pytest.fixture(autouse=True)
@@ -130,14 +130,30 @@ def superuser(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
 
 
-# A Tuesday, 12:00 in Paris: inside every sending window (quiet hours and
-# holidays would defer a send when the suite runs at night).
-DAYTIME = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
+@pytest.fixture
+def daytime():
+    """The clock starts at WEEKDAY_NOON_PARIS (tests/support/clock.py: inside
+    every sending window, where quiet hours and holidays would defer a send
+    when the suite runs at night) and keeps ticking: workers and receivers in
+    the test still see time pass."""
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=True):
+        yield WEEKDAY_NOON_PARIS
 
 
 @pytest.fixture
-def daytime():
-    """The clock starts at DAYTIME and keeps ticking (workers and receivers
-    in the test still see time pass)."""
-    with time_machine.travel(DAYTIME, tick=True):
-        yield DAYTIME
+def on_commit_at_once(monkeypatch):
+    """``transaction.on_commit`` runs its callback at once, as if each write
+    had committed: the delivery task a send queues runs inside the service
+    call, as a worker would right after the commit (the test's transaction
+    never commits).
+
+    For tests that assert after each of several steps of a flow (send, then
+    read, then the next escalation...). pytest-django's
+    ``django_capture_on_commit_callbacks(execute=True)`` runs the callbacks
+    when its block ends instead: prefer it where one block around the test's
+    "when" says the same."""
+    from django.db import transaction
+
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
+    )

@@ -1,6 +1,6 @@
 """What every FHIR view shares: ``application/fhir+json`` in and out, errors
 as OperationOutcome (never problem+json or HTML), and the partner API's keys,
-scopes, organization, audit and idempotency (``api.views_base``).
+scopes, organization, audit and idempotency (``api.views.base``).
 
 Status codes follow the FHIR RESTful API: 400 for a body or search that cannot
 be parsed or fails FHIR validation, 404 for an unknown id (or another
@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from api.problems import _translate as translate_domain_error
-from api.views_base import ApiViewMixin
+from api.views.base import ApiViewMixin
 from clinic.fhir import fhir_validate
 from messaging.content import MessageContentError
 

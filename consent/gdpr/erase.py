@@ -38,7 +38,7 @@ from clinic.models import AccessAudit, Caregiver, Patient
 from clinic.services import access_audit_record
 from consent.gdpr import SYSTEM_LABEL, registry
 from consent.models import PatientPreferences, PatientPrivacy
-from consent.models_requests import ErasureRequest
+from consent.requests.models import ErasureRequest
 
 ERASED_GIVEN_NAME = "Erased"
 ERASED_FAMILY_NAME = "Patient"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from messaging.backends.base import BaseBackend, DeliveryError, SendResult
 from messaging.backends.senders import Identity, Sender, identities_load
+from messaging.metrics import PROVIDER_ERRORS, PROVIDER_LATENCY
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -127,8 +129,9 @@ class ProviderClient:
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request; return a 2xx response or raise DeliveryError."""
+        started = time.monotonic()
         try:
-            response = self.client.request(method, path, **kwargs)
+            response = self._timed(method, path, operation, started, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the provider: safe to try again.
             self._log(operation, type(exc).__name__, delivery_id)
@@ -160,6 +163,25 @@ class ProviderClient:
         if response.is_success:
             return response
         raise self._error(response)
+
+    def _timed(
+        self, method: str, path: str, operation: str, started: float, **kwargs: Any
+    ) -> httpx.Response:
+        """The request, its latency and any failure recorded (messaging.metrics)."""
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            PROVIDER_ERRORS.labels(self.provider, operation, type(exc).__name__).inc()
+            raise
+        finally:
+            PROVIDER_LATENCY.labels(self.provider, operation).observe(
+                time.monotonic() - started
+            )
+        if not response.is_success:
+            PROVIDER_ERRORS.labels(
+                self.provider, operation, str(response.status_code)
+            ).inc()
+        return response
 
     def _error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

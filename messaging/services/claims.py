@@ -7,7 +7,7 @@ claimed again by another worker with the next token; everything it would
 still do must then count for nothing:
 
 - every write to a claimed row is conditioned on its id, its token and the
-  status ``sending`` (``fenced_update``; ``delivering._finish``), so a
+  status ``sending`` (``fenced_update``; ``outcomes.delivery_finish``), so a
   stale holder records nothing;
 - before each provider call the backend asks the gate (``Claims.admits``),
   which admits a delivery only within ``CONFIRMATION_SECONDS`` of the last

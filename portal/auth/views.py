@@ -210,7 +210,7 @@ def devices(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _finish_setup(request: HttpRequest, device: Device) -> HttpResponse:
+def _device_confirm_and_sign_in(request: HttpRequest, device: Device) -> HttpResponse:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     request.session.pop(PENDING_KEY, None)
@@ -240,7 +240,7 @@ def totp_add(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = CodeForm(request.POST)
         if form.is_valid() and _check_code(request, device, form.cleaned_data["token"]):
-            return _finish_setup(request, device)
+            return _device_confirm_and_sign_in(request, device)
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
     buffer = io.BytesIO()
     image.save(buffer)
@@ -296,7 +296,7 @@ def _side_channel_add(request: HttpRequest, model, channel: str) -> HttpResponse
     elif request.method == "POST" and device is not None:
         form = CodeForm(request.POST)
         if form.is_valid() and _check_code(request, device, form.cleaned_data["token"]):
-            return _finish_setup(request, device)
+            return _device_confirm_and_sign_in(request, device)
     return render(
         request,
         template,

@@ -86,8 +86,10 @@ def _code_hash(change: ContactPointChange, code: str) -> str:
     ).hexdigest()
 
 
-def _finish(change: ContactPointChange, status: str, now: datetime.datetime) -> None:
-    """End a pending change, forgetting its address and code."""
+def _change_close(
+    change: ContactPointChange, status: str, now: datetime.datetime
+) -> None:
+    """Close a pending change with ``status``, forgetting its address and code."""
     change.status, change.finished_at = status, now
     change.new_value, change.code_hash = "", ""
     change.save(update_fields=["status", "finished_at", "new_value", "code_hash"])
@@ -357,7 +359,7 @@ def contact_change_cancel(
         .first()
     )
     if locked is not None:
-        _finish(locked, Status.CANCELLED, now)
+        _change_close(locked, Status.CANCELLED, now)
 
 
 def _check_code(
@@ -376,7 +378,7 @@ def _check_code(
     change.save(update_fields=["failed_attempts"])
     left = MAX_WRONG_CODES - change.failed_attempts
     if left <= 0:
-        _finish(change, Status.LOCKED, now)
+        _change_close(change, Status.LOCKED, now)
         return _(
             "Too many wrong codes: this change is cancelled. Start again to get "
             "a new code."
@@ -435,7 +437,7 @@ def _apply(change: ContactPointChange, actor: Any, now: datetime.datetime) -> Pa
             _("We could not save this change. Please contact your clinic.")
         ) from None
     contact_point_verified(patient=patient, kind=kind, at=now)
-    _finish(change, Status.CONFIRMED, now)
+    _change_close(change, Status.CONFIRMED, now)
     if getattr(actor, "pk", None):
         LogEntry.objects.log_actions(
             user_id=actor.pk,

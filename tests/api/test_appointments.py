@@ -8,8 +8,8 @@ import time_machine
 
 from api.scopes import Scope
 from clinic.models import AccessAudit, Appointment
-from outreach.models_reminders import Reminder
-from tests.api.test_conventions import assert_problem
+from outreach.reminders.models import Reminder
+from tests.api.api_support import assert_problem
 from tests.clinic.factories import (
     AppointmentFactory,
     PatientFactory,

@@ -12,7 +12,7 @@ from clinic.models import AccessAudit
 from consent.models import ConsentEvent
 from consent.selectors import decide
 from consent.services import consent_record
-from tests.api.test_conventions import assert_problem
+from tests.api.api_support import assert_problem
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 

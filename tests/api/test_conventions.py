@@ -12,35 +12,11 @@ from api.keys import api_key_revoke
 from api.models import IdempotencyRecord
 from api.scopes import Scope
 from clinic.models import AccessAudit, Patient
+from tests.api.api_support import PATIENTS, assert_problem, new_patient
 from tests.api.conftest import ApiClient
 from tests.clinic.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-PATIENTS = "/api/v1/patients/"
-
-
-def new_patient(identifier="EHR-1", **fields):
-    return {
-        "identifier": identifier,
-        "given_name": "Jeanne",
-        "family_name": "Martin",
-        "birth_date": "1980-02-03",
-        "email": "jeanne@example.org",
-        "phone": "+33612345678",
-        **fields,
-    }
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    assert body["type"].startswith("https://")
-    return body
 
 
 def test_no_key_is_401_problem_with_challenge():
@@ -126,7 +102,7 @@ def test_other_organizations_patient_is_404(api, other_organization):
 
 @override_settings(DEBUG=False)
 def test_server_error_is_problem_not_html(api, monkeypatch):
-    from api import views_patients
+    from api.views import patients as views_patients
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -8,7 +8,7 @@ from clinic.models import AccessAudit
 from conversations.models import Conversation
 from messaging.models import Delivery, Message
 from messaging.services import message_reply, message_send
-from tests.api.test_conventions import assert_problem
+from tests.api.api_support import assert_problem
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 

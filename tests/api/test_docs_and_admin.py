@@ -7,8 +7,8 @@ import pytest
 from django.contrib.messages import get_messages
 
 from api.models import ApiKey
+from tests.api.api_support import PATIENTS
 from tests.api.conftest import ApiClient
-from tests.api.test_conventions import PATIENTS
 from tests.clinic.factories import StaffMemberFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,11 +17,11 @@ from django.utils import timezone
 import api.keys
 from api.models import ApiKey
 from api.scopes import Scope
-from api.serializers_messages import MessageSerializer
-from api.serializers_patients import PatientSerializer
+from api.serializers.messages import MessageSerializer
+from api.serializers.patients import PatientSerializer
 from api.throttling import throttle_cache_key
 from messaging.services import message_send
-from tests.api.test_conventions import PATIENTS, assert_problem
+from tests.api.api_support import PATIENTS, assert_problem
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
@@ -89,7 +89,8 @@ def test_the_redis_counter_expires_and_reads_back(make_client, settings):
     client, key = make_client(rate_per_minute=1000)
     client.get(PATIENTS)
     client.get(PATIENTS)
-    counter = throttle_cache_key(key, int(time.time() // 60))  # DAYTIME is :00
+    # WEEKDAY_NOON_PARIS is on the minute: both calls count in one window.
+    counter = throttle_cache_key(key, int(time.time() // 60))
     assert cache.get(counter) == 2
     raw = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
     assert 0 < raw.ttl(cache.make_and_validate_key(counter)) <= 120

@@ -10,7 +10,7 @@ from api.models import IdempotencyRecord
 from clinic.models import Patient
 from consent.gdpr.erase import erase_patient
 from core.scheduler import due_run
-from tests.api.test_conventions import PATIENTS, new_patient
+from tests.api.api_support import PATIENTS, new_patient
 
 pytestmark = pytest.mark.django_db
 

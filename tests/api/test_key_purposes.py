@@ -12,8 +12,8 @@ from api.models import ApiKey
 from api.scopes import Scope
 from clinic.roles import PurposeNotAllowed
 from messaging.models import Message
+from tests.api.api_support import assert_problem
 from tests.api.fhir.conftest import assert_outcome, post_fhir
-from tests.api.test_conventions import assert_problem
 from tests.clinic.factories import StaffMemberFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory

@@ -7,7 +7,7 @@ from api.scopes import Scope
 from clinic.models import AccessAudit
 from consent.services import consent_record
 from messaging.models import Delivery, Message
-from tests.api.test_conventions import assert_problem
+from tests.api.api_support import assert_problem
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory

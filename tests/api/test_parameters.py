@@ -4,7 +4,7 @@ OPTIONS answers the Allow header, on every route."""
 
 import pytest
 
-from tests.api.test_conventions import assert_problem
+from tests.api.api_support import assert_problem
 
 pytestmark = pytest.mark.django_db
 

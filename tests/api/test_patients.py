@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from api.models import ApiKey
 from clinic.models import Patient
+from tests.api.api_support import PATIENTS, assert_problem, new_patient
 from tests.api.conftest import ApiClient
-from tests.api.test_conventions import PATIENTS, assert_problem, new_patient
 from tests.clinic.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db

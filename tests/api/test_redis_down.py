@@ -10,7 +10,7 @@ import time_machine
 
 from clinic.models import Patient
 from config.settings import redis_caches
-from tests.api.test_conventions import PATIENTS, assert_problem, new_patient
+from tests.api.api_support import PATIENTS, assert_problem, new_patient
 from tests.support.redis import UNREACHABLE, unreachable_redis
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from drf_spectacular.validation import validate_schema
 from django.core.management import call_command
 
 from api.problems import PROBLEM_JSON
-from tests.api.test_scope_matrix import ROUTES, needed_scope
+from tests.api.scope_support import ROUTES, needed_scope
 
 GROUP = re.compile(r"\(\?P<(\w+)>[^()]*\)")
 

@@ -28,7 +28,7 @@ from django.db import close_old_connections
 from api.keys import api_key_create
 from api.models import IdempotencyRecord
 from api.scopes import Scope
-from tests.api.test_scope_matrix import World
+from tests.api.scope_support import World
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from api.scopes import Scope
 from clinic.models import AccessAudit
 from feedback.services import response_submit, survey_invite
-from tests.api.test_conventions import assert_problem
+from tests.api.api_support import assert_problem
 from tests.clinic.factories import PatientFactory
 from tests.feedback.factories import QuestionFactory, SurveyFactory
 from tests.messaging.factories import TemplateFactory

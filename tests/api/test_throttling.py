@@ -9,7 +9,7 @@ import time_machine
 from django.core.cache import cache
 
 from api.throttling import throttle_cache_key
-from tests.api.test_conventions import PATIENTS, assert_problem
+from tests.api.api_support import PATIENTS, assert_problem
 
 pytestmark = pytest.mark.django_db
 

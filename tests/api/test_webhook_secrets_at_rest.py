@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 
 from api.models import WebhookSubscription
-from clinic.appointments import appointment_confirm
+from clinic.appointments.actions import appointment_confirm
 from messaging.credentials import secret_decrypt
 from tests.api.webhooks_support import received, subscribe
 from tests.clinic.factories import AppointmentFactory, StaffMemberFactory

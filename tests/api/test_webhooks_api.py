@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from api.models import WebhookDelivery, WebhookSubscription
 from api.scopes import Scope
-from tests.api.test_conventions import assert_problem
+from tests.api.api_support import assert_problem
 from tests.api.webhooks_support import emit, received, subscribe
 
 pytestmark = pytest.mark.django_db

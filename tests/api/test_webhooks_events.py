@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from api.models import WebhookDelivery
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.services import appointment_save, patient_save
 from consent.services import consent_record
 from messaging.inbound import inbound_sms_receive

@@ -10,10 +10,10 @@ import pytest
 import time_machine
 from werkzeug import Response
 
-from api import webhooks_sending
 from api.models import WebhookDelivery
-from api.webhooks import webhook_subscription_update
-from api.webhooks_sending import retry_delay, webhook_deliveries_due
+from api.webhooks import sending as webhooks_sending
+from api.webhooks.sending import retry_delay, webhook_deliveries_due
+from api.webhooks.services import webhook_subscription_update
 from consent.services import consent_record
 from core.scheduler import due_run
 from tests.api.webhooks_support import emit, received, signed_at, subscribe

@@ -8,10 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from api import webhooks_sending
 from api.models import WebhookDelivery
-from api.webhooks import webhook_subscription_update
-from api.webhooks_urls import UnsafeUrlError, url_check
+from api.webhooks import sending as webhooks_sending
+from api.webhooks.services import webhook_subscription_update
+from api.webhooks.url_safety import UnsafeUrlError, url_check
 from tests.api.webhooks_support import emit, subscribe
 
 pytestmark = pytest.mark.django_db

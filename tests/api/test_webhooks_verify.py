@@ -6,9 +6,9 @@ import re
 import time
 from pathlib import Path
 
-from api import webhook_verify_example
-from api.webhook_verify_example import verify_liaison_signature
-from api.webhooks_sending import body_bytes, signature_header
+from api.webhooks import verify_example as webhook_verify_example
+from api.webhooks.sending import body_bytes, signature_header
+from api.webhooks.verify_example import verify_liaison_signature
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 SECRET = "whsec_0123456789abcdef"

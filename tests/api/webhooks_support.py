@@ -4,8 +4,8 @@
 import json
 
 from api.models import WebhookEvent
-from api.webhook_verify_example import verify_liaison_signature
-from api.webhooks import webhook_subscription_create, webhooks_emit
+from api.webhooks.services import webhook_subscription_create, webhooks_emit
+from api.webhooks.verify_example import verify_liaison_signature
 
 
 def subscribe(organization, url, events=None, **fields):

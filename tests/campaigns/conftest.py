@@ -1,5 +1,3 @@
-import datetime
-
 import pytest
 import time_machine
 
@@ -12,14 +10,14 @@ from messaging.backends import locmem
 from tests.clinic.factories import PatientFactory, StaffMemberFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 # A Tuesday, 12:00 in Paris: inside every sending window.
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
 def _noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 

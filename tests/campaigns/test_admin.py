@@ -9,13 +9,14 @@ import time_machine
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from campaigns.sending import campaigns_plan_due
+from campaigns.planner import campaigns_plan_due
 from campaigns.services import campaign_schedule
 from consent.gdpr.objection import object_to_automation
 from messaging.models import Delivery
 from messaging.services import deliveries_process
-from tests.campaigns.conftest import NOON, move, patient
+from tests.campaigns.conftest import move, patient
 from tests.clinic.factories import UserFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +134,7 @@ def test_progress_bar_and_counts_equal_the_delivery_rows(
     campaign = move(make_campaign(), "approved")
     campaign_schedule(campaign=campaign, user=approver)
     with django_capture_on_commit_callbacks(execute=True):
-        campaigns_plan_due(NOON)
+        campaigns_plan_due(WEEKDAY_NOON_PARIS)
     client.force_login(author)
     # when
     page = client.get(change_url(campaign)).content.decode()
@@ -158,7 +159,7 @@ def test_the_drill_down_lists_recipients_by_status(
     skipped = patient(organization, opted_in=False, family_name="Zebulonskipped")
     campaign = move(make_campaign(), "approved")
     campaign_schedule(campaign=campaign, user=approver)
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     client.force_login(author)
     url = reverse("admin:campaigns_campaignrecipient_changelist")
     # when
@@ -243,7 +244,7 @@ def test_each_excluded_link_opens_the_rows_it_counts(
     if scheduled:
         campaign = move(campaign, "approved")
         campaign_schedule(campaign=campaign, user=approver)
-        campaigns_plan_due(NOON)
+        campaigns_plan_due(WEEKDAY_NOON_PARIS)
     client.force_login(author)
     # when
     links = excluded_links(client.get(change_url(campaign)).content.decode())

@@ -7,14 +7,15 @@ import pytest
 
 from campaigns.audience import audience_count, audience_queryset
 from campaigns.models import CampaignRecipient, PatientTag
-from campaigns.sending import campaign_plan_due
+from campaigns.planner import campaign_plan_due
 from campaigns.services import campaign_schedule
 from clinic.models import AppointmentStatus
 from consent import services as consent_services
 from consent.gdpr.objection import object_to_automation
-from tests.campaigns.conftest import NOON, move, patient
+from tests.campaigns.conftest import move, patient
 from tests.clinic.factories import AppointmentFactory, SiteFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +66,7 @@ def test_tag_filter_takes_any_of_the_tags(make_campaign, organization):
 
 
 def visit(who, days_ago, status=AppointmentStatus.FULFILLED, **fields):
-    starts = NOON - datetime.timedelta(days=days_ago)
+    starts = WEEKDAY_NOON_PARIS - datetime.timedelta(days=days_ago)
     return AppointmentFactory(
         patient=who,
         starts_at=starts,
@@ -84,7 +85,7 @@ def test_last_visit_filters_use_fulfilled_appointments(make_campaign, organizati
     visit(long_ago, days_ago=400)
     visit(long_ago, days_ago=5, status=AppointmentStatus.NO_SHOW)  # not a visit
     never = patient(organization)
-    cutoff = (NOON - datetime.timedelta(days=365)).date()
+    cutoff = (WEEKDAY_NOON_PARIS - datetime.timedelta(days=365)).date()
     # then: "last visit before" means no visit since
     assert ids(audience_queryset(make_campaign(last_visit_before=cutoff))) == {
         long_ago.pk
@@ -161,11 +162,11 @@ def test_the_live_count_agrees_with_the_real_send(
             preferred_language="en" if n % 5 == 0 else "fr",
         )
     campaign = make_campaign()
-    preview = audience_count(campaign, at=NOON)
+    preview = audience_count(campaign, at=WEEKDAY_NOON_PARIS)
     # when
     move(campaign, "approved")
     campaign_schedule(campaign=campaign, user=author)
-    campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=5)
+    campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS, page_size=5)
     # then
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     excluded = Counter(

@@ -5,14 +5,15 @@ tasks of a page queued all or none, consent's facts read once per page."""
 import pytest
 
 from campaigns.models import CampaignRecipient
-from campaigns.sending import campaigns_plan_due
+from campaigns.planner import campaigns_plan_due
 from campaigns.services import campaign_schedule
 from clinic.models import Patient
 from consent.errors import ConsentError
 from consent.facts import PageFacts, patient_fact_rows
 from messaging.models import Delivery, Message
 from messaging.services.bulk import message_send_many
-from tests.campaigns.conftest import NOON, move, patient
+from tests.campaigns.conftest import move, patient
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def test_recipients_follow_their_patient_campaign_and_message(
     kept, removed = patient(organization), patient(organization, opted_in=False)
     campaign = move(make_campaign(), "approved")
     campaign_schedule(campaign=campaign, user=approver)
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     message = recipients.get(patient=kept).message
     # when
@@ -63,7 +64,9 @@ def test_a_pages_delivery_tasks_are_the_batches_of_its_queued_deliveries(
     page = _page(organization, topic)
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        message_send_many(patients=page, topic=topic, origin="campaign", at=NOON)
+        message_send_many(
+            patients=page, topic=topic, origin="campaign", at=WEEKDAY_NOON_PARIS
+        )
     # then
     queued = sorted(
         Delivery.objects.filter(status=Delivery.Status.QUEUED).values_list(
@@ -103,7 +106,9 @@ def test_a_pages_delivery_tasks_are_queued_all_or_none(
         pytest.raises(ConnectionError),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        message_send_many(patients=page, topic=topic, origin="campaign", at=NOON)
+        message_send_many(
+            patients=page, topic=topic, origin="campaign", at=WEEKDAY_NOON_PARIS
+        )
     # then
     assert len(written) == 1
     assert not OrmQ.objects.exists()
@@ -118,8 +123,8 @@ def test_page_facts_from_rows_read_by_the_caller(organization, topic):
     ids = sorted(page.values_list("pk", flat=True))
     rows = {row["id"]: row for row in patient_fact_rows(page, "given_name")}
     # when
-    given = PageFacts(ids[1:], topic, topic.channels, NOON, rows=rows)
-    read = PageFacts(ids[1:], topic, topic.channels, NOON)
+    given = PageFacts(ids[1:], topic, topic.channels, WEEKDAY_NOON_PARIS, rows=rows)
+    read = PageFacts(ids[1:], topic, topic.channels, WEEKDAY_NOON_PARIS)
     # then: extra rows are left alone, missing ones refused
     for channel in topic.channels:
         assert [given.decide(pk, channel) for pk in ids[1:]] == [
@@ -127,4 +132,4 @@ def test_page_facts_from_rows_read_by_the_caller(organization, topic):
         ]
     del rows[ids[-1]]
     with pytest.raises(ConsentError):
-        PageFacts(ids, topic, topic.channels, NOON, rows=rows)
+        PageFacts(ids, topic, topic.channels, WEEKDAY_NOON_PARIS, rows=rows)

@@ -11,15 +11,16 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient
+from campaigns.planner import campaign_plan_due
 from campaigns.selectors import campaign_progress
-from campaigns.sending import campaign_plan_due
 from campaigns.services import campaign_cancel, campaign_schedule
 from clinic.models import Organization, Patient
 from consent.models import ConsentEvent, ConsentState, Topic
 from consent.services import policy_get
 from messaging.models import Delivery, SenderIdentity, Template
 from tests.clinic.factories import StaffMemberFactory, UserFactory
-from tests.messaging.test_reliability import (
+from tests.support.clusters import (
+    cluster_queue_empty,
     enqueue_in_cluster,
     sms_env,
     wait_until,
@@ -270,7 +271,8 @@ def test_cancel_at_forty_percent_sends_nothing_claimed_after_it(sinch, monkeypat
             ),
             timeout=60,
         )
-        time.sleep(2)
+        # the workers finish what they hold before the clusters stop
+        wait_until(cluster_queue_empty, timeout=30)
     finally:
         for cluster in clusters:
             cluster.stop()

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.sending import campaigns_plan_due
+from campaigns.planner import campaigns_plan_due
 from campaigns.services import (
     CampaignError,
     campaign_approve,
@@ -22,10 +22,11 @@ from clinic.roles import PurposeNotAllowed
 from consent.vocabulary import Purpose
 from messaging.models import Message
 from messaging.services import message_send_many
-from tests.campaigns.conftest import ALL_PERMS, NOON, grant, patient
+from tests.campaigns.conftest import ALL_PERMS, grant, patient
 from tests.clinic.factories import PatientFactory, StaffMemberFactory, UserFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 from tests.support.role_matrix import ALLOWED, MATRIX, PURPOSES
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +180,7 @@ def test_a_topic_turned_to_care_after_approval_pauses_the_campaign(organization)
     # when: its topic becomes care (no opt-in needed) before it is planned
     topic.purpose = "care"
     topic.save()
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     # then: nobody is reached, and staff cannot resume it
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED

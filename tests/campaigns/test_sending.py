@@ -11,9 +11,9 @@ import time_machine
 from django.db import connection, connections, transaction
 from django.db.models import Count
 
-from campaigns import locks, sending
+from campaigns import locks, planner
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.sending import campaign_plan_due, campaigns_plan_due
+from campaigns.planner import campaign_plan_due, campaigns_plan_due
 from campaigns.services import (
     campaign_cancel,
     campaign_pause,
@@ -23,7 +23,8 @@ from campaigns.services import (
 from core import scheduler
 from messaging.models import Delivery, Message
 from messaging.services import deliveries_process
-from tests.campaigns.conftest import NOON, move, patient
+from tests.campaigns.conftest import move, patient
+from tests.support.clock import WEEKDAY_NOON_PARIS
 from tests.support.gc_watch import collections_watched
 
 pytestmark = pytest.mark.django_db
@@ -55,8 +56,8 @@ def test_due_recipients_are_planned_once_with_campaign_keys(
     patients = [patient(organization) for _ in range(5)]
     campaign = scheduled(make_campaign, approver)
     # when: two ticks (or two clusters, one after the other)
-    first = campaigns_plan_due(NOON)
-    second = campaigns_plan_due(NOON + MINUTE)
+    first = campaigns_plan_due(WEEKDAY_NOON_PARIS)
+    second = campaigns_plan_due(WEEKDAY_NOON_PARIS + MINUTE)
     # then
     assert (first, second) == (5, 0)
     messages = Message.objects.filter(origin_ref=f"campaign:{campaign.pk}")
@@ -67,12 +68,12 @@ def test_due_recipients_are_planned_once_with_campaign_keys(
     campaign.refresh_from_db()
     # Planned, not yet sent: still sending until the deliveries are out.
     assert campaign.status == Campaign.Status.SENDING
-    assert campaign.started_at == NOON
+    assert campaign.started_at == WEEKDAY_NOON_PARIS
     deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
-    campaigns_plan_due(NOON + 2 * MINUTE)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS + 2 * MINUTE)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DONE
-    assert campaign.finished_at == NOON + 2 * MINUTE
+    assert campaign.finished_at == WEEKDAY_NOON_PARIS + 2 * MINUTE
 
 
 def test_deferred_deliveries_keep_the_campaign_sending_until_they_are_out(
@@ -116,8 +117,8 @@ def test_no_collection_starts_while_a_page_is_planned(
         patient(organization)
     campaign = scheduled(make_campaign, approver)
     # when
-    with collections_watched(inspect.unwrap(sending._plan_patients)) as seen:
-        planned = campaign_plan_due(campaign_id=campaign.pk, now=NOON)
+    with collections_watched(inspect.unwrap(planner._plan_patients)) as seen:
+        planned = campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS)
     # then: the page holds the collector off (messaging.services.collector)
     assert planned == 20
     assert seen.total > 0
@@ -130,10 +131,18 @@ def test_the_throttle_limits_each_minute(make_campaign, approver, organization):
         patient(organization)
     campaign = scheduled(make_campaign, approver, throttle_per_minute=3)
     # when / then
-    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON) == 3
-    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON + MINUTE / 2) == 0
-    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON + MINUTE) == 3
-    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON + 2 * MINUTE) == 1
+    assert campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS) == 3
+    assert (
+        campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS + MINUTE / 2)
+        == 0
+    )
+    assert (
+        campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS + MINUTE) == 3
+    )
+    assert (
+        campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS + 2 * MINUTE)
+        == 1
+    )
     assert Message.objects.count() == 7
 
 
@@ -143,7 +152,9 @@ def test_pages_are_bounded_and_cover_everyone(make_campaign, approver, organizat
         patient(organization)
     campaign = scheduled(make_campaign, approver)
     # when
-    planned = campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=4)
+    planned = campaign_plan_due(
+        campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS, page_size=4
+    )
     # then
     assert planned == 11
     assert statuses(campaign) == {"planned": 11}
@@ -179,14 +190,14 @@ def test_a_paused_campaign_plans_nobody_until_resumed(
     for _ in range(4):
         patient(organization)
     campaign = scheduled(make_campaign, approver, throttle_per_minute=2)
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     # when
     campaign_pause(campaign=campaign, user=approver)
     # then
-    assert campaigns_plan_due(NOON + MINUTE) == 0
+    assert campaigns_plan_due(WEEKDAY_NOON_PARIS + MINUTE) == 0
     campaign_resume(campaign=campaign, user=approver)
     assert campaign.status == Campaign.Status.SENDING
-    assert campaigns_plan_due(NOON + 2 * MINUTE) == 2
+    assert campaigns_plan_due(WEEKDAY_NOON_PARIS + 2 * MINUTE) == 2
 
 
 def test_cancel_stops_planning_and_the_deliveries_not_yet_sent(
@@ -196,14 +207,14 @@ def test_cancel_stops_planning_and_the_deliveries_not_yet_sent(
     for _ in range(4):
         patient(organization, email="")
     campaign = scheduled(make_campaign, approver, throttle_per_minute=2)
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     queued = Delivery.objects.filter(channel="sms", status="queued")
     assert queued.count() == 2
     # when
     stopped = campaign_cancel(campaign=campaign, user=approver)
     # then
     assert stopped == 4  # two SMS and their two inbox copies
-    assert campaigns_plan_due(NOON + MINUTE) == 0
+    assert campaigns_plan_due(WEEKDAY_NOON_PARIS + MINUTE) == 0
     assert statuses(campaign) == {"planned": 2, "cancelled": 2}
     assert set(Delivery.objects.values_list("status", "reason")) == {
         ("cancelled", "campaign_cancelled")
@@ -220,7 +231,7 @@ def test_a_delivery_claimed_after_the_cancel_is_not_sent(
     # given
     patient(organization, email="")
     campaign = scheduled(make_campaign, approver)
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     Campaign.objects.filter(pk=campaign.pk).update(status="cancelled")
     # when
     deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
@@ -237,7 +248,7 @@ def test_a_paused_campaigns_deliveries_wait_and_go_after_resume(
     # given
     patient(organization, email="")
     campaign = scheduled(make_campaign, approver)
-    campaigns_plan_due(NOON)
+    campaigns_plan_due(WEEKDAY_NOON_PARIS)
     campaign_pause(campaign=campaign, user=approver)
     ids = list(Delivery.objects.values_list("pk", flat=True))
     # when
@@ -246,10 +257,10 @@ def test_a_paused_campaigns_deliveries_wait_and_go_after_resume(
     assert sms_outbox == []
     sms = Delivery.objects.get(channel="sms")
     assert (sms.status, sms.reason) == ("deferred", "campaign_paused")
-    assert sms.next_attempt_at == NOON + MINUTE
+    assert sms.next_attempt_at == WEEKDAY_NOON_PARIS + MINUTE
     # when resumed, the next claim sends it
     campaign_resume(campaign=campaign, user=approver)
-    Delivery.objects.update(next_attempt_at=NOON)
+    Delivery.objects.update(next_attempt_at=WEEKDAY_NOON_PARIS)
     deliveries_process(ids)
     assert len(sms_outbox) == 1
     assert Delivery.objects.get(channel="sms").status == "sent"
@@ -276,13 +287,12 @@ def test_the_finder_skips_a_campaign_another_cluster_is_planning(
 ):
     # given: a throttled campaign (planned a page after another, holding its
     # row), whose row is held by another planner
-    from campaigns import sending
 
     patient(organization)
     campaign = scheduled(make_campaign, approver, throttle_per_minute=100)
-    monkeypatch.setattr(sending, "_locked_campaign", lambda campaign_id: None)
+    monkeypatch.setattr(planner, "_locked_campaign", lambda campaign_id: None)
     # then
-    assert campaigns_plan_due(NOON) == 0
+    assert campaigns_plan_due(WEEKDAY_NOON_PARIS) == 0
     assert statuses(campaign) == {"pending": 1}
 
 
@@ -321,7 +331,9 @@ def test_planners_side_by_side_share_the_pages_and_plan_nobody_twice(
     try:
         assert claimed.wait(10)
         # when: this planner runs beside it
-        planned = campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2)
+        planned = campaign_plan_due(
+            campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS, page_size=2
+        )
         # then: it planned the others, skipped the held ones, and the campaign
         # is not done while they are pending
         assert planned == 4
@@ -337,13 +349,16 @@ def test_planners_side_by_side_share_the_pages_and_plan_nobody_twice(
         release.set()
         thread.join()
     # when: the next planner comes (the held page was given up)
-    assert campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2) == 3
+    assert (
+        campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS, page_size=2)
+        == 3
+    )
     # then
     assert statuses(campaign) == {"planned": 7}
     # Done once their deliveries are out too (sent already where the pages
     # committed, the test being transactional on PostgreSQL).
     deliveries_process(list(Delivery.objects.values_list("pk", flat=True)))
-    campaign_plan_due(campaign_id=campaign.pk, now=NOON, page_size=2)
+    campaign_plan_due(campaign_id=campaign.pk, now=WEEKDAY_NOON_PARIS, page_size=2)
     campaign.refresh_from_db()
     assert campaign.status == "done"
     assert Message.objects.filter(origin_ref=campaign.origin_ref).count() == 7
@@ -353,25 +368,28 @@ def test_a_large_campaign_queues_a_planner_for_each_other_worker(
     make_campaign, approver, organization, monkeypatch, settings
 ):
     # given: enough due for three pages, and a cluster of three workers
-    from campaigns import sending
 
     for _ in range(5):
         patient(organization)
     campaign = scheduled(make_campaign, approver)
-    monkeypatch.setattr(sending, "SHARED_PAGE_MIN", 1)
+    monkeypatch.setattr(planner, "SHARED_PAGE_MIN", 1)
     settings.CAMPAIGNS_PLANNERS = 3
     queued = []
     monkeypatch.setattr(
         "django_q.tasks.async_task", lambda *args, **kwargs: queued.append(args)
     )
     # when
-    planned = campaigns_plan_due(NOON)
+    planned = campaigns_plan_due(WEEKDAY_NOON_PARIS)
     planners = [args for args in queued if args[0] == "campaigns.tasks.campaign_plan"]
     # then: two planner tasks queued where pages may be shared; this worker
     # planned all the same (nobody took them here)
     assert planned == 5
-    if sending._shared(None):
+    if planner._shared(None):
         # pages of two, so that each planner has one
-        assert planners == [("campaigns.tasks.campaign_plan", campaign.pk, NOON, 2)] * 2
+        assert (
+            planners
+            == [("campaigns.tasks.campaign_plan", campaign.pk, WEEKDAY_NOON_PARIS, 2)]
+            * 2
+        )
     else:
         assert not planners

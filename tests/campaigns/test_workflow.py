@@ -18,8 +18,9 @@ from campaigns.services import (
     campaign_test_send,
 )
 from consent.models import OrganizationPolicy
-from tests.campaigns.conftest import NOON, grant, move, patient
+from tests.campaigns.conftest import grant, move, patient
 from tests.clinic.factories import StaffMemberFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_submit_then_approval_by_a_second_staff_member(
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.APPROVED
     assert campaign.approver == approver
-    assert campaign.approved_at == NOON
+    assert campaign.approved_at == WEEKDAY_NOON_PARIS
 
 
 def test_the_author_cannot_approve_their_own_campaign(make_campaign, author, audience):
@@ -127,7 +128,7 @@ def test_schedule_freezes_the_audience_once(make_campaign, approver, audience):
         CampaignRecipient.objects.filter(campaign=campaign).values_list(
             "patient_id", "status", "due_at"
         )
-    ) == {(p.pk, "pending", NOON) for p in audience}
+    ) == {(p.pk, "pending", WEEKDAY_NOON_PARIS) for p in audience}
 
 
 def test_schedule_writes_a_missing_policy_before_any_page(
@@ -145,7 +146,9 @@ def test_schedule_writes_a_missing_policy_before_any_page(
 def test_a_schedule_in_the_past_is_refused(make_campaign, approver, audience):
     # given
     campaign = move(
-        make_campaign(schedule="at", send_at=NOON - datetime.timedelta(minutes=5)),
+        make_campaign(
+            schedule="at", send_at=WEEKDAY_NOON_PARIS - datetime.timedelta(minutes=5)
+        ),
         "approved",
     )
     # then

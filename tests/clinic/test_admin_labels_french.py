@@ -17,6 +17,8 @@ from django.test import RequestFactory
 from django.utils import translation
 from django.utils.functional import Promise
 
+from tests.support.french import SAME_IN_FRENCH
+
 pytestmark = pytest.mark.django_db
 
 # The project's apps; third-party models (devices, axes, django-q) are
@@ -31,38 +33,6 @@ APPS = {
     "insights",
     "api",
     "portal",
-}
-# Written the same in French and English (compared lower-cased).
-SAME_IN_FRENCH = {
-    "action",
-    "active",
-    "code",
-    "communication",
-    "conversation",
-    "conversations",
-    "description",
-    "france",
-    "id",
-    "invitation",
-    "logo",
-    "message",
-    "messages",
-    "note",
-    "parent",
-    "patient",
-    "patients",
-    "position",
-    "question",
-    "questions",
-    "secret",
-    "sinch",
-    "site",
-    "sites",
-    "sms",
-    "source",
-    "twilio",
-    "urgent",
-    "url",
 }
 # Webhook event names ("delivery.updated") are identifiers partners code against.
 IDENTIFIER = re.compile(r"^[a-z]+\.[a-z]+$")

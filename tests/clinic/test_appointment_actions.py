@@ -2,7 +2,7 @@
 
 import pytest
 
-from clinic.appointments import appointment_cancel
+from clinic.appointments.actions import appointment_cancel
 from tests.clinic.factories import AppointmentFactory
 
 pytestmark = pytest.mark.django_db

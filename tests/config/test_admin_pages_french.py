@@ -13,7 +13,7 @@ from django.utils import translation
 from campaigns.models import Campaign
 from clinic.models import StaffMember
 from consent.models import Topic
-from tests.clinic.test_admin_labels_french import SAME_IN_FRENCH
+from tests.support.french import SAME_IN_FRENCH
 
 pytestmark = pytest.mark.django_db
 

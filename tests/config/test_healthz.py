@@ -135,3 +135,31 @@ def test_a_database_server_that_hangs_is_down_within_a_second(client, monkeypatc
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["error"] == "Timeout"
     assert seconds < 1
+
+
+def test_live_answers_without_touching_a_dependency(client, stopped_database):
+    """Liveness restarts a stuck process: a database away is no reason to."""
+    response = client.get(reverse("healthz_live"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_asks_the_database_the_queue_and_the_cache(client):
+    response = client.get(reverse("healthz_ready"))
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body["checks"]) == {"database", "broker", "cache"}
+    assert body["status"] == "ok"
+
+
+def test_ready_is_503_when_the_database_is_down(client, stopped_database):
+    response = client.get(reverse("healthz_ready"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"]["status"] == "down"
+
+
+def test_ready_stays_200_degraded_when_redis_is_away(client, settings):
+    settings.CACHES = redis_caches(refusing_url())
+    response = client.get(reverse("healthz_ready"))
+    assert response.status_code == 200
+    assert response.json()["checks"]["cache"]["status"] == "degraded"

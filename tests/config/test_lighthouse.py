@@ -12,7 +12,7 @@ from django.utils import timezone
 from scripts import lighthouse
 from tests.clinic.factories import AppointmentFactory
 from tests.portal.conftest import patient_client, patient_user  # noqa: F401 - fixtures
-from tests.portal.test_inbox import inbox_message
+from tests.portal.inbox_support import inbox_message
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.subprocess_python import run_python
+
 ROOT = Path(__file__).resolve().parents[2]
+
 
 PRINT_SETTINGS = """
 import json
@@ -21,24 +24,6 @@ print(json.dumps({
     "broker_orm": settings.Q_CLUSTER.get("orm"),
 }))
 """
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    clean_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"REDIS_URL", "DATABASE_URL", "SECRET_KEY", "DEBUG"}
-    }
-    clean_env |= {"DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=clean_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def settings_with(**env: str) -> dict:

@@ -16,6 +16,7 @@ from consent.selectors import decide, decide_many, rules_for
 from consent.vocabulary import Outcome, Reason
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.consent.population_support import build_random_population, rules_fixture
 
 pytestmark = pytest.mark.django_db
 DB_SETTINGS = settings(
@@ -170,8 +171,6 @@ def test_a_deferred_send_never_lands_in_quiet_hours(
     at, time_zone, window, purpose, channel
 ):
     """Pure policy check, across both daylight-saving changes of 2026 in Paris and New York."""
-    from tests.consent.test_decide_bulk import rules_fixture
-
     rules = rules_fixture(purpose=purpose)
     facts = PatientFacts(
         patient_id=1,
@@ -299,8 +298,6 @@ def test_ledger_state_is_rebuilt_and_differences_reported(organization):
 
 def test_decide_many_equals_decide_on_random_data(organization):
     """The set-wise loader and the one-by-one loader see the same facts."""
-    from tests.consent.test_decide_bulk import build_random_population
-
     rng = random.Random(7)
     patients, topics = build_random_population(organization, rng, size=60)
     moments = [

@@ -1,7 +1,6 @@
 """Erasure requests: withdrawn by the patient while open, carried out by staff,
 never both (issue 18, item 5)."""
 
-import datetime
 import threading
 
 import pytest
@@ -11,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 
 from clinic.models import AccessAudit, Patient
 from consent.models import ErasureRequest
-from consent.requests import (
+from consent.requests.services import (
     ErasureRequestClosedError,
     erasure_request_create,
     erasure_request_fulfil,
@@ -19,9 +18,9 @@ from consent.requests import (
     erasure_request_withdraw,
 )
 from tests.clinic.factories import PatientFactory, StaffMemberFactory, UserFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOW = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
@@ -43,14 +42,14 @@ def staff(organization):
 
 def test_withdrawing_records_who_and_when(patient, open_request):
     # when
-    with time_machine.travel(NOW, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         withdrawn = erasure_request_withdraw(
             erasure_request=open_request, withdrawn_by=patient.user
         )
     # then
     open_request.refresh_from_db()
     assert open_request.status == ErasureRequest.Status.WITHDRAWN
-    assert open_request.withdrawn_at == NOW
+    assert open_request.withdrawn_at == WEEKDAY_NOON_PARIS
     assert open_request.withdrawn_by == patient.user
     assert withdrawn.pk == open_request.pk
     assert erasure_request_open_get(patient=patient) is None

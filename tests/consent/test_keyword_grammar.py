@@ -27,8 +27,8 @@ from consent.models import ConsentEvent
 from messaging.inbound import inbound_sms_receive
 from messaging.models import Message, SenderIdentity
 from messaging.rendering import sms_segments, sms_text
-from outreach.reminders_answers import ANSWERS
-from outreach.waitlist import YES_WORDS
+from outreach.reminders.answers import ANSWERS
+from outreach.waitlist.services import YES_WORDS
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 

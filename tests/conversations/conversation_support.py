@@ -2,30 +2,23 @@
 as a worker would after the commit, a patient who can receive SMS, a staff
 session that passed the second factor."""
 
-import datetime
-
 import pytest
 import time_machine
 
 from clinic.services import patient_save
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 PHONE = "+33612345678"
 ORGANIZATION_NUMBER = "+33700000001"  # the organization's Twilio sender
 
 
 @pytest.fixture
-def daytime_and_delivered(monkeypatch):
+def daytime_and_delivered(on_commit_at_once):
     """No quiet hours, and the delivery task run at once (the test's
     transaction never commits)."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
-    with time_machine.travel(NOON, tick=True):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=True):
         yield
 
 

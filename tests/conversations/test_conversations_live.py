@@ -16,7 +16,7 @@ from messaging.models import Message
 from portal.routing import websocket_urlpatterns as portal_routes
 from tests.clinic.factories import StaffMemberFactory, UserFactory
 from tests.conversations.conversation_support import sms_in, sms_patient
-from tests.portal.test_inbox_live import _verified
+from tests.portal.live_support import verified_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,14 +36,14 @@ def support(organization):
     return StaffMemberFactory(organization=organization, role="support").user
 
 
-def _communicator(user, conversation, *, verified=True, routes=None, path=None):
+def inbox_communicator(user, conversation, *, verified=True, routes=None, path=None):
     communicator = WebsocketCommunicator(
         URLRouter(routes or websocket_urlpatterns),
         path or f"/ws/staff/conversations/{conversation.public_id}/",
     )
     communicator.scope["user"] = user
     verified = verified and user.is_authenticated
-    communicator.scope["session"] = _verified(user) if verified else {}
+    communicator.scope["session"] = verified_session(user) if verified else {}
     return communicator
 
 
@@ -72,32 +72,34 @@ def _next_event(communicator, action):
 
 
 def test_anonymous_sockets_are_closed_with_4401(conversation):
-    assert _refused(_communicator(AnonymousUser(), conversation)) == 4401
+    assert _refused(inbox_communicator(AnonymousUser(), conversation)) == 4401
 
 
 def test_a_session_without_the_second_factor_is_refused(support, conversation):
-    assert _refused(_communicator(support, conversation, verified=False)) == 4403
+    assert _refused(inbox_communicator(support, conversation, verified=False)) == 4403
 
 
 def test_staff_of_another_organization_are_refused(conversation, other_organization):
     stranger = StaffMemberFactory(organization=other_organization).user
-    assert _refused(_communicator(stranger, conversation)) == 4403
+    assert _refused(inbox_communicator(stranger, conversation)) == 4403
 
 
 def test_a_role_without_conversations_is_refused(organization, conversation):
     marketing = StaffMemberFactory(organization=organization, role="marketing").user
-    assert _refused(_communicator(marketing, conversation)) == 4403
+    assert _refused(inbox_communicator(marketing, conversation)) == 4403
 
 
 def test_a_patient_account_is_refused(conversation):
-    assert _refused(_communicator(UserFactory(), conversation)) == 4403
+    assert _refused(inbox_communicator(UserFactory(), conversation)) == 4403
 
 
 def test_an_inbound_sms_is_pushed_to_the_open_page(support, patient, conversation):
     def sms():
         sms_in("Bonjour", sid="SM-live")
 
-    assert _next_event(_communicator(support, conversation), sms) == {"type": "changed"}
+    assert _next_event(inbox_communicator(support, conversation), sms) == {
+        "type": "changed"
+    }
 
 
 def test_a_message_in_another_of_the_patients_conversations_reaches_the_page(
@@ -115,7 +117,9 @@ def test_a_message_in_another_of_the_patients_conversations_reaches_the_page(
         assert Message.objects.get(direction="in").conversation_id == newer.pk
 
     # when / then
-    assert _next_event(_communicator(support, conversation), sms) == {"type": "changed"}
+    assert _next_event(inbox_communicator(support, conversation), sms) == {
+        "type": "changed"
+    }
 
 
 def test_a_colleagues_reply_is_pushed_to_the_page_and_the_patients_inbox(
@@ -125,10 +129,10 @@ def test_a_colleagues_reply_is_pushed_to_the_page_and_the_patients_inbox(
     colleague = StaffMemberFactory(organization=organization, role="clinician").user
     patient.user = UserFactory()
     patient.save()
-    portal = _communicator(
+    portal = inbox_communicator(
         patient.user, conversation, routes=portal_routes, path="/ws/inbox/"
     )
-    staff_page = _communicator(support, conversation)
+    staff_page = inbox_communicator(support, conversation)
 
     def reply():
         conversation_reply(conversation=conversation, staff_user=colleague, text="Hi")
@@ -165,4 +169,6 @@ def test_with_redis_down_an_inbound_sms_still_reaches_the_open_page(
         sms_in("Bonjour", sid="SM-no-redis")
 
     # when / then
-    assert _next_event(_communicator(support, conversation), sms) == {"type": "changed"}
+    assert _next_event(inbox_communicator(support, conversation), sms) == {
+        "type": "changed"
+    }

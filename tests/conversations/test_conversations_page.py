@@ -16,11 +16,11 @@ from tests.clinic.factories import (
     StaffMemberFactory,
 )
 from tests.conversations.conversation_support import (
-    NOON,
     daytime_and_delivered,  # noqa: F401 - a fixture
     sms_in,
     sms_patient,
 )
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("daytime_and_delivered")]
 
@@ -181,7 +181,9 @@ def test_the_live_fragment_is_the_thread_only(client, support, conversation):
 def test_the_queue_filters(client, support, patient, conversation):
     # given
     late = conversation_open(
-        patient=patient, now=NOON - datetime.timedelta(days=3), subject="Late one"
+        patient=patient,
+        now=WEEKDAY_NOON_PARIS - datetime.timedelta(days=3),
+        subject="Late one",
     )
     client.force_login(support)
     url = reverse("admin:conversations_conversation_changelist")

@@ -16,6 +16,8 @@ JOBS = {
     "messaging: expired secrets": "messaging.tasks.message_secrets_expire",
     "insights: day counts compacted": "insights.tasks.day_counts_compact",
 }
+# Once a day: the retention purge (core.retention).
+DAILY = {"retention: nightly purge": "core.retention.purge_expired"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -28,7 +30,10 @@ def test_flush_puts_the_jobs_back_and_keeps_an_operators_change():
     jobs = {
         s.name: (s.func, s.schedule_type, s.minutes) for s in Schedule.objects.all()
     }
-    assert jobs == {name: (func, "I", 1) for name, func in JOBS.items()}
+    assert jobs == {
+        **{name: (func, "I", 1) for name, func in JOBS.items()},
+        **{name: (func, "D", None) for name, func in DAILY.items()},
+    }
     finders = Schedule.objects.filter(func="core.tasks.finder_run")
     assert sorted(finders.values_list("args", flat=True)) == sorted(
         repr((name,)) for name in FINDERS
@@ -50,4 +55,5 @@ def test_a_changed_interval_is_not_reset_by_migrate():
         "messaging: escalations due": 1,
         "messaging: expired secrets": 1,
         "insights: day counts compacted": 1,
+        "retention: nightly purge": None,
     }

@@ -16,7 +16,7 @@ from demo.history import HISTORY_PREFIX
 from insights import day_counts, kpis
 from insights.forms import DEFAULT_DAYS
 from messaging.models import Message
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.utils import formats, translation
 from clinic.models import Appointment, Organization, Patient, StaffMember, VisitType
 from consent.models import ConsentEvent, Topic
 from messaging.models import Message
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +168,7 @@ def _staff_named(organization):
     from api.models import ApiKey
     from clinic.models import Team
     from feedback.models import Survey
-    from outreach.models_reminders import ReminderRule
+    from outreach.reminders.models import ReminderRule
 
     return {
         "teams": set(
@@ -265,7 +265,7 @@ def test_a_demo_seeded_in_english_is_renamed_not_duplicated(settings):
     from api.models import ApiKey
     from clinic.models import Team
     from feedback.models import Survey
-    from outreach.models_reminders import ReminderRule
+    from outreach.reminders.models import ReminderRule
 
     # given
     settings.DEBUG = True

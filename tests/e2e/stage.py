@@ -304,7 +304,7 @@ def walk_patient(lang: str) -> dict:
 
     from clinic.models import Patient
     from messaging.services import message_send
-    from outreach.waitlist import waitlist_join
+    from outreach.waitlist.services import waitlist_join
     from portal.contact_points.services import contact_change_request
 
     tag = secrets.token_hex(3)
@@ -355,15 +355,15 @@ def walk_links(lang: str) -> dict:
     from django.urls import reverse
     from django.utils import timezone
 
-    from clinic.appointment_tokens import appointment_action_url
+    from clinic.appointments.tokens import appointment_action_url
     from clinic.models import Invitation
     from consent.unsubscribe import unsubscribe_token_make
     from feedback.models import Survey
     from feedback.services import survey_invite
     from feedback.tokens import invitation_url
     from messaging.models import Topic
-    from outreach.models_waitlist import SlotOffer, SlotOfferRecipient
-    from outreach.waitlist import offer_token_make, waitlist_join
+    from outreach.waitlist.models import SlotOffer, SlotOfferRecipient
+    from outreach.waitlist.services import offer_token_make, waitlist_join
     from portal.enrolment import _hash
 
     tag = secrets.token_hex(3)
@@ -415,7 +415,7 @@ def campaign(name: str, plan: bool) -> dict:
     from django.utils import timezone
 
     from campaigns.models import Campaign
-    from campaigns.sending import campaigns_plan_due
+    from campaigns.planner import campaigns_plan_due
 
     if plan:
         campaigns_plan_due(timezone.now())

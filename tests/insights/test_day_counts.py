@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from insights import day_counts, kpis
+from insights.kpis import deliveries
 from insights.models import DeliveryDayCount, MessageDayCount
 from messaging.models import Delivery, Message
 from tests.clinic.factories import PatientFactory
@@ -94,12 +95,12 @@ def test_messages_and_deliveries_at_a_paris_periods_edges(organization):
         end=at(2026, 4, 1, zone=PARIS),
     )
 
-    by_topic = kpis.messages_by_topic(scope)
-    by_status = kpis.deliveries_by_channel_status(scope)
+    by_topic = deliveries.messages_by_topic(scope)
+    by_status = deliveries.deliveries_by_channel_status(scope)
 
     assert by_topic == {news.pk: {"topic_id": news.pk, "n": 3, "read": 1}}
     assert by_status == {("sms", "delivered"): 3, ("email", "failed"): 1}
-    rates = {f.key: f for f in kpis.delivery_and_read_rates(scope)}
+    rates = {f.key: f for f in deliveries.delivery_and_read_rates(scope)}
     assert (
         rates["delivery_rate.sms"].numerator,
         rates["delivery_rate.sms"].denominator,

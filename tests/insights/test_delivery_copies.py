@@ -7,11 +7,12 @@ import importlib
 import pytest
 import time_machine
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from clinic.services import patient_save
 from insights import kpis
+from insights.kpis import deliveries
 from messaging.models import Delivery, Message
 from messaging.services import delivery_status_update, message_send, message_send_many
 from tests.clinic.factories import PatientFactory
@@ -25,10 +26,8 @@ FAILED = datetime.datetime(2026, 4, 1, 9, 0, tzinfo=datetime.UTC)  # after it
 
 
 @pytest.fixture(autouse=True)
-def _commit_at_once(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _commit_at_once(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -75,7 +74,7 @@ def test_a_single_send_and_its_fallback_carry_the_message_time(organization, rem
     assert email.created_at == FAILED
     assert _copies(message) == {(organization.pk, SENT)}
     scope = kpis.Scope(organization=organization, start=b.START, end=b.END)
-    figures = {f.key: f for f in kpis.delivery_and_read_rates(scope)}
+    figures = {f.key: f for f in deliveries.delivery_and_read_rates(scope)}
     assert figures["delivery_rate.email"].denominator == 1
     assert list(figures["delivery_rate.email"].rows) == [email]
 

@@ -7,7 +7,15 @@ import pytest
 
 from clinic.models import AppointmentStatus
 from insights import kpis
-from outreach.models_reminders import Reminder
+from insights.kpis import (
+    appointments,
+    deliveries,
+    engagement,
+    opt_outs,
+    response_time,
+    surveys,
+)
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import PatientFactory, SiteFactory
 from tests.insights.builders import (
     BEFORE,
@@ -57,7 +65,7 @@ def test_response_time_median_and_p90(organization, other_organization, site, sc
     stranger = PatientFactory(organization=other_organization)
     conversation(stranger, first_response_at=IN_PERIOD + hours(99))
     # when
-    figures = _figures(kpis.response_time_figures(scope))
+    figures = _figures(response_time.response_time_figures(scope))
     # then
     # sorted 1, 2, 3, 4, 10 h: the middle one is 3 h
     assert figures["frt_median"].value == hours(3)
@@ -75,7 +83,7 @@ def test_response_time_weekly_medians(organization, scope):
         opened = datetime.datetime(2026, 3, day, 12, tzinfo=datetime.UTC)
         conversation(patient, created_at=opened, first_response_at=opened + hours(n))
     # when
-    weekly = kpis.response_time_stats(scope)["weekly"]
+    weekly = response_time.response_time_stats(scope)["weekly"]
     # then: median of (1 h, 3 h) = 2 h; median of (5 h) = 5 h
     assert [(w.date().isoformat(), n, m) for w, n, m in weekly] == [
         ("2026-03-02", 2, hours(2)),
@@ -90,7 +98,7 @@ def test_response_time_with_a_site_counts_only_that_site(organization, site, sco
     conversation(patient, first_response_at=IN_PERIOD + hours(9))
     # when
     at_site = kpis.Scope(organization=organization, start=START, end=END, site=site)
-    figures = _figures(kpis.response_time_figures(at_site))
+    figures = _figures(response_time.response_time_figures(at_site))
     # then
     assert figures["frt_median"].value == hours(1)
     assert figures["frt_median"].denominator == 1
@@ -113,7 +121,7 @@ def test_first_contact_resolution(organization, scope):
         patient, status="closed", staff_reply_count=1, closed_at=BEFORE
     )
     # when
-    [figure] = kpis.first_contact_resolution(scope)
+    [figure] = response_time.first_contact_resolution(scope)
     # then: 1 resolved of 3 closed with a reply = 33.33 %
     assert (figure.numerator, figure.denominator) == (1, 3)
     assert figure.value == pytest.approx(100 / 3)
@@ -133,7 +141,7 @@ def test_csat_and_nps(organization, other_organization, scope):
     other, _n, _c = survey_with_questions(other_organization)
     response(other, csat=1, nps=0)  # another organization
     # when
-    figures = _figures(kpis.survey_scores(scope))
+    figures = _figures(surveys.survey_scores(scope))
     # then
     # CSAT 4–5: 5, 4, 5 = 3 of 5 = 60 %; mean (5+4+3+1+5)/5 = 18/5 = 3.6
     assert figures["csat_share"].value == pytest.approx(60.0)
@@ -154,7 +162,7 @@ def test_survey_response_rate(organization, scope):
         invitation(survey, patient)
     invitation(survey, patient, created_at=BEFORE, answered_at=BEFORE + hours(1))
     # when
-    [figure] = kpis.survey_response_rate(scope)
+    [figure] = surveys.survey_response_rate(scope)
     # then: 1 / 4 = 25 %
     assert (figure.numerator, figure.denominator, figure.value) == (1, 4, 25.0)
 
@@ -171,7 +179,7 @@ def test_delivery_and_read_rates_per_channel(organization, other_organization, s
     stranger = PatientFactory(organization=other_organization)
     delivery(message(stranger, topic(other_organization, "x")), "sms", "failed")
     # when
-    figures = _figures(kpis.delivery_and_read_rates(scope))
+    figures = _figures(deliveries.delivery_and_read_rates(scope))
     # then
     # SMS handed over: sent, delivered, delivered, failed = 4; delivered 2 → 50 %
     sms = figures["delivery_rate.sms"]
@@ -202,9 +210,9 @@ def test_messages_read_and_opt_outs(organization, scope):
     withdrawal(patient, topic=flu, occurred_at=BEFORE)  # before the period
     withdrawal(patient, purpose="marketing", channel="sms")  # an SMS STOP
     # when
-    by_topic = kpis.messages_by_topic(scope)
-    [read] = kpis.messages_read(scope, by_topic)
-    opt = _figures(kpis.opt_outs(scope))
+    by_topic = deliveries.messages_by_topic(scope)
+    [read] = deliveries.messages_read(scope, by_topic)
+    opt = _figures(opt_outs.opt_outs(scope))
     # then
     # read: 1 flu + 3 care = 4 of 10 = 40 %
     assert (read.numerator, read.denominator, read.value) == (4, 10, 40.0)
@@ -241,7 +249,7 @@ def test_opt_outs_count_only_patients_sent_the_topic(organization, scope):
     # and one withdraws from a topic no one was sent in the period
     withdrawal(PatientFactory(organization=organization), topic=unsent)
     # when
-    opt = _figures(kpis.opt_outs(scope))
+    opt = _figures(opt_outs.opt_outs(scope))
     # then: 1 of 1 patient, not 5 withdrawals of 2 messages
     flu_figure = opt[f"opt_out.topic.{flu.pk}"]
     assert (flu_figure.numerator, flu_figure.denominator) == (1, 1)
@@ -281,7 +289,7 @@ def test_confirmation_and_no_show_with_and_without_reminders(organization, site,
         appointment(patient, site, status)
     appointment(patient, site, s.NO_SHOW, starts_at=BEFORE)  # before the period
     # when
-    figures = _figures(kpis.appointment_rates(scope))
+    figures = _figures(appointments.appointment_rates(scope))
     # then
     # with: confirmed 1 of (confirmed + booked) 2 = 50 %; no-show 1 of 3 = 33.3 %
     assert figures["confirmation_rate.with"].value == 50.0
@@ -299,7 +307,7 @@ def test_active_portal_users(organization, scope):
     portal_patient(organization)
     PatientFactory(organization=organization)
     # when
-    [figure] = kpis.active_users(scope)
+    [figure] = engagement.active_users(scope)
     # then: 1 of 3 = 33.3 %
     assert (figure.numerator, figure.denominator) == (1, 3)
     assert figure.rows.count() == 1
@@ -329,7 +337,7 @@ def test_attrition(organization, site):
     patient(erased_at=IN_PERIOD)  # erased: left out
     scope = kpis.Scope(organization=organization, start=START, end=END)
     # when
-    [figure] = kpis.attrition(scope)
+    [figure] = engagement.attrition(scope)
     # then: 2 lapsed (unread, quiet) of 7 registered before the window = 28.6 %
     assert (figure.numerator, figure.denominator) == (2, 7)
     assert figure.value == pytest.approx(200 / 7)

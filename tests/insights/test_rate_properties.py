@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from clinic.models import AppointmentStatus
 from insights import kpis
 from messaging.models import DeliveryStatus
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import OrganizationFactory, PatientFactory, SiteFactory
 from tests.insights.builders import (
     appointment,

@@ -1,7 +1,6 @@
 """Planning pages run with the cyclic collector held off
 (messaging.services.collector): nothing a page builds is garbage before it ends."""
 
-import datetime
 import gc
 
 import pytest
@@ -13,9 +12,8 @@ from messaging.services.collector import collector_paused
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 from tests.support.gc_watch import collections_watched
-
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 def test_the_collector_is_back_on_after_the_block_even_after_an_error():
@@ -58,7 +56,10 @@ def test_no_collection_starts_while_a_page_is_planned(organization):
     )
     patients = [PatientFactory(organization=organization) for _ in range(20)]
     # when
-    with time_machine.travel(NOON, tick=False), collections_watched(_send_page) as seen:
+    with (
+        time_machine.travel(WEEKDAY_NOON_PARIS, tick=False),
+        collections_watched(_send_page) as seen,
+    ):
         planned = message_send_many(
             patients=type(patients[0]).objects.filter(pk__in=[p.pk for p in patients]),
             topic=topic,

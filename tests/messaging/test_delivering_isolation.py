@@ -2,8 +2,6 @@
 settles that channel's deliveries only; the other channels of the batch are
 sent as usual."""
 
-import datetime
-
 import pytest
 import time_machine
 
@@ -13,10 +11,10 @@ from django.test import override_settings
 from messaging.backends.base import BaseBackend
 from messaging.models import Delivery
 from messaging.services import deliveries_process
+from tests.support.clock import WEEKDAY_NOON_PARIS
 from tests.support.planned import planned_deliveries
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 class Raising(BaseBackend):
@@ -55,7 +53,7 @@ def backends(**overrides):
 
 @pytest.fixture(autouse=True)
 def _at_noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -74,7 +72,7 @@ def test_a_raising_backend_does_not_stop_the_other_channels_of_the_batch(sms_out
     assert counts == {"retry": 2, "sent": 4}
     for row in Delivery.objects.filter(pk__in=inapp):
         assert (row.status, row.error_code) == ("queued", "backend_error")
-        assert row.next_attempt_at > NOON
+        assert row.next_attempt_at > WEEKDAY_NOON_PARIS
 
 
 def test_a_provider_backend_that_raised_after_calling_is_reconciled_not_resent(

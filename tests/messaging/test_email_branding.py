@@ -2,7 +2,6 @@
 address kept), its name and logo at the top of an HTML part; nothing of a
 confidential message added."""
 
-import datetime
 from email.utils import parseaddr
 
 import pytest
@@ -18,19 +17,14 @@ from tests.clinic.branding_support import image_bytes
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _at_noon_delivered_at_once(monkeypatch):
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
-    with time_machine.travel(NOON, tick=False):
+def _at_noon_delivered_at_once(on_commit_at_once):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 

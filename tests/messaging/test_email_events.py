@@ -1,12 +1,8 @@
 """Email bounces, complaints and clicks arrive through Anymail's tracking signal."""
 
-import datetime
-
 import pytest
 import time_machine
 from anymail.signals import AnymailTrackingEvent, tracking
-
-from django.db import transaction
 
 from clinic.services import patient_save
 from consent.models import ConsentEvent, PatientPreferences
@@ -14,17 +10,14 @@ from messaging.services import message_send
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _now(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
-    with time_machine.travel(NOON, tick=False):
+def _now(on_commit_at_once):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -60,7 +53,7 @@ def test_a_bounce_marks_the_delivery_and_the_address(email_delivery):
         PatientPreferences.objects.get(
             patient=email_delivery.message.patient
         ).email_invalid_at
-        == NOON
+        == WEEKDAY_NOON_PARIS
     )
 
 
@@ -89,7 +82,7 @@ def test_a_complaint_withdraws_email_for_that_purpose(email_delivery):
 def test_a_click_reads_the_message(email_delivery):
     signal("clicked", email_delivery.provider_id)
     email_delivery.message.refresh_from_db()
-    assert email_delivery.message.read_at == NOON
+    assert email_delivery.message.read_at == WEEKDAY_NOON_PARIS
 
 
 def test_an_event_for_an_unknown_message_changes_nothing(email_delivery):

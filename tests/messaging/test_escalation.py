@@ -6,7 +6,6 @@ import pytest
 import time_machine
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from clinic.services import patient_save
 from conversations.models import Conversation
@@ -20,9 +19,9 @@ from messaging.services import (
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 LADDER = [
     {"after_hours": 4, "channel": "sms"},
     {"after_hours": 24, "channel": "voice"},
@@ -31,10 +30,8 @@ LADDER = [
 
 
 @pytest.fixture(autouse=True)
-def _commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _commit(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -56,7 +53,7 @@ def message(organization):
 
     preferences_update(patient=patient, channel_order={"results": ["inapp"]})
     patient.refresh_from_db()
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         return message_send(patient=patient, topic=topic, origin="system", context={})
 
 
@@ -73,12 +70,14 @@ def test_the_ladder_waits_then_climbs(message, sms_outbox):
         "sms": ("deferred", "escalation"),
         "voice": ("deferred", "escalation"),
     }
-    with time_machine.travel(NOON + datetime.timedelta(hours=4, minutes=2), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(hours=4, minutes=2), tick=False
+    ):
         deliveries_requeue_due()
     assert statuses(message)["sms"] == ("sent", "escalation")
     assert statuses(message)["voice"] == ("deferred", "escalation")
     with time_machine.travel(
-        NOON + datetime.timedelta(hours=48, minutes=1), tick=False
+        WEEKDAY_NOON_PARIS + datetime.timedelta(hours=48, minutes=1), tick=False
     ):
         assert messages_escalate_due() == 1
         assert messages_escalate_due() == 0
@@ -93,7 +92,7 @@ def test_the_staff_task_is_named_in_the_patients_language(message, sms_outbox):
     message.topic.save()
     # when
     with time_machine.travel(
-        NOON + datetime.timedelta(hours=48, minutes=1), tick=False
+        WEEKDAY_NOON_PARIS + datetime.timedelta(hours=48, minutes=1), tick=False
     ):
         messages_escalate_due()
     # then
@@ -103,11 +102,15 @@ def test_the_staff_task_is_named_in_the_patients_language(message, sms_outbox):
 
 
 def test_reading_stops_the_ladder(message, sms_outbox):
-    with time_machine.travel(NOON + datetime.timedelta(hours=1), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(hours=1), tick=False
+    ):
         message_mark_read(message=message)
     assert statuses(message)["sms"] == ("cancelled", "already_read")
     assert statuses(message)["voice"] == ("cancelled", "already_read")
-    with time_machine.travel(NOON + datetime.timedelta(hours=49), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(hours=49), tick=False
+    ):
         deliveries_requeue_due()
         assert messages_escalate_due() == 0
     assert sms_outbox == []

@@ -26,10 +26,10 @@ from messaging.services.claims import (
     fenced_update,
 )
 from messaging.services.delivering import _claim
+from tests.support.clock import WEEKDAY_NOON_PARIS
 from tests.support.planned import planned_deliveries
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 LEASE = datetime.timedelta(seconds=300)
 
 
@@ -62,7 +62,7 @@ def recording():
 
 @pytest.fixture(autouse=True)
 def _at_noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -91,7 +91,7 @@ def test_a_fenced_update_changes_only_the_rows_still_held():
     """Same id, same attempt number, still sending: nothing else is written."""
     # given: three claims of attempt 1; another worker now holds the second,
     # and the third was settled meanwhile
-    held, taken, settled = _claim(sms(3), NOON)
+    held, taken, settled = _claim(sms(3), WEEKDAY_NOON_PARIS)
     taken_by_another_worker(taken.pk)
     Delivery.objects.filter(pk=settled.pk).update(status="sent")
     # when
@@ -163,25 +163,25 @@ def test_each_group_is_confirmed_in_the_database_just_before_its_calls(recording
     assert seen == {
         "status": "sending",
         "attempts": 1,
-        "attempted_at": NOON,
-        "lease_expires_at": NOON + LEASE,
+        "attempted_at": WEEKDAY_NOON_PARIS,
+        "lease_expires_at": WEEKDAY_NOON_PARIS + LEASE,
     }
 
 
 def test_renewing_extends_the_leases_held_and_drops_what_another_worker_took():
     # given: two claims, the second taken by another worker
-    kept, taken = _claim(sms(2), NOON)
+    kept, taken = _claim(sms(2), WEEKDAY_NOON_PARIS)
     for delivery in (kept, taken):
         delivery.status = "sending"
     claims = Claims([kept, taken], uncertain=set())
     taken_by_another_worker(taken.pk)
-    later = NOON + datetime.timedelta(seconds=100)
+    later = WEEKDAY_NOON_PARIS + datetime.timedelta(seconds=100)
     # when
     with time_machine.travel(later, tick=False):
         claims.renew()
     # then
     leases = dict(Delivery.objects.values_list("pk", "lease_expires_at"))
-    assert leases == {kept.pk: later + LEASE, taken.pk: NOON + LEASE}
+    assert leases == {kept.pk: later + LEASE, taken.pk: WEEKDAY_NOON_PARIS + LEASE}
     assert claims.held() == [kept]
     assert not claims.admits(taken)
 
@@ -226,7 +226,7 @@ def test_what_was_not_started_before_the_time_limit_is_released_and_queued_again
     assert enqueued == [[second, third]]
     rows = Delivery.objects.filter(pk__in=[second, third])
     assert {(r.status, r.next_attempt_at, r.lease_expires_at) for r in rows} == {
-        ("queued", NOON, None)
+        ("queued", WEEKDAY_NOON_PARIS, None)
     }
 
 
@@ -240,7 +240,7 @@ def test_an_outcome_not_reconciled_before_the_time_limit_stays_unknown(
     recording.call_timeout = 9.0
     (pk,) = sms(1)
     Delivery.objects.filter(pk=pk).update(
-        status="sending", attempts=1, lease_expires_at=NOON - LEASE
+        status="sending", attempts=1, lease_expires_at=WEEKDAY_NOON_PARIS - LEASE
     )
     monkeypatch.setattr(delivering_module, "deliveries_enqueue", lambda ids: None)
     # when
@@ -295,7 +295,7 @@ def test_a_delivery_fails_after_its_last_allowed_attempt():
     # given
     (pk,) = sms(1)
     deliveries_process([pk])
-    Delivery.objects.filter(pk=pk).update(next_attempt_at=NOON)
+    Delivery.objects.filter(pk=pk).update(next_attempt_at=WEEKDAY_NOON_PARIS)
     # when: the second attempt fails too
     deliveries_process([pk])
     # then

@@ -10,12 +10,12 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from messaging.models import Delivery, Message
+from messaging.models import Message
 from messaging.services import message_reply, message_send
 from messaging.services.delivering import deliveries_process
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
-from tests.support.planned import BODY, planned_deliveries
+from tests.messaging.inapp_support import channel_statuses, inapp_and_sms
 
 pytestmark = pytest.mark.django_db
 
@@ -47,26 +47,6 @@ def _layer(settings, layer: type) -> None:
     }
 
 
-def inapp_and_sms(count: int) -> list[int]:
-    """``count`` messages each with an in-app and an SMS delivery, queued; the
-    ids interleaved, so every batch claims both channels as a campaign's do."""
-    sms = planned_deliveries(channel="sms", count=count)
-    messages = Delivery.objects.filter(pk__in=sms).order_by("pk")
-    inapp = Delivery.objects.bulk_create(
-        Delivery(message_id=m, channel="inapp", body=BODY)
-        for m in messages.values_list("message_id", flat=True)
-    )
-    return [pk for pair in zip([d.pk for d in inapp], sms, strict=True) for pk in pair]
-
-
-def statuses(ids: list[int]) -> dict[tuple[str, str], int]:
-    rows = Delivery.objects.filter(pk__in=ids).values_list("channel", "status")
-    counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        counts[row] = counts.get(row, 0) + 1
-    return counts
-
-
 @pytest.mark.parametrize("layer", [FailingLayer, HangingLayer])
 def test_a_batch_goes_out_whole_without_the_bus(settings, sms_outbox, layer):
     """Every in-app delivery recorded delivered, every SMS sent; one notice
@@ -80,7 +60,7 @@ def test_a_batch_goes_out_whole_without_the_bus(settings, sms_outbox, layer):
     deliveries_process(ids)
     seconds = time.monotonic() - started
     # then
-    assert statuses(ids) == {("inapp", "delivered"): 100, ("sms", "sent"): 100}
+    assert channel_statuses(ids) == {("inapp", "delivered"): 100, ("sms", "sent"): 100}
     assert len(sms_outbox) == 100
     assert layer.calls == 1
     assert seconds < 0.2 + 3
@@ -95,7 +75,7 @@ def test_later_batches_do_not_try_until_the_retry_period_ends(settings):
     deliveries_process(ids)
     # then: it did not try, and recorded all the same
     assert FailingLayer.calls == 1
-    assert statuses(ids) == {("inapp", "delivered"): 5, ("sms", "sent"): 5}
+    assert channel_statuses(ids) == {("inapp", "delivered"): 5, ("sms", "sent"): 5}
 
 
 def test_a_lost_bus_is_logged_once_per_batch_without_patient_data(settings, caplog):
@@ -117,7 +97,7 @@ def test_with_a_real_redis_refusing_the_deliveries_are_recorded(settings):
     settings.CHANNEL_LAYERS = redis_channel_layers(refusing_url())
     ids = inapp_and_sms(20)
     deliveries_process(ids)
-    assert statuses(ids) == {("inapp", "delivered"): 20, ("sms", "sent"): 20}
+    assert channel_statuses(ids) == {("inapp", "delivered"): 20, ("sms", "sent"): 20}
 
 
 def test_a_patients_reply_is_stored_without_the_bus(

@@ -13,9 +13,9 @@ from messaging.models import Delivery
 from messaging.services import deliveries_process, message_send
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-TUESDAY_NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)  # Paris 12:00
 SATURDAY_NOON = datetime.datetime(2026, 3, 14, 11, 0, tzinfo=datetime.UTC)
 
 
@@ -60,13 +60,15 @@ def test_five_campaign_sms_due_together_respect_a_cap_of_two(
         patient=patient,
         purpose="marketing",
         source="portal",
-        occurred_at=TUESDAY_NOON - datetime.timedelta(days=10),
+        occurred_at=WEEKDAY_NOON_PARIS - datetime.timedelta(days=10),
     )
     for n in range(5):
-        plan(patient, newsletter, f"Vaccination campaign, week {n}", TUESDAY_NOON)
+        plan(patient, newsletter, f"Vaccination campaign, week {n}", WEEKDAY_NOON_PARIS)
     assert Delivery.objects.filter(status="queued").count() == 5
     # when: one worker takes them all in one batch
-    with time_machine.travel(TUESDAY_NOON + datetime.timedelta(minutes=5), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5), tick=False
+    ):
         deliveries_process(queued_while_no_worker_runs)
     # then
     statuses = sorted(Delivery.objects.values_list("status", "reason"))
@@ -119,8 +121,8 @@ def test_a_failed_send_gives_its_admission_back(
         "sms": {"BACKEND": "tests.messaging.test_limits_at_claim.RefusingBackend"}
     }
     results = TopicFactory(organization=organization, slug="results", purpose="care")
-    plan(patient, results, "Résultats disponibles.", TUESDAY_NOON)
-    with time_machine.travel(TUESDAY_NOON, tick=False):
+    plan(patient, results, "Résultats disponibles.", WEEKDAY_NOON_PARIS)
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         deliveries_process(queued_while_no_worker_runs)
     assert Delivery.objects.get(channel="sms").status == "failed"
     assert not SendRecord.objects.filter(channel="sms").exists()

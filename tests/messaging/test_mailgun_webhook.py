@@ -10,19 +10,18 @@ import urllib.parse
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import Client, override_settings
 
 from clinic.services import patient_save
-from messaging.email_webhooks import webhook_token_use
+from messaging.email.mailgun import webhook_token_use
 from messaging.models import Delivery, WebhookToken
 from messaging.services import message_send
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 KEY = "mailgun-signing-key"
 URL = "/anymail/mailgun/tracking/"
 MESSAGE_ID = "<20260310.1@mg.clinic.example>"
@@ -32,16 +31,13 @@ MESSAGE_ID = "<20260310.1@mg.clinic.example>"
 def _setup():
     with (
         override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": KEY}),
-        time_machine.travel(NOON, tick=False),
+        time_machine.travel(WEEKDAY_NOON_PARIS, tick=False),
     ):
         yield
 
 
 @pytest.fixture
-def email_delivery(organization, monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def email_delivery(organization, on_commit_at_once):
     patient = patient_save(
         patient=PatientFactory.build(organization=organization, phone="")
     )
@@ -68,7 +64,7 @@ def signature(token: str, timestamp: str, key: str = KEY) -> str:
 
 def event(kind: str, *, token: str = "t" * 50, age: int = 0) -> str:
     """A Mailgun event, signed ``age`` seconds before now (negative: ahead)."""
-    timestamp = str(int(NOON.timestamp()) - age)
+    timestamp = str(int(WEEKDAY_NOON_PARIS.timestamp()) - age)
     return json.dumps(
         {
             "signature": {
@@ -126,7 +122,7 @@ def test_signatures_are_accepted_five_minutes_back_and_one_ahead(
 
 
 def test_the_legacy_form_webhook_is_guarded_too(client, email_delivery):
-    timestamp = str(int(NOON.timestamp()))
+    timestamp = str(int(WEEKDAY_NOON_PARIS.timestamp()))
     fields = {
         "event": "delivered",
         "Message-Id": MESSAGE_ID,
@@ -143,7 +139,7 @@ def test_the_legacy_form_webhook_is_guarded_too(client, email_delivery):
 
 def test_a_tampered_signature_is_still_refused(client, email_delivery):
     body = json.loads(event("failed"))
-    body["signature"]["timestamp"] = str(int(NOON.timestamp()) - 1)
+    body["signature"]["timestamp"] = str(int(WEEKDAY_NOON_PARIS.timestamp()) - 1)
     assert post(client, json.dumps(body)).status_code == 400
 
 
@@ -154,7 +150,7 @@ def test_a_failed_handling_leaves_the_token_for_mailguns_retry(
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("messaging.email_events.email_event_receive", broken)
+    monkeypatch.setattr("messaging.email.events.email_event_receive", broken)
     client = Client(raise_request_exception=False)
     assert post(client, event("failed", token="r" * 50)).status_code == 500
     monkeypatch.undo()
@@ -171,15 +167,15 @@ def test_tokens_too_old_to_be_accepted_are_cleaned_up():
     webhook_token_use(
         provider="mailgun",
         token="old",
-        signed_at=NOON - datetime.timedelta(minutes=6),
+        signed_at=WEEKDAY_NOON_PARIS - datetime.timedelta(minutes=6),
     )
     webhook_token_use(
         provider="mailgun",
         token="recent",
-        signed_at=NOON - datetime.timedelta(minutes=4),
+        signed_at=WEEKDAY_NOON_PARIS - datetime.timedelta(minutes=4),
     )
     # when
-    webhook_token_use(provider="mailgun", token="new", signed_at=NOON)
+    webhook_token_use(provider="mailgun", token="new", signed_at=WEEKDAY_NOON_PARIS)
     # then
     assert set(WebhookToken.objects.values_list("token", flat=True)) == {
         "recent",

@@ -5,7 +5,6 @@ import datetime
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from clinic.services import patient_save
@@ -15,9 +14,9 @@ from messaging.services import deliveries_process, deliveries_requeue_due, messa
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 OUTBOX = {
     "inapp": {"BACKEND": "messaging.backends.inapp.Backend"},
     "sms": {"BACKEND": "messaging.backends.outbox.Backend"},
@@ -25,7 +24,7 @@ OUTBOX = {
 
 
 @pytest.fixture
-def crashed_sms(organization, monkeypatch):
+def crashed_sms(organization, request):
     """An SMS claimed by a worker that died before it recorded the outcome."""
     patient = patient_save(
         patient=PatientFactory.build(organization=organization, phone="+33612345678")
@@ -34,7 +33,7 @@ def crashed_sms(organization, monkeypatch):
         organization=organization, slug="reminders", channels=["inapp", "sms"]
     )
     TemplateFactory(topic=topic, channel="sms", body="RDV")
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         message = message_send(
             patient=patient, topic=topic, origin="system", context={}
         )
@@ -42,11 +41,10 @@ def crashed_sms(organization, monkeypatch):
     Delivery.objects.filter(pk=sms.pk).update(
         status="sending",
         attempts=1,
-        lease_expires_at=NOON + datetime.timedelta(minutes=5),
+        lease_expires_at=WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5),
     )
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+    # From here on (not while the SMS was built) callbacks run at once.
+    request.getfixturevalue("on_commit_at_once")
     return sms
 
 
@@ -57,7 +55,9 @@ def test_a_send_the_provider_has_is_recorded_not_resent(crashed_sms):
         delivery=crashed_sms, channel="sms", to="+33612345678", body="RDV"
     )
     # when: the lease expires and the periodic job runs
-    with time_machine.travel(NOON + datetime.timedelta(minutes=10), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=10), tick=False
+    ):
         deliveries_requeue_due()
     # then
     crashed_sms.refresh_from_db()
@@ -67,7 +67,9 @@ def test_a_send_the_provider_has_is_recorded_not_resent(crashed_sms):
 
 @override_settings(MESSAGING_BACKENDS=OUTBOX)
 def test_a_send_the_provider_never_got_is_sent_once(crashed_sms):
-    with time_machine.travel(NOON + datetime.timedelta(minutes=10), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=10), tick=False
+    ):
         deliveries_requeue_due()
         deliveries_process([crashed_sms.pk])
     crashed_sms.refresh_from_db()
@@ -77,7 +79,9 @@ def test_a_send_the_provider_never_got_is_sent_once(crashed_sms):
 
 @override_settings(MESSAGING_BACKENDS=OUTBOX)
 def test_a_live_lease_is_left_alone(crashed_sms):
-    with time_machine.travel(NOON + datetime.timedelta(minutes=1), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=1), tick=False
+    ):
         deliveries_process([crashed_sms.pk])
     crashed_sms.refresh_from_db()
     assert crashed_sms.status == "sending"
@@ -107,11 +111,15 @@ UNSURE = OUTBOX | {"sms": {"BACKEND": "tests.messaging.test_reconcile.UnsureBack
 
 @override_settings(MESSAGING_BACKENDS=UNSURE)
 def test_an_outcome_the_provider_cannot_tell_stays_unknown(crashed_sms):
-    with time_machine.travel(NOON + datetime.timedelta(minutes=10), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=10), tick=False
+    ):
         deliveries_process([crashed_sms.pk])
     crashed_sms.refresh_from_db()
     assert crashed_sms.status == "unknown"
-    assert crashed_sms.next_attempt_at == NOON + datetime.timedelta(minutes=11)
+    assert crashed_sms.next_attempt_at == WEEKDAY_NOON_PARIS + datetime.timedelta(
+        minutes=11
+    )
 
 
 @override_settings(
@@ -119,7 +127,9 @@ def test_an_outcome_the_provider_cannot_tell_stays_unknown(crashed_sms):
     | {"sms": {"BACKEND": "tests.messaging.test_reconcile.UnsureBackend"}}
 )
 def test_an_outcome_still_unknown_after_a_day_is_given_up_for_staff(crashed_sms):
-    with time_machine.travel(NOON + datetime.timedelta(hours=25), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(hours=25), tick=False
+    ):
         deliveries_process([crashed_sms.pk])
     crashed_sms.refresh_from_db()
     assert (crashed_sms.status, crashed_sms.reason) == ("failed", "unknown_outcome")
@@ -187,7 +197,7 @@ class ListsLate(BaseBackend):
 
 
 LATE = OUTBOX | {"sms": {"BACKEND": "tests.messaging.test_reconcile.ListsLate"}}
-AT = NOON + datetime.timedelta(minutes=4, seconds=50)
+AT = WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=4, seconds=50)
 
 
 @override_settings(MESSAGING_BACKENDS=LATE)
@@ -226,11 +236,13 @@ def test_a_timed_out_call_is_reconciled_once_the_provider_lists_it(crashed_sms):
     # given: a queued SMS whose call times out after leaving
     Delivery.objects.filter(pk=crashed_sms.pk).update(status="queued")
     # when
-    with time_machine.travel(NOON + datetime.timedelta(minutes=10), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=10), tick=False
+    ):
         deliveries_process([crashed_sms.pk])
     # then: asked about when the grace since the call is over
     crashed_sms.refresh_from_db()
     assert (crashed_sms.status, crashed_sms.next_attempt_at) == (
         "unknown",
-        NOON + datetime.timedelta(minutes=10, seconds=35),
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=10, seconds=35),
     )

@@ -16,15 +16,19 @@ from api.scopes import Scope
 from config.settings import redis_caches, redis_channel_layers
 from messaging.models import Delivery
 from tests.clinic.factories import OrganizationFactory, UserFactory
-from tests.messaging import test_reliability as reliability
-from tests.messaging.test_inapp_best_effort import inapp_and_sms, statuses
-from tests.messaging.test_reliability import enqueue_deliveries, sms_env, wait_until
+from tests.messaging.inapp_support import channel_statuses, inapp_and_sms
+from tests.support.clusters import (
+    RELIABILITY,
+    enqueue_deliveries,
+    sms_env,
+    wait_until,
+)
 from tests.support.processes import Cluster, FakeSinch
 from tests.support.redis import REDIS_SERVER, private_redis
 
 # The reliability tests' marks (slow, PostgreSQL, real transactions).
 pytestmark = [
-    *reliability.pytestmark,
+    *RELIABILITY,
     pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server"),
 ]
 logger = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ def send_all(ids: list[int], *, timeout: float) -> float:
     started = time.monotonic()
     enqueue_deliveries(ids, batch=100)
     assert wait_until(lambda: done(ids) == len(ids), timeout=timeout, every=0.2), (
-        statuses(ids)
+        channel_statuses(ids)
     )
     return time.monotonic() - started
 
@@ -124,7 +128,7 @@ def test_redis_stopped_mid_campaign_slows_nothing_but_the_live_push(settings):
                 lambda: done(ids) == len(ids),
                 timeout=SLOWER_AT_MOST * normal + 30,
                 every=0.2,
-            ), statuses(ids)
+            ), channel_statuses(ids)
             finished = time.monotonic()
         finally:
             cluster.stop()
@@ -141,7 +145,7 @@ def test_redis_stopped_mid_campaign_slows_nothing_but_the_live_push(settings):
     )
     assert down_rate > normal_rate / SLOWER_AT_MOST, (normal_rate, down_rate)
     # nothing left in sending; each SMS reached the provider once
-    assert statuses(ids) == {
+    assert channel_statuses(ids) == {
         ("inapp", "delivered"): RECIPIENTS,
         ("sms", "sent"): RECIPIENTS,
     }

@@ -9,13 +9,12 @@ import psycopg
 import pytest
 
 from messaging.services.claims import CONFIRMATION_SECONDS
-from tests.messaging import test_reliability as reliability
-from tests.messaging.test_reliability import sms_env, wait_until
+from tests.support.clusters import RELIABILITY, sms_env, wait_until
 from tests.support.private_postgres import PrivatePostgres
 from tests.support.processes import Cluster
 
 # The reliability tests' marks (slow, PostgreSQL, real transactions).
-pytestmark = reliability.pytestmark
+pytestmark = RELIABILITY
 RECIPIENTS = 4000
 
 

@@ -23,14 +23,14 @@ from messaging.services.redaction import message_secrets_expire
 from portal.auth.devices import SmsCodeDevice
 from tests.clinic.factories import PatientFactory, UserFactory
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
 def _at_noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -48,7 +48,9 @@ def patient(organization):
         channels=["email", "sms"],
     )
     PatientPreferences.objects.create(
-        patient=patient, email_verified_at=NOON, phone_verified_at=NOON
+        patient=patient,
+        email_verified_at=WEEKDAY_NOON_PARIS,
+        phone_verified_at=WEEKDAY_NOON_PARIS,
     )
     return patient
 
@@ -181,8 +183,10 @@ def test_stored_bodies_lose_the_code_once_sent_and_the_rest_at_expiry(
     assert delivery.secret_body == ""
     assert code in message.secret_body
     # when: the code expires and the sweep runs
-    later = NOON + datetime.timedelta(seconds=settings.OTP_CODE_VALIDITY + 1)
-    assert message_secrets_expire(now=NOON) == 0
+    later = WEEKDAY_NOON_PARIS + datetime.timedelta(
+        seconds=settings.OTP_CODE_VALIDITY + 1
+    )
+    assert message_secrets_expire(now=WEEKDAY_NOON_PARIS) == 0
     with time_machine.travel(later, tick=False):
         assert message_secrets_expire() == 1
     # then: the code is nowhere in what is stored
@@ -217,7 +221,9 @@ def test_a_retry_still_sends_the_code_and_an_expired_one_is_not_sent(
     assert device.token in delivery.secret_body
     assert device.token not in delivery.body
     # when: it is retried before the code expires
-    with time_machine.travel(NOON + datetime.timedelta(minutes=2), tick=False):
+    with time_machine.travel(
+        WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=2), tick=False
+    ):
         deliveries_process([delivery.pk])
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT
@@ -228,7 +234,9 @@ def test_a_retry_still_sends_the_code_and_an_expired_one_is_not_sent(
     device.last_generated_timestamp = None
     device.save()
     with (
-        time_machine.travel(NOON + datetime.timedelta(minutes=5), tick=False),
+        time_machine.travel(
+            WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5), tick=False
+        ),
         django_capture_on_commit_callbacks(execute=True),
     ):
         device.generate_challenge()
@@ -238,7 +246,9 @@ def test_a_retry_still_sends_the_code_and_an_expired_one_is_not_sent(
     )
     sent = len(sms_outbox)
     # when
-    later = NOON + datetime.timedelta(seconds=settings.OTP_CODE_VALIDITY + 600)
+    later = WEEKDAY_NOON_PARIS + datetime.timedelta(
+        seconds=settings.OTP_CODE_VALIDITY + 600
+    )
     with time_machine.travel(later, tick=False):
         deliveries_process([second.pk])
     # then: not sent, and why
@@ -314,5 +324,5 @@ def test_a_secret_is_refused_in_the_stored_context_and_outside_security(
             origin="system",
             text="{{ code }}",
             secrets={"code": "123456"},
-            secrets_expire_at=NOON,
+            secrets_expire_at=WEEKDAY_NOON_PARIS,
         )

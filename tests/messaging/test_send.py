@@ -17,9 +17,9 @@ from messaging.services import deliveries_process, message_mark_read, message_se
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)  # 12:00 in Paris
 
 
 @pytest.fixture
@@ -50,19 +50,14 @@ def reminders(organization):
 @pytest.fixture(autouse=True)
 def _at_noon():
     """Workers read the clock: run every test at a fixed, daytime moment."""
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(django_capture_on_commit_callbacks, monkeypatch):
+def _deliver_on_commit(django_capture_on_commit_callbacks, on_commit_at_once):
     """The test's transaction never commits: run the queued delivery task at
     once, as a worker would right after the commit."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
 
 
 def send(patient, topic, **kwargs):
@@ -71,7 +66,7 @@ def send(patient, topic, **kwargs):
         topic=topic,
         origin="system",
         context={"appointment_date": "12/03"},
-        at=NOON,
+        at=WEEKDAY_NOON_PARIS,
         **kwargs,
     )
 
@@ -145,7 +140,7 @@ def test_confidential_body_never_leaves_the_inbox(patient, organization, sms_out
         patient=patient,
         topic=topic,
         origin="system",
-        at=NOON,
+        at=WEEKDAY_NOON_PARIS,
         context={"result_name": "HbA1c", "diagnosis": "DIABETES-SECRET"},
     )
     assert "DIABETES-SECRET" in message.body
@@ -183,7 +178,9 @@ def test_stop_after_planning_wins_at_claim_time(patient, reminders, sms_outbox):
     consent_services.consent_withdraw(
         patient=patient, purpose="care", channel="sms", source="sms-keyword"
     )
-    Delivery.objects.filter(pk=sms.pk).update(next_attempt_at=NOON)  # its time has come
+    Delivery.objects.filter(pk=sms.pk).update(
+        next_attempt_at=WEEKDAY_NOON_PARIS
+    )  # its time has come
     deliveries_process([sms.pk])
     sms.refresh_from_db()
     assert (sms.status, sms.reason) == ("suppressed", "opted_out")
@@ -218,10 +215,10 @@ def test_transient_failures_retry_with_back_off(patient, reminders):
         message = send(patient, reminders)
         sms = message.deliveries.get(channel="sms")
         assert (sms.status, sms.attempts, sms.error_code) == ("queued", 1, "503")
-        assert sms.next_attempt_at.timestamp() - NOON.timestamp() > 100
-        Delivery.objects.filter(pk=sms.pk).update(next_attempt_at=NOON)
+        assert sms.next_attempt_at.timestamp() - WEEKDAY_NOON_PARIS.timestamp() > 100
+        Delivery.objects.filter(pk=sms.pk).update(next_attempt_at=WEEKDAY_NOON_PARIS)
         deliveries_process([sms.pk])
-        Delivery.objects.filter(pk=sms.pk).update(next_attempt_at=NOON)
+        Delivery.objects.filter(pk=sms.pk).update(next_attempt_at=WEEKDAY_NOON_PARIS)
         deliveries_process([sms.pk])
     sms.refresh_from_db()
     assert (sms.status, sms.attempts, sms.provider_id) == ("sent", 3, f"flaky-{sms.pk}")

@@ -5,8 +5,6 @@ import datetime
 import pytest
 import time_machine
 
-from django.db import transaction
-
 from clinic.models import Patient
 from clinic.services import patient_save
 from consent import services as consent_services
@@ -16,14 +14,14 @@ from messaging.services import message_send, message_send_many
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
 def _noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -49,6 +47,14 @@ def topic(organization):
         body="Flu shot, {{ patient_first_name }}",
     )
     return topic
+
+
+@pytest.fixture
+def delivery_tasks_captured(django_capture_on_commit_callbacks):
+    """The delivery tasks a plan queues after its commit are captured, never
+    run: these tests look at what was planned."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        yield callbacks
 
 
 def population(organization, size):
@@ -140,11 +146,9 @@ def written(message):
     )
 
 
-def test_bulk_plans_what_one_by_one_plans(organization, topic, monkeypatch):
+@pytest.mark.usefixtures("delivery_tasks_captured")
+def test_bulk_plans_what_one_by_one_plans(organization, topic):
     # given
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: None
-    )
     patients = population(organization, 20)
     # when
     planned = message_send_many(
@@ -166,14 +170,12 @@ def test_bulk_plans_what_one_by_one_plans(organization, topic, monkeypatch):
     assert any(("sms", "suppressed", "no_opt_in", "") in rows for rows in bulk.values())
 
 
-def test_bulk_writes_every_column_as_one_by_one(organization, monkeypatch):
+@pytest.mark.usefixtures("delivery_tasks_captured")
+def test_bulk_writes_every_column_as_one_by_one(organization):
     """Every column of the rows written (by COPY on PostgreSQL, bulk_create
     elsewhere) equals what ``message_send`` writes: context, why, hashes,
     HTML escaping, confidential notices quoting the message's own code."""
     # given
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: None
-    )
     topic = TopicFactory(
         organization=organization,
         slug="results",
@@ -230,13 +232,11 @@ def test_bulk_writes_every_column_as_one_by_one(organization, monkeypatch):
     assert any("&lt;Zoé&gt;" in str(rows) for rows in bulk.values())
 
 
-def test_decisions_given_are_the_ones_planned_with(organization, topic, monkeypatch):
+@pytest.mark.usefixtures("delivery_tasks_captured")
+def test_decisions_given_are_the_ones_planned_with(organization, topic):
     """A caller that already decided (a campaign) is not asked again."""
     from consent.policy import Decision
 
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: None
-    )
     patients = population(organization, 4)
     no = Decision("suppress", "opted_out")
     decisions = {p.pk: {"inapp": no, "sms": no, "email": no} for p in patients}
@@ -259,9 +259,9 @@ def test_page_facts_decide_as_decide_many(organization, topic):
 
     patients = population(organization, 12)
     ids = [p.pk for p in patients]
-    facts = PageFacts(ids, topic, topic.channels, NOON)
+    facts = PageFacts(ids, topic, topic.channels, WEEKDAY_NOON_PARIS)
     for channel in topic.channels:
-        expected = decide_many(ids, topic, channel, NOON)
+        expected = decide_many(ids, topic, channel, WEEKDAY_NOON_PARIS)
         assert {pk: facts.decide(pk, channel) for pk in ids} == expected
 
 
@@ -272,7 +272,7 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
     from consent.facts import PageFacts
     from consent.selectors import decide_many
 
-    day = NOON - datetime.timedelta(days=2)
+    day = WEEKDAY_NOON_PARIS - datetime.timedelta(days=2)
     withdrawn_last, granted_last = (
         patient_save(
             patient=PatientFactory.build(
@@ -301,14 +301,15 @@ def test_page_facts_take_the_latest_state_by_when_it_happened(organization, topi
             occurred_at=day + datetime.timedelta(hours=hour),
         )
     ids = [withdrawn_last.pk, granted_last.pk]
-    facts = PageFacts(ids, topic, topic.channels, NOON)
+    facts = PageFacts(ids, topic, topic.channels, WEEKDAY_NOON_PARIS)
     sms = {pk: facts.decide(pk, "sms") for pk in ids}
-    assert sms == decide_many(ids, topic, "sms", NOON)
+    assert sms == decide_many(ids, topic, "sms", WEEKDAY_NOON_PARIS)
     assert sms[withdrawn_last.pk].outcome == "suppress"
     assert sms[granted_last.pk].outcome != "suppress"
     assert facts.decide(withdrawn_last.pk, "email").outcome != "suppress"
 
 
+@pytest.mark.usefixtures("delivery_tasks_captured")
 def test_a_code_another_planner_gave_meanwhile_is_drawn_again(
     organization, topic, monkeypatch
 ):
@@ -317,9 +318,6 @@ def test_a_code_another_planner_gave_meanwhile_is_drawn_again(
     again rather than failing the page."""
     from messaging.services import bulk
 
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: None
-    )
     audience = [p.pk for p in population(organization, 5)]
     other = patient_save(patient=PatientFactory.build(organization=organization))
     draws = []
@@ -348,10 +346,8 @@ def test_a_code_another_planner_gave_meanwhile_is_drawn_again(
     assert Delivery.objects.filter(message__patient_id__in=audience).count() >= 5
 
 
-def test_bulk_is_idempotent_with_a_prefix(organization, topic, monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: None
-    )
+@pytest.mark.usefixtures("delivery_tasks_captured")
+def test_bulk_is_idempotent_with_a_prefix(organization, topic):
     population(organization, 5)
     audience = Patient.objects.for_organization(organization)
     assert (
@@ -375,12 +371,10 @@ def test_bulk_is_idempotent_with_a_prefix(organization, topic, monkeypatch):
     assert Message.objects.count() == 5
 
 
+@pytest.mark.usefixtures("delivery_tasks_captured")
 def test_bulk_query_count_does_not_grow_with_the_audience(
-    organization, topic, monkeypatch, django_assert_max_num_queries
+    organization, topic, django_assert_max_num_queries
 ):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: None
-    )
     population(organization, 40)
     with django_assert_max_num_queries(30):
         message_send_many(

@@ -1,8 +1,6 @@
 """message_send(address=...): a security message to an address that is not
 (yet) the patient's, such as a code proving a new email or phone."""
 
-import datetime
-
 import pytest
 import time_machine
 
@@ -18,16 +16,16 @@ from messaging.services import (
 )
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 NEW_EMAIL = "new.address@example.org"
 NEW_MOBILE = "+33698765432"
 
 
 @pytest.fixture(autouse=True)
 def _at_noon():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -109,7 +107,7 @@ def test_a_landline_or_malformed_address_is_still_refused(patient, security):
 
 
 def test_an_erased_patient_gets_nothing(patient, security):
-    patient.erased_at = NOON
+    patient.erased_at = WEEKDAY_NOON_PARIS
     patient.save(update_fields=["erased_at"])
     message = send(patient, security, "email", NEW_EMAIL)
     assert message.deliveries.get().reason == "patient_erased"

@@ -15,7 +15,7 @@ from django.urls import reverse
 from messaging.checks import check_credentials_key, check_sender_identities
 from messaging.credentials import secret_decrypt
 from messaging.models import SenderIdentity
-from messaging.services.senders import sender_identity_save
+from messaging.senders.services import sender_identity_save
 from tests.clinic.factories import StaffMemberFactory
 from tests.messaging.providers.fakes import TWILIO_SMS
 

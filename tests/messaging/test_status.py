@@ -6,7 +6,6 @@ import pytest
 import time_machine
 
 from django.core import mail
-from django.db import transaction
 
 from clinic.services import patient_save
 from messaging.models import Delivery
@@ -14,17 +13,14 @@ from messaging.services import delivery_status_update, message_send
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _now_and_commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
-    with time_machine.travel(NOON, tick=False):
+def _now_and_commit(on_commit_at_once):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -60,7 +56,7 @@ def test_duplicate_and_out_of_order_callbacks_never_move_backwards(sms_delivery)
     delivery_status_update(provider="locmem", provider_id=provider_id, status="sent")
     sms_delivery.refresh_from_db()
     assert sms_delivery.status == "delivered"
-    assert sms_delivery.delivered_at == NOON
+    assert sms_delivery.delivered_at == WEEKDAY_NOON_PARIS
 
 
 def test_unknown_provider_id_is_ignored():
@@ -119,7 +115,7 @@ def test_a_delivery_whose_message_is_gone_is_never_claimed(sms_delivery):
 
     Delivery.objects.filter(pk=sms_delivery.pk).update(
         status="queued",
-        next_attempt_at=NOON - datetime.timedelta(minutes=1),
+        next_attempt_at=WEEKDAY_NOON_PARIS - datetime.timedelta(minutes=1),
         message_id=Message.objects.order_by("-pk")[0].pk + 1000,
     )
     attempts = Delivery.objects.get(pk=sms_delivery.pk).attempts

@@ -6,7 +6,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from clinic.services import appointment_save, patient_save
-from outreach.models_reminders import ReminderRule
+from outreach.reminders.models import ReminderRule
 from tests.clinic.factories import AppointmentFactory, PatientFactory, SiteFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory

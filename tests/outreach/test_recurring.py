@@ -10,16 +10,16 @@ import time_machine
 
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 
 from clinic.services import patient_save
 from core import scheduler
 from messaging.models import Delivery, Message
-from outreach import recurring
-from outreach.models_recurring import CareSchedule
-from outreach.recurring import (
+from outreach.recurring import services as recurring
+from outreach.recurring.models import CareSchedule
+from outreach.recurring.services import (
     care_schedule_create,
     care_schedule_pause,
     care_schedule_resume,
@@ -62,11 +62,8 @@ def _in_english():
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
+def _deliver_on_commit(on_commit_at_once):
     """The test's transaction never commits: run the delivery task at once."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
 
 
 def daily_at_eight(patient, topic, start, **fields):

@@ -7,15 +7,14 @@ import datetime
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from clinic.models import Appointment
 from consent.models import ConsentEvent
 from messaging.models import Delivery, InboundReceipt, Message, SenderIdentity
-from outreach.models_reminders import Reminder
-from outreach.reminders_answers import answer_classify
-from outreach.reminders_sending import reminders_send_due
+from outreach.reminders.answers import answer_classify
+from outreach.reminders.models import Reminder
+from outreach.reminders.planner import reminders_send_due
 from tests.messaging.providers.fakes import (
     TWILIO_SMS,
     TWILIO_VOICE,
@@ -50,10 +49,8 @@ def providers(httpserver):
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _deliver_on_commit(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import datetime
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,9 +15,10 @@ from django.utils import timezone
 
 from clinic.models import Appointment, Patient
 from messaging.models import Message
-from outreach.models_reminders import Reminder
+from outreach.reminders.models import Reminder
 from tests.clinic.factories import SiteFactory
 from tests.outreach.reminders_factories import ReminderRuleFactory, reminder_topic
+from tests.support.clusters import cluster_queue_empty, wait_until
 from tests.support.processes import ROOT, cluster_env, stop_group
 
 pytestmark = [
@@ -99,12 +99,12 @@ def test_two_clusters_send_each_due_reminder_once(organization, tmp_path):
         # when: every worker of both clusters runs the finder at once
         for _ in range(8):
             async_task("core.tasks.finder_run", "reminders", sync=False)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if not Reminder.objects.filter(pk__in=ids, status="pending").exists():
-                break
-            time.sleep(0.5)
-        time.sleep(2)  # let the finders still running log their last batch
+        wait_until(
+            lambda: not Reminder.objects.filter(pk__in=ids, status="pending").exists(),
+            timeout=180,
+        )
+        # the finders still running log their last batch
+        wait_until(cluster_queue_empty, timeout=30)
     finally:
         for process, log in clusters:
             stop(process, log)

@@ -6,7 +6,7 @@ import pytest
 
 from django.core.exceptions import ValidationError
 
-from outreach.reminders_offsets import offsets_parse
+from outreach.reminders.offsets import offsets_parse
 
 PARIS = "Europe/Paris"
 

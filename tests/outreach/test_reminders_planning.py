@@ -7,10 +7,10 @@ import time_machine
 
 from django.core.exceptions import ValidationError
 
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.services import appointment_save
-from outreach.models_reminders import Reminder, ReminderRule
-from outreach.reminders import reminder_rule_save
+from outreach.reminders.models import Reminder, ReminderRule
+from outreach.reminders.services import reminder_rule_save
 from tests.clinic.factories import OrganizationFactory, StaffMemberFactory
 from tests.consent.factories import TopicFactory
 from tests.outreach.reminders_factories import (

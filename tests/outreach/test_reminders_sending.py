@@ -7,15 +7,13 @@ import zoneinfo
 import pytest
 import time_machine
 
-from django.db import transaction
-
-from clinic.appointments import appointment_cancel, appointment_confirm
+from clinic.appointments.actions import appointment_cancel, appointment_confirm
 from clinic.models import Appointment
 from core.scheduler import due_run
 from messaging.backends import locmem
 from messaging.models import Message
-from outreach.models_reminders import Reminder
-from outreach.reminders_sending import reminders_send_due
+from outreach.reminders.models import Reminder
+from outreach.reminders.planner import reminders_send_due
 from tests.clinic.factories import OrganizationFactory
 from tests.outreach.reminders_factories import (
     ReminderRuleFactory,
@@ -31,12 +29,9 @@ HOUR = datetime.timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
+def _deliver_on_commit(on_commit_at_once):
     """The test's transaction never commits: run the delivery task at once,
     as a worker would after the commit."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ schedules: tests/core/test_scheduler.py)."""
 
 import pytest
 
-from clinic.appointments import appointment_cancel
+from clinic.appointments.actions import appointment_cancel
 from clinic.services import appointment_save
 from clinic.signals import appointment_changed
 from tests.clinic.factories import AppointmentFactory

@@ -9,16 +9,16 @@ import pytest
 import time_machine
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.appointments import appointment_cancel
+from clinic.appointments.actions import appointment_cancel
 from clinic.models import Appointment
 from clinic.services import patient_save
 from messaging.models import Message
-from outreach.models_waitlist import SlotOffer, SlotOfferRecipient, WaitlistEntry
-from outreach.waitlist import (
+from outreach.waitlist.models import SlotOffer, SlotOfferRecipient, WaitlistEntry
+from outreach.waitlist.services import (
     SlotGoneError,
     offer_token_make,
     slot_offer_reply,
@@ -47,10 +47,8 @@ def _now():
 
 
 @pytest.fixture(autouse=True)
-def _run_on_commit(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _run_on_commit(on_commit_at_once):
+    """Callbacks after commit run at once (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -194,7 +192,7 @@ def test_other_words_are_not_answers_and_nothing_is_offered_for_the_past(
     )
     with time_machine.travel(NOW + datetime.timedelta(hours=3), tick=False):
         Appointment.objects.filter(pk=past.pk).update(status="cancelled")
-        from outreach.waitlist import slot_offer_open
+        from outreach.waitlist.services import slot_offer_open
 
         assert slot_offer_open(freed=past) is None
 
@@ -301,7 +299,7 @@ def _sms(patient, text="OUI"):
 
 def _reminded(patient):
     """A reminder sent by SMS to ``patient`` now, for an appointment in 2 days."""
-    from outreach.reminders_sending import reminders_send_due
+    from outreach.reminders.planner import reminders_send_due
     from tests.outreach.reminders_factories import ReminderRuleFactory, book
 
     topic = TopicFactory._meta.model.objects.get(
@@ -321,7 +319,7 @@ def _reminded(patient):
 
 
 def test_oui_answers_the_offer_when_it_came_after_the_reminder(organization, freed):
-    from outreach.waitlist import slot_offer_sms_answer
+    from outreach.waitlist.services import slot_offer_sms_answer
 
     [entry] = _waiting(organization)
     with time_machine.travel(NOW - datetime.timedelta(hours=2), tick=False):
@@ -332,7 +330,7 @@ def test_oui_answers_the_offer_when_it_came_after_the_reminder(organization, fre
 
 
 def test_oui_is_left_to_the_reminder_when_it_came_after_the_offer(organization, freed):
-    from outreach.waitlist import slot_offer_sms_answer
+    from outreach.waitlist.services import slot_offer_sms_answer
 
     [entry] = _waiting(organization)
     with time_machine.travel(NOW - datetime.timedelta(hours=2), tick=False):

@@ -16,7 +16,7 @@ from django.utils import formats, translation
 
 from clinic.models import Appointment
 from messaging.variables import VARIABLES
-from outreach.reminders_sending import appointment_reminder_context
+from outreach.reminders.planner import appointment_reminder_context
 from tests.clinic.factories import AppointmentFactory, SiteFactory, StaffMemberFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
-from clinic.appointments import (
+from clinic.appointments.actions import (
     AppointmentActionError,
     appointment_cancel,
     appointment_confirm,

@@ -8,7 +8,7 @@ import time_machine
 from django.contrib.auth import SESSION_KEY
 from django.utils import timezone
 
-from clinic.appointment_tokens import appointment_action_url
+from clinic.appointments.tokens import appointment_action_url
 from clinic.models import Appointment
 from clinic.services import appointment_save
 from tests.clinic.factories import AppointmentFactory, OrganizationFactory

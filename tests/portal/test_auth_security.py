@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.config.test_settings import run_python
+from tests.support.subprocess_python import run_python
 
 REAL_OTP = True
 ROOT = Path(__file__).resolve().parents[2]

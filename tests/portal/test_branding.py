@@ -123,7 +123,7 @@ def test_a_revoked_link_or_someone_elses_patient_gives_liaisons_own(
 
 def test_a_caregiver_choosing_whom_to_act_for_gets_liaisons_own(parent):
     request = request_for(parent[0])
-    request.portal = None  # portal:home before choosing (views_home.home)
+    request.portal = None  # portal:home before choosing (portal.views.home.home)
     assert request_branding(request) == DEFAULT_BRANDING
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clinic.models import AccessAudit, Patient
 from consent.models import ErasureRequest
-from consent.requests import erasure_request_create, erasure_request_withdraw
+from consent.requests.services import erasure_request_create, erasure_request_withdraw
 from tests.clinic.factories import PatientFactory, StaffMemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

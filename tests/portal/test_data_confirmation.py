@@ -11,18 +11,18 @@ from django.test import Client
 
 from clinic.models import AccessAudit
 from consent.models import ErasureRequest, PatientPreferences
-from consent.requests import erasure_request_create
+from consent.requests.services import erasure_request_create
 from tests.clinic.factories import PatientFactory, UserFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOW = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
 def clock():
-    """The clock stands at NOW from before the patient signs in (a session
-    would end if the clock went back)."""
-    with time_machine.travel(NOW, tick=False) as traveller:
+    """The clock stands at WEEKDAY_NOON_PARIS from before the patient signs
+    in (a session would end if the clock went back)."""
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False) as traveller:
         yield traveller
 
 
@@ -117,7 +117,7 @@ def test_the_patient_withdraws_the_pending_request(
     pending.refresh_from_db()
     assert pending.status == ErasureRequest.Status.WITHDRAWN
     assert pending.withdrawn_by == user
-    assert pending.withdrawn_at == NOW + datetime.timedelta(minutes=5)
+    assert pending.withdrawn_at == WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5)
     assert "Your erasure request is withdrawn. Nothing was erased." in response.text
     # and may ask again
     assert 'href="/portal/data/erasure/"' in response.text

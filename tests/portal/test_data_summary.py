@@ -13,7 +13,7 @@ from clinic.services import access_audit_record
 from consent.services import consent_grant, consent_withdraw
 from feedback.models import SurveyResponse
 from messaging.models import Delivery, Message
-from portal.summary import summary_build
+from portal.summary.content import summary_build
 from tests.clinic.factories import (
     AppointmentFactory,
     CaregiverFactory,

@@ -17,13 +17,13 @@ from consent.gdpr.objection import (
     patient_objects_to_automation,
 )
 from consent.models import ConsentEvent, ErasureRequest
-from consent.requests import erasure_request_create
+from consent.requests.services import erasure_request_create
 from consent.vocabulary import Source
-from outreach.models_waitlist import WaitlistEntry
+from outreach.waitlist.models import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import AppointmentFactory
 from tests.portal.html_support import is_filled, parse
-from tests.portal.test_inbox import inbox_message
+from tests.portal.inbox_support import inbox_message
 
 pytestmark = pytest.mark.django_db
 

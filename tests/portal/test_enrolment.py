@@ -6,7 +6,6 @@ import pytest
 import time_machine
 
 from django.core import mail
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,10 +23,7 @@ PASSWORD = "a-Long-passphrase-2026"
 
 
 @pytest.fixture(autouse=True)
-def _deliver(monkeypatch):
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
+def _deliver(on_commit_at_once):
     locmem.outbox.clear()
 
 

@@ -1,13 +1,10 @@
 """The secure inbox in the portal: list, open, reply, mark read, object."""
 
-import datetime
-
 import pytest
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic.models import AccessAudit
 from consent.models import ConsentEvent
@@ -15,41 +12,9 @@ from conversations.models import Conversation
 from messaging.models import Delivery, Message
 from tests.clinic.factories import PatientFactory, UserFactory
 from tests.consent.factories import TopicFactory
+from tests.portal.inbox_support import conversation_for, inbox_message
 
 pytestmark = pytest.mark.django_db
-
-
-def inbox_message(patient, *, purpose="care", conversation=None, minutes_ago=0, **kw):
-    topic = TopicFactory(
-        organization=patient.organization, slug=f"t-{purpose}", purpose=purpose
-    )
-    values = {
-        "organization": patient.organization,
-        "patient": patient,
-        "topic": topic,
-        "conversation": conversation,
-        "origin": "staff",
-        "sensitivity": "public",
-        "language": "fr",
-        "subject": "Hello",
-        "body": "Body text",
-        "why": {
-            "purpose": purpose,
-            "lawful_basis": "care" if purpose == "care" else "consent",
-            "consent_event_id": None,
-        },
-        "created_at": timezone.now() - datetime.timedelta(minutes=minutes_ago),
-    }
-    values.update(kw)
-    message = Message.objects.create(**values)
-    Delivery.objects.create(message=message, channel="inapp", status="delivered")
-    return message
-
-
-def conversation_for(patient, subject="Thread"):
-    return Conversation.objects.create(
-        organization=patient.organization, patient=patient, subject=subject
-    )
 
 
 def test_the_inbox_lists_conversations_and_messages_newest_first(
@@ -334,7 +299,6 @@ def test_a_malformed_cursor_shows_the_first_page(patient_client, patient_user, c
 def test_security_codes_never_show_in_the_inbox(patient_client, patient_user):
     from messaging.inbox import inbox_message_queryset, inbox_unread_count
     from messaging.services import message_send
-    from tests.consent.factories import TopicFactory
 
     _, patient = patient_user
     codes = TopicFactory(

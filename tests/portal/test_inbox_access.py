@@ -17,7 +17,7 @@ from tests.clinic.factories import (
     PatientFactory,
     UserFactory,
 )
-from tests.portal.test_inbox import conversation_for, inbox_message
+from tests.portal.inbox_support import conversation_for, inbox_message
 
 pytestmark = pytest.mark.django_db
 OBJECT_URLS = [

@@ -6,53 +6,24 @@ pytest-asyncio is not installed: each test runs its scenario with async_to_sync.
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_static.models import StaticDevice
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 
 from messaging.services import message_send
-from portal.routing import websocket_urlpatterns
 from tests.clinic.factories import CaregiverFactory, PatientFactory, UserFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
+from tests.portal.live_support import (
+    PATH,
+    inbox_communicator,
+    portal_patient,
+    send_inapp,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PATH = "/ws/inbox/"
-
-
-def _verified(user) -> dict:
-    """A session that passed the second factor, as after signing in."""
-    device = StaticDevice.objects.create(user=user, name="test", confirmed=True)
-    return {DEVICE_ID_SESSION_KEY: device.persistent_id}
-
-
-def _communicator(user, session=None, *, verified=True):
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), PATH)
-    communicator.scope["user"] = user
-    session = dict(session or {})
-    if verified and user.is_authenticated:
-        session.update(_verified(user))
-    communicator.scope["session"] = session
-    return communicator
-
-
-def _patient(organization):
-    user = UserFactory()
-    return user, PatientFactory(organization=organization, user=user)
-
-
-def _send(patient):
-    topic = TopicFactory(
-        organization=patient.organization, slug="live-care", channels=["inapp"]
-    )
-    for language in ("fr", "en"):
-        TemplateFactory(topic=topic, channel="inapp", language=language, body="Hi")
-    return message_send(patient=patient, topic=topic, origin="staff", text="New!")
 
 
 def _refused(communicator) -> int:
@@ -68,16 +39,16 @@ def _refused(communicator) -> int:
 
 
 def test_anonymous_sockets_are_closed_with_4401():
-    assert _refused(_communicator(AnonymousUser())) == 4401
+    assert _refused(inbox_communicator(AnonymousUser())) == 4401
 
 
 def test_a_user_without_portal_access_is_refused():
-    assert _refused(_communicator(UserFactory())) == 4403
+    assert _refused(inbox_communicator(UserFactory())) == 4403
 
 
 def test_a_session_without_the_second_factor_is_refused(organization):
-    user, _ = _patient(organization)
-    assert _refused(_communicator(user, verified=False)) == 4403
+    user, _ = portal_patient(organization)
+    assert _refused(inbox_communicator(user, verified=False)) == 4403
 
 
 def test_a_caregiver_without_the_messages_scope_is_refused(organization):
@@ -87,19 +58,19 @@ def test_a_caregiver_without_the_messages_scope_is_refused(organization):
         can_see_messages=False,
     )
     session = {"portal_acting_for": str(link.patient.public_id)}
-    assert _refused(_communicator(link.user, session)) == 4403
+    assert _refused(inbox_communicator(link.user, session)) == 4403
 
 
 def test_a_new_inbox_message_is_pushed_with_the_unread_count(organization):
     # given
-    user, patient = _patient(organization)
-    communicator = _communicator(user)
+    user, patient = portal_patient(organization)
+    communicator = inbox_communicator(user)
 
     async def scenario():
         connected, _ = await communicator.connect()
         assert connected
         # when
-        await database_sync_to_async(_send)(patient)
+        await database_sync_to_async(send_inapp)(patient)
         # then
         event = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
@@ -109,13 +80,13 @@ def test_a_new_inbox_message_is_pushed_with_the_unread_count(organization):
 
 
 def test_a_caregiver_follows_the_patient_acted_for(organization, caregiver):
-    communicator = _communicator(
+    communicator = inbox_communicator(
         caregiver.user, {"portal_acting_for": str(caregiver.patient.public_id)}
     )
 
     async def scenario():
         assert (await communicator.connect())[0]
-        await database_sync_to_async(_send)(caregiver.patient)
+        await database_sync_to_async(send_inapp)(caregiver.patient)
         event = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
         return event
@@ -124,13 +95,13 @@ def test_a_caregiver_follows_the_patient_acted_for(organization, caregiver):
 
 
 def test_another_patients_message_is_not_pushed(organization):
-    user, _ = _patient(organization)
-    _, other = _patient(organization)
-    communicator = _communicator(user)
+    user, _ = portal_patient(organization)
+    _, other = portal_patient(organization)
+    communicator = inbox_communicator(user)
 
     async def scenario():
         assert (await communicator.connect())[0]
-        await database_sync_to_async(_send)(other)
+        await database_sync_to_async(send_inapp)(other)
         nothing = await communicator.receive_nothing(timeout=0.3)
         await communicator.disconnect()
         return nothing
@@ -142,7 +113,7 @@ def test_the_asgi_application_authenticates_with_the_session_cookie(organization
     # given a signed-in browser
     from config.asgi import application
 
-    user, patient = _patient(organization)
+    user, patient = portal_patient(organization)
     client = Client()
     client.force_login(user)
     session_id = client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -156,7 +127,7 @@ def test_the_asgi_application_authenticates_with_the_session_cookie(organization
         connected, _ = await communicator.connect()
         assert connected
         # when
-        await database_sync_to_async(_send)(patient)
+        await database_sync_to_async(send_inapp)(patient)
         # then
         event = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
@@ -183,7 +154,7 @@ def _send_without_push(patient):
 def _first_event(user, patient, timeout: float):
     """The first event after a message stored without a push; None if none
     came within ``timeout`` seconds."""
-    communicator = _communicator(user)
+    communicator = inbox_communicator(user)
 
     async def scenario():
         assert (await communicator.connect())[0]
@@ -200,7 +171,7 @@ def _first_event(user, patient, timeout: float):
 
 def test_without_a_shared_layer_the_socket_rereads_the_inbox(organization, settings):
     settings.PORTAL_LIVE_POLL_SECONDS = 0.1
-    user, patient = _patient(organization)
+    user, patient = portal_patient(organization)
     patient.email = "live@example.org"
     patient.save()
     assert _first_event(user, patient, timeout=3) == {"type": "message", "unread": 1}
@@ -208,7 +179,7 @@ def test_without_a_shared_layer_the_socket_rereads_the_inbox(organization, setti
 
 def test_with_polling_off_only_pushes_reach_the_page(organization, settings):
     settings.PORTAL_LIVE_POLL_SECONDS = 0
-    user, patient = _patient(organization)
+    user, patient = portal_patient(organization)
     patient.email = "live@example.org"
     patient.save()
     assert _first_event(user, patient, timeout=0.5) is None

@@ -13,7 +13,7 @@ from config.settings import redis_channel_layers
 from messaging.services import message_send
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
-from tests.portal.test_inbox_live import _communicator, _patient, _send
+from tests.portal.live_support import inbox_communicator, portal_patient, send_inapp
 from tests.support.redis import REDIS_SERVER, private_redis, refusing_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,13 +40,13 @@ def test_with_redis_down_the_socket_opens_and_rereads_the_inbox(
 ):
     # given: the channel layer's Redis refuses connections
     settings.CHANNEL_LAYERS = redis_channel_layers(refusing_url())
-    user, patient = _patient(organization)
-    communicator = _communicator(user)
+    user, patient = portal_patient(organization)
+    communicator = inbox_communicator(user)
 
     async def scenario():
         connected, _ = await communicator.connect(timeout=3)
         # when: a message arrives (its push is lost with Redis)
-        await database_sync_to_async(_send)(patient)
+        await database_sync_to_async(send_inapp)(patient)
         event = await communicator.receive_json_from(timeout=3)
         await communicator.disconnect()
         return connected, event
@@ -63,8 +63,8 @@ def test_the_socket_outlives_a_redis_restart(organization, settings, fast_retry)
     with private_redis() as redis:
         # given: an open inbox on a Redis of its own
         settings.CHANNEL_LAYERS = redis_channel_layers(redis.url)
-        user, patient = _patient(organization)
-        communicator = _communicator(user)
+        user, patient = portal_patient(organization)
+        communicator = inbox_communicator(user)
 
         topic = _topic(patient)
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from clinic.models import Caregiver
 from conversations.models import Conversation
 from messaging.models import Message
-from outreach.models_waitlist import WaitlistEntry
+from outreach.waitlist.models import WaitlistEntry
 from portal.contact_points.models import ContactPointChange
 from tests.clinic.factories import (
     AppointmentFactory,

@@ -9,32 +9,13 @@ from django.utils import timezone
 
 from clinic.models import AccessAudit, Appointment, AppointmentStatus
 from clinic.signals import appointment_changed
+from tests.api.fhir.bodies_support import new_appointment
 from tests.api.fhir.conftest import BASE, assert_outcome, fhir_ok, post_fhir, put_fhir
 from tests.clinic.factories import AppointmentFactory, PatientFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 
 SEARCH = BASE + "Appointment"
-
-
-def new_appointment(patient, *, site=None, kind="consultation", days=5, **extra):
-    starts = timezone.now().replace(microsecond=0) + datetime.timedelta(days=days)
-    participants = [
-        {"actor": {"reference": f"Patient/{patient.public_id}"}, "status": "accepted"}
-    ]
-    if site is not None:
-        participants.append(
-            {"actor": {"reference": f"Location/{site.public_id}"}, "status": "accepted"}
-        )
-    return {
-        "resourceType": "Appointment",
-        "status": "booked",
-        "start": starts.isoformat(),
-        "end": (starts + datetime.timedelta(minutes=20)).isoformat(),
-        "appointmentType": {"text": kind},
-        "participant": participants,
-        **extra,
-    }
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import pytest
 
 from django.test import override_settings
 
-from api.fhir import views_clinic
+from api.fhir.views import clinic as views_clinic
 from api.scopes import Scope
 from tests.api.conftest import ApiClient
+from tests.api.fhir.bodies_support import new_appointment
 from tests.api.fhir.conftest import BASE, FHIR_JSON, assert_outcome, fhir_ok, post_fhir
 from tests.clinic.factories import PatientFactory
 
@@ -150,8 +151,6 @@ def test_rate_limit_is_429_outcome(make_client):
 
 
 def test_idempotency_key_reused_for_another_body_is_422_outcome(api, patient, site):
-    from tests.api.fhir.test_appointment import new_appointment
-
     headers = {"HTTP_IDEMPOTENCY_KEY": "k-1"}
     body = new_appointment(patient)
     first = post_fhir(api, BASE + "Appointment", body, **headers)

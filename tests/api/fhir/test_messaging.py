@@ -10,6 +10,7 @@ from clinic.models import AccessAudit
 from consent.services import consent_record
 from messaging.models import Delivery, Message
 from messaging.services.sending import message_send
+from tests.api.fhir.bodies_support import new_request
 from tests.api.fhir.conftest import BASE, assert_outcome, fhir_ok, fhir_valid, post_fhir
 from tests.clinic.factories import PatientFactory
 from tests.consent.factories import TopicFactory
@@ -23,26 +24,6 @@ COMMUNICATIONS = BASE + "Communication"
 @pytest.fixture
 def topic(organization):
     return TopicFactory(organization=organization, slug="results-ready")
-
-
-def new_request(patient, organization, *, slug="results-ready", **extra):
-    return {
-        "resourceType": "CommunicationRequest",
-        "status": "active",
-        "subject": {"reference": f"Patient/{patient.public_id}"},
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": f"urn:liaison:org:{organization.slug}:topic",
-                        "code": slug,
-                    }
-                ]
-            }
-        ],
-        "payload": [{"contentString": "Your results are ready in the portal."}],
-        **extra,
-    }
 
 
 def test_request_sends_a_message_with_planned_deliveries(

@@ -9,6 +9,7 @@ import time_machine
 
 from django.utils.http import http_date
 
+from tests.api.fhir.bodies_support import new_appointment, new_request
 from tests.api.fhir.conftest import (
     FHIR_JSON,
     assert_outcome,
@@ -16,11 +17,12 @@ from tests.api.fhir.conftest import (
     post_fhir,
     put_fhir,
 )
-from tests.api.fhir.test_appointment import SEARCH, new_appointment
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 BASE = "/fhir/r4/"
-NOON = datetime.datetime(2026, 3, 10, 11, 0, 0, 123456, tzinfo=datetime.UTC)
+SEARCH = BASE + "Appointment"
+NOON = WEEKDAY_NOON_PARIS.replace(microsecond=123456)  # versions keep microseconds
 
 
 def test_create_answers_etag_last_modified_and_a_versioned_location(api, patient, site):
@@ -68,7 +70,6 @@ def test_an_update_moves_the_version_and_the_old_one_is_gone(api, patient, site)
 
 
 def test_a_communication_request_create_is_versioned_too(api, organization, patient):
-    from tests.api.fhir.test_messaging import new_request
     from tests.consent.factories import TopicFactory
 
     TopicFactory(organization=organization, slug="results-ready")

@@ -6,7 +6,6 @@ import urllib.parse
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from messaging.models import Delivery, StatusCallback
@@ -21,19 +20,16 @@ from tests.messaging.providers.fakes import (
     stall,
     twilio_post,
 )
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)  # 12:00 in Paris
 INAPP = {"BACKEND": "messaging.backends.inapp.Backend"}
 
 
 @pytest.fixture(autouse=True)
-def _noon_and_commit(monkeypatch):
+def _noon_and_commit(on_commit_at_once):
     """Daytime for consent, and the delivery task run as soon as it is queued."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False):
         yield
 
 
@@ -243,7 +239,9 @@ def test_an_unknown_delivery_is_reconciled_with_twilio_not_sent_twice(
             }
         )
         # when: a worker takes it up again, once it is due
-        with time_machine.travel(NOON + datetime.timedelta(minutes=5), tick=False):
+        with time_machine.travel(
+            WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5), tick=False
+        ):
             deliveries_process([sms.pk])
     # then: recorded as sent with Twilio's id, and no second POST
     sms.refresh_from_db()
@@ -264,7 +262,9 @@ def test_an_unknown_delivery_twilio_never_had_is_sent_again(
             {"messages": []}
         )
         TWILIO_SMS.accept(httpserver)
-        with time_machine.travel(NOON + datetime.timedelta(minutes=5), tick=False):
+        with time_machine.travel(
+            WEEKDAY_NOON_PARIS + datetime.timedelta(minutes=5), tick=False
+        ):
             deliveries_process([sms.pk])
     sms.refresh_from_db()
     assert sms.status == "sent"

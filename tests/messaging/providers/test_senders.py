@@ -2,19 +2,17 @@
 on its own provider account when it has one."""
 
 import dataclasses
-import datetime
 
 import pytest
 import time_machine
 
-from django.db import transaction
 from django.test import override_settings
 
 from clinic.services import patient_save
 from messaging.backends.sms.failover import SmsBackend as FailoverBackend
 from messaging.models import Delivery, Message, SenderIdentity
+from messaging.senders.services import sender_identity_save
 from messaging.services import message_send
-from messaging.services.senders import sender_identity_save
 from tests.clinic.factories import OrganizationFactory, PatientFactory
 from tests.consent.factories import TopicFactory
 from tests.messaging.factories import TemplateFactory
@@ -36,13 +34,13 @@ from tests.messaging.providers.fakes import (
     sinch_post,
     twilio_post,
 )
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 B_SID, B_TOKEN = "AC" + "b" * 32, "riverside-own-token"
 B_PLAN, B_SINCH_TOKEN = "planB", "riverside-sinch-token"
 B_NUMBER = "+12125550190"
 PHONE_B = "+12125550123"
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
@@ -197,13 +195,10 @@ def test_an_organization_without_identity_fails_with_no_sender(
 
 
 def test_a_clinic_without_identity_falls_back_and_the_log_says_why(
-    httpserver, monkeypatch
+    httpserver, django_capture_on_commit_callbacks
 ):
     """The SMS fails as no_sender and the next channel (email) takes over."""
     # given
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
     organization = OrganizationFactory(slug="no-number")
     topic = TopicFactory(
         organization=organization, slug="care", channels=["inapp", "sms", "email"]
@@ -223,7 +218,9 @@ def test_a_clinic_without_identity_falls_back_and_the_log_says_why(
     # when
     with (
         override_settings(MESSAGING_BACKENDS=backends),
-        time_machine.travel(NOON, tick=False),
+        time_machine.travel(WEEKDAY_NOON_PARIS, tick=False),
+        # the delivery task runs after the commit, as a worker would
+        django_capture_on_commit_callbacks(execute=True),
     ):
         message = message_send(patient=patient, topic=topic, origin="system")
     # then

@@ -1,6 +1,5 @@
 """Fixtures and helpers of the contact-point tests."""
 
-import datetime
 import re
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from consent.models import PatientPreferences
 from messaging.backends import locmem
 from portal.contact_points.models import ContactPointChange
 from tests.consent.factories import TopicFactory
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
-NOON = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=datetime.UTC)
 OLD_EMAIL = "camille@example.org"
 OLD_MOBILE = "+33612345678"
 NEW_EMAIL = "camille.new@example.net"
@@ -29,18 +28,13 @@ TEMPLATES = Path(__file__).resolve().parents[3] / "templates/portal/preferences"
 
 @pytest.fixture(autouse=True)
 def clock():
-    with time_machine.travel(NOON, tick=False) as traveller:
+    with time_machine.travel(WEEKDAY_NOON_PARIS, tick=False) as traveller:
         yield traveller
 
 
 @pytest.fixture(autouse=True)
-def _deliver_on_commit(monkeypatch):
+def _deliver_on_commit(on_commit_at_once):
     """The test's transaction never commits: deliver at once, as a worker would."""
-    from django.db import transaction
-
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda fn, using=None, robust=False: fn()
-    )
     locmem.outbox.clear()
     yield
     locmem.outbox.clear()
@@ -63,7 +57,9 @@ def patient(patient_user, security):
     patient.email, patient.phone, patient.phone_is_mobile = OLD_EMAIL, OLD_MOBILE, True
     patient.save()
     PatientPreferences.objects.create(
-        patient=patient, email_verified_at=NOON, phone_verified_at=NOON
+        patient=patient,
+        email_verified_at=WEEKDAY_NOON_PARIS,
+        phone_verified_at=WEEKDAY_NOON_PARIS,
     )
     return patient
 

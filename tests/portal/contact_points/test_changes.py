@@ -22,7 +22,6 @@ from tests.portal.contact_points.conftest import (
     DETAILS,
     NEW_EMAIL,
     NEW_MOBILE,
-    NOON,
     OLD_EMAIL,
     OLD_MOBILE,
     TEMPLATES,
@@ -36,6 +35,7 @@ from tests.portal.contact_points.conftest import (
     the_code,
     wrong,
 )
+from tests.support.clock import WEEKDAY_NOON_PARIS
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +201,7 @@ def test_the_right_code_applies_the_change(client_, patient, patient_user):
     patient.refresh_from_db()
     assert patient.email == NEW_EMAIL
     preferences = PatientPreferences.objects.get(patient=patient)
-    assert preferences.email_verified_at == NOON
+    assert preferences.email_verified_at == WEEKDAY_NOON_PARIS
     change.refresh_from_db()
     assert change.status == Status.CONFIRMED
     assert (change.new_value, change.code_hash) == ("", "")
@@ -214,7 +214,9 @@ def test_the_right_code_applies_the_change(client_, patient, patient_user):
 
 def test_a_confirmed_mobile_is_verified_and_takes_sms(client_, patient):
     # given: the old number had bounced
-    PatientPreferences.objects.filter(patient=patient).update(phone_invalid_at=NOON)
+    PatientPreferences.objects.filter(patient=patient).update(
+        phone_invalid_at=WEEKDAY_NOON_PARIS
+    )
     ask(client_, "phone", NEW_MOBILE)
     # when
     enter(client_, pending_change(patient), texted_code())
@@ -222,7 +224,7 @@ def test_a_confirmed_mobile_is_verified_and_takes_sms(client_, patient):
     patient.refresh_from_db()
     assert (str(patient.phone), patient.phone_is_mobile) == (NEW_MOBILE, True)
     preferences = PatientPreferences.objects.get(patient=patient)
-    assert preferences.phone_verified_at == NOON
+    assert preferences.phone_verified_at == WEEKDAY_NOON_PARIS
     assert preferences.phone_invalid_at is None
 
 

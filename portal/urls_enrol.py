@@ -1,7 +1,0 @@
-from django.urls import path
-
-from portal.views_enrol import enrol_view
-
-urlpatterns = [
-    path("enrol/<str:token>/", enrol_view, name="enrol"),
-]

@@ -148,7 +148,7 @@ class World:
 
     @cached_property
     def webhook(self):
-        from api.webhooks import webhook_subscription_create
+        from api.webhooks.services import webhook_subscription_create
 
         subscription, _secret = webhook_subscription_create(
             organization=self.organization,

@@ -297,7 +297,7 @@ def test_a_failing_send_moves_on_and_logs_no_health_data(
     def broken(**kwargs):
         raise RuntimeError("provider down")
 
-    monkeypatch.setattr("messaging.services.message_send", broken)
+    monkeypatch.setattr("outreach.recurring.services.message_send", broken)
     assert care_schedules_send_due(utc(2026, 3, 2, 7)) == 0
     schedule.refresh_from_db()
     assert schedule.next_due_at == utc(2026, 3, 3, 7)

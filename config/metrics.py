@@ -117,15 +117,18 @@ class PipelineCollector:
         )
 
 
-def _registry() -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(PipelineCollector())
+def _exposition() -> bytes:
+    """The pipeline's series, then the processes' own (provider latency,
+    Python's): added up over the host's processes in multiprocess mode, this
+    process's otherwise."""
+    pipeline = CollectorRegistry(auto_describe=True)
+    pipeline.register(PipelineCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
-    else:  # one process: its own series (provider latency, Python's)
-        for collector in list(PROCESS_REGISTRY._collector_to_names):
-            registry.register(collector)
-    return registry
+        processes = CollectorRegistry()
+        MultiProcessCollector(processes)
+    else:
+        processes = PROCESS_REGISTRY
+    return generate_latest(pipeline) + generate_latest(processes)
 
 
 def _allowed(request: HttpRequest) -> bool:
@@ -148,4 +151,4 @@ def _allowed(request: HttpRequest) -> bool:
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
         raise Http404  # not "forbidden": the endpoint is not advertised
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(_exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.demo_stack import stop_group
 from scripts.topology import NGINX, topology
 from tests.e2e.conftest import Stack, new_page, portal_sign_in
 
@@ -35,7 +36,7 @@ def deployed(tmp_path_factory):
             yield running, stack
         finally:
             if stack.stager is not None:
-                stack.stager.kill()
+                stop_group(stack.stager, timeout=15)
 
 
 def _request(

@@ -135,3 +135,16 @@ def test_provider_latency_and_errors_are_counted_without_patient_data(
     ] == (errors_before + 1)
     for sentinel in ("Camille", "Durand", "chimiothérapie", "+33612345678"):
         assert sentinel not in scrape.text
+
+
+def test_in_multiprocess_mode_the_processes_series_come_from_their_files(
+    scrape, monkeypatch, tmp_path
+):
+    """Under gunicorn and django-q2 (docs/deploy.md, "Metrics"): the pipeline's
+    series are read as ever, the processes' from PROMETHEUS_MULTIPROC_DIR
+    (empty here, so no provider series and no single-process ones)."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    samples = scrape()
+    assert ("liaison_delivery_queue_depth", ()) in samples
+    assert not any(name.startswith("liaison_provider_") for name, _ in samples)
+    assert not any(name.startswith("python_gc_") for name, _ in samples)

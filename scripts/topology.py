@@ -208,12 +208,18 @@ def manage(env: dict[str, str], *args: str, **extra: str) -> None:
         )
 
 
-def https_ready(
-    url: str, processes: dict[str, subprocess.Popen], timeout: float
-) -> None:
+def self_signed_context() -> ssl.SSLContext:
+    """A client context that accepts the topology's self-signed certificate."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def https_ready(
+    url: str, processes: dict[str, subprocess.Popen], timeout: float
+) -> None:
+    context = self_signed_context()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, process in processes.items():

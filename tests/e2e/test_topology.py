@@ -9,13 +9,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import ssl
 from pathlib import Path
 
 import pytest
 
 from scripts.demo_stack import stop_group
-from scripts.topology import NGINX, topology
+from scripts.topology import NGINX, self_signed_context, topology
 from tests.e2e.conftest import Stack, new_page, portal_sign_in
 
 pytestmark = pytest.mark.e2e
@@ -44,10 +43,9 @@ def _request(
 ):
     """(status, headers) of one request, redirects not followed."""
     if tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        connection = http.client.HTTPSConnection("localhost", port, context=context)
+        connection = http.client.HTTPSConnection(
+            "localhost", port, context=self_signed_context()
+        )
     else:
         connection = http.client.HTTPConnection("localhost", port)
     try:
